@@ -1,0 +1,106 @@
+"""The root `sdkit` command: global flags, command groups and the one place errors become exit codes.
+
+Command modules are imported here, so none of them may import torch or diffusers at module level:
+`sdkit --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib import import_module
+
+import typer
+from rich.markup import escape
+
+from sdkit import __version__
+from sdkit.cli.console import err
+from sdkit.core.errors import SdkitError
+from sdkit.runtime.logs import log_failure, setup_logging
+
+# Each module defines `register(app)`; the order is the order in `sdkit --help`.
+COMMAND_MODULES = [
+    "sdkit.cli.generate",
+    "sdkit.cli.presets",
+    "sdkit.cli.samplers",
+    "sdkit.cli.models",
+    "sdkit.cli.inspect",
+    "sdkit.cli.plugins",
+    "sdkit.cli.benchmark",
+    "sdkit.cli.export_debug",
+]
+
+app = typer.Typer(
+    name="sdkit",
+    help="Stable Diffusion image generation from the command line: txt2img, img2img, inpaint, upscale.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+_options = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sdkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs on the console."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show informational logs on the console."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _options["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    setup_logging(level)
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:  # a command group not written yet
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
+def _log_location() -> str:
+    from sdkit.runtime.paths import paths
+
+    return str(paths().log_file)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; turn sdkit errors into a message, a hint and an exit code."""
+    try:
+        app(args=argv, prog_name="sdkit")
+    except SdkitError as error:
+        log_failure(error)
+        if _options["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False)
+        if error.hint:
+            err.print(f"[yellow]hint:[/] {escape(error.hint)}", markup=True, highlight=False)
+        if error.exit_code != 2:
+            err.print(f"details are in the log: {_log_location()}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug or an unexpected failure: short message, details in the log
+        log_failure(error)
+        if _options["debug"]:
+            raise
+        err.print(f"[bold red]sdkit failed:[/] {type(error).__name__}: {escape(str(error))}", markup=True,
+                  highlight=False)
+        err.print(f"details are in the log: {_log_location()}; rerun with --debug to see the traceback")
+        sys.exit(1)

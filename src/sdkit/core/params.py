@@ -1,0 +1,211 @@
+"""`parse_params`: merge engine defaults under a request and validate the result, all problems at once.
+
+The result is a frozen `Params` model in which every field has a value, so engines never see a
+missing or out-of-range value and never need to validate anything themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sdkit.core.errors import ParamsError, Problem
+from sdkit.core.requests import REQUEST_TYPES, DtypeName, RequestBase, RngSource
+from sdkit.core.tasks import Mode, Task
+
+if TYPE_CHECKING:
+    from sdkit.engines.base import Engine
+
+SEED_MAX = 2**32 - 1
+
+
+class ParamsBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: Task
+    mode: Mode = Mode.NORMAL
+    device: str = "auto"
+    dtype: DtypeName = "auto"
+
+
+class Txt2ImgParams(ParamsBase):
+    prompt: str = ""
+    negative_prompt: str = ""
+    steps: int
+    cfg_scale: float
+    width: int
+    height: int
+    batch_size: int = 1
+    batch_count: int = 1
+    seed: int = -1
+    sampler: str = "automatic"
+    schedule: str = "automatic"
+    clip_skip: int = 1
+    rng: RngSource = "cpu"
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False
+    upscale: str | None = None
+
+    @property
+    def image_count(self) -> int:
+        return self.batch_size * self.batch_count
+
+
+class Img2ImgParams(Txt2ImgParams):
+    image: str
+    strength: float = 0.75
+
+
+class InpaintParams(Img2ImgParams):
+    mask: str
+    mask_blur: int = 4
+
+
+class UpscaleParams(ParamsBase):
+    image: str
+    scale: float | None = None  # None: the model's native scale
+    tile: int = 512  # 0 turns tiling off
+    tile_overlap: int = 32
+
+
+PARAMS_TYPES: dict[Task, type[ParamsBase]] = {
+    Task.TXT2IMG: Txt2ImgParams,
+    Task.IMG2IMG: Img2ImgParams,
+    Task.INPAINT: InpaintParams,
+    Task.UPSCALE: UpscaleParams,
+}
+
+Params = ParamsBase
+
+
+def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> list[Problem]:
+    """Rules pydantic's types cannot express: ranges, multiples, required inputs per task."""
+    problems: list[Problem] = []
+
+    def check(name: str, ok: bool, allowed: str, hint: str | None = None) -> None:
+        if name in values and values[name] is not None and not ok:
+            problems.append(Problem(name, values[name], allowed, hint))
+
+    def number(name: str) -> float | None:
+        value = values.get(name)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    if task is not Task.UPSCALE:
+        limits = engine.size_limits(task)
+        for side in ("width", "height"):
+            size = number(side)
+            if size is None:
+                continue
+            check(side, size % limits.multiple_of == 0, f"must be a multiple of {limits.multiple_of}",
+                  f"try {max(limits.multiple_of, round(size / limits.multiple_of) * limits.multiple_of)}")
+            check(side, limits.min_size <= size <= limits.max_size,
+                  f"must be between {limits.min_size} and {limits.max_size} for engine {engine.name!r}")
+        steps = number("steps")
+        check("steps", steps is not None and steps >= 1, "must be at least 1")
+        cfg = number("cfg_scale")
+        check("cfg_scale", cfg is not None and 0 <= cfg <= 50, "must be between 0 and 50",
+              "1 turns classifier-free guidance off; 5-9 is usual")
+        for name in ("batch_size", "batch_count"):
+            count = number(name)
+            check(name, count is not None and 1 <= count <= 1000, "must be between 1 and 1000")
+        seed = number("seed")
+        check("seed", seed is not None and -1 <= seed <= SEED_MAX, f"must be -1 (random) or 0..{SEED_MAX}")
+        clip_skip = number("clip_skip")
+        check("clip_skip", clip_skip is not None and 1 <= clip_skip <= 12, "must be between 1 and 12",
+              "1 uses the last text-encoder layer, as A1111 does")
+    if task in (Task.IMG2IMG, Task.INPAINT):
+        strength = number("strength")
+        check("strength", strength is not None and 0 < strength <= 1, "must be in (0, 1]",
+              "low values keep the input image, 1 replaces it")
+    if task is Task.INPAINT:
+        blur = number("mask_blur")
+        check("mask_blur", blur is not None and 0 <= blur <= 64, "must be between 0 and 64")
+    if task is Task.UPSCALE:
+        scale = number("scale")
+        check("scale", scale is not None and 0 < scale <= 16, "must be in (0, 16]")
+        tile = number("tile")
+        check("tile", tile is not None and (tile == 0 or tile >= 32), "must be 0 (no tiling) or at least 32")
+        overlap = number("tile_overlap")
+        check("tile_overlap", overlap is not None and overlap >= 0, "must be 0 or more")
+        if tile and overlap is not None and tile > 0 and overlap * 2 >= tile:
+            problems.append(Problem("tile_overlap", overlap, f"must be less than half the tile ({tile})",
+                                    "raise --tile or lower --tile-overlap"))
+
+    required_inputs = {
+        Task.IMG2IMG: ["image"],
+        Task.INPAINT: ["image", "mask"],
+        Task.UPSCALE: ["image"],
+    }.get(task, [])
+    for name in required_inputs:
+        if not values.get(name):
+            problems.append(Problem(name, None, f"{task.value} needs an input {name}", f"pass --{name} FILE"))
+    return problems
+
+
+def _pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(request)"
+        if item["type"] == "missing":
+            continue  # reported by the task rules with a better hint
+        allowed = item["msg"]
+        hint = None
+        if item["type"] == "extra_forbidden":
+            allowed, hint = "is not a parameter of this task", None
+        problems.append(Problem(field, item.get("input"), allowed, hint))
+    return problems
+
+
+def parse_params(
+    engine: Engine,
+    task: Task | str,
+    request: RequestBase | Mapping[str, Any] | None = None,
+    mode: Mode | str = Mode.NORMAL,
+) -> ParamsBase:
+    """Validate `request` for `task` on `engine` and return frozen, complete parameters.
+
+    Raises `ParamsError` listing every problem at once.
+    """
+    problems: list[Problem] = []
+    try:
+        task = Task(task)
+    except ValueError:
+        raise ParamsError([Problem("task", task, f"must be one of {', '.join(t.value for t in Task)}")]) from None
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise ParamsError([Problem("mode", mode, f"must be one of {', '.join(m.value for m in Mode)}")]) from None
+
+    if task not in engine.tasks:
+        tasks = ", ".join(sorted(t.value for t in engine.tasks))
+        raise ParamsError([Problem("task", task.value, f"engine {engine.name!r} does only: {tasks}",
+                                   "choose another task or another engine (--engine)")])
+    if mode not in engine.modes:
+        modes = ", ".join(sorted(m.value for m in engine.modes))
+        raise ParamsError([Problem("mode", mode.value, f"engine {engine.name!r} supports modes: {modes}",
+                                   "drop --mode or use an engine made for this kind of model")])
+
+    if request is None:
+        given: dict[str, Any] = {}
+    elif isinstance(request, RequestBase):
+        given = request.model_dump(exclude_none=True)
+    else:
+        given = {key: value for key, value in request.items() if value is not None}
+        try:
+            REQUEST_TYPES[task].model_validate(given)
+        except ValidationError as error:
+            problems += _pydantic_problems(error)
+            bad = {str(item["loc"][0]) for item in error.errors() if item["loc"]}
+            given = {key: value for key, value in given.items() if key not in bad}
+
+    merged = {**dict(engine.defaults(task, mode)), **given, "task": task, "mode": mode}
+    problems += _range_problems(merged, engine, task)
+    if problems:
+        raise ParamsError(problems)
+    try:
+        return PARAMS_TYPES[task].model_validate(merged)
+    except ValidationError as error:
+        raise ParamsError(_pydantic_problems(error) or [Problem("(request)", None, str(error))]) from None

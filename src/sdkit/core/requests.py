@@ -1,0 +1,74 @@
+"""What a user asks for, per task, before defaults are applied.
+
+Every field is optional: a request is one layer (flags or preset) of the final parameters. Engine
+defaults fill what both leave unset, and `parse_params` turns the merged request into frozen `Params`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sdkit.core.tasks import Task
+
+RngSource = Literal["cpu", "device"]
+DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", "mps"
+DtypeName = Literal["auto", "fp32", "fp16", "bf16"]
+
+
+class RequestBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device: DeviceName | None = None
+    dtype: DtypeName | None = None
+
+
+class Txt2ImgRequest(RequestBase):
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    steps: int | None = None
+    cfg_scale: float | None = None
+    width: int | None = None
+    height: int | None = None
+    batch_size: int | None = None
+    batch_count: int | None = None
+    seed: int | None = None
+    sampler: str | None = None
+    schedule: str | None = None
+    clip_skip: int | None = None
+    rng: RngSource | None = None
+    attention_slicing: bool | None = None
+    vae_tiling: bool | None = None
+    cpu_offload: bool | None = None
+    upscale: str | None = None  # an upscaler model applied to each image before it is saved
+
+
+class Img2ImgRequest(Txt2ImgRequest):
+    image: str | None = None
+    strength: float | None = None
+
+
+class InpaintRequest(Img2ImgRequest):
+    mask: str | None = None
+    mask_blur: int | None = None
+
+
+class UpscaleRequest(RequestBase):
+    image: str | None = None
+    scale: float | None = None
+    tile: int | None = None
+    tile_overlap: int | None = None
+
+
+REQUEST_TYPES: dict[Task, type[RequestBase]] = {
+    Task.TXT2IMG: Txt2ImgRequest,
+    Task.IMG2IMG: Img2ImgRequest,
+    Task.INPAINT: InpaintRequest,
+    Task.UPSCALE: UpscaleRequest,
+}
+
+
+def request_fields(task: Task) -> set[str]:
+    """The parameter names a task accepts (presets and flags are checked against these)."""
+    return set(REQUEST_TYPES[task].model_fields)

@@ -1,0 +1,1 @@
+"""Engines: the pipelines that turn validated parameters and a loaded model into images."""

@@ -1,0 +1,1 @@
+"""Presets: versioned YAML files that name a task, optionally an engine, mode and model, and parameters."""

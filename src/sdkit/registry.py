@@ -1,0 +1,225 @@
+"""One small registry class over an entry-point group.
+
+Listing reads entry-point metadata only and imports nothing; an object is imported when it is first
+used. sdkit's own built-ins are ordinary entry points of the `sdkit-cli` distribution, so they go
+through exactly the code paths a third-party plugin does.
+
+Rules:
+- An unknown key raises `UnknownKeyError` (a `KeyError`) naming the group and the closest keys.
+- Two distributions registering one key: a third-party plugin wins over the built-in (so plugins can
+  replace a built-in on purpose); between third parties the distribution whose name sorts first wins.
+  Either way a warning names both, so there is never a silent winner.
+- A plugin that fails to import or load is recorded as broken; only the commands that need it fail.
+- `SDKIT_LOAD_PLUGINS` limits third-party plugins: unset loads all; empty loads none; a comma-separated
+  list of distribution names loads only those. Built-ins are always loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import importlib_metadata
+
+from sdkit.core.errors import RuntimeFailure, UnknownKeyError
+
+log = logging.getLogger(__name__)
+
+BUILTIN_DISTRIBUTION = "sdkit-cli"
+PLUGINS_ENV = "SDKIT_LOAD_PLUGINS"
+
+PIPELINES = "sdkit.pipelines"
+SAMPLERS = "sdkit.samplers"
+MODELS = "sdkit.models"
+PRESETS = "sdkit.presets"
+GROUPS = {PIPELINES: "pipeline", SAMPLERS: "sampler", MODELS: "model source", PRESETS: "preset set"}
+
+
+def normalize_distribution(name: str) -> str:
+    """PEP 503 normalisation, so `My_Plugin` and `my-plugin` are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def allowed_plugins() -> set[str] | None:
+    """Third-party distributions the user allows, or None for all of them."""
+    setting = os.environ.get(PLUGINS_ENV)
+    if setting is None:
+        return None
+    return {normalize_distribution(part) for part in setting.split(",") if part.strip()}
+
+
+class PluginWarning(UserWarning):
+    """Two plugins registered the same key, or a plugin was skipped."""
+
+
+class PluginLoadError(RuntimeFailure):
+    """A plugin's entry point failed to import, or gave an object of the wrong shape."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered key, as read from entry-point metadata (nothing imported)."""
+
+    group: str
+    key: str
+    target: str  # "module:attribute"
+    distribution: str
+    version: str
+
+    @property
+    def builtin(self) -> bool:
+        return normalize_distribution(self.distribution) == BUILTIN_DISTRIBUTION
+
+    @property
+    def source(self) -> str:
+        return "built-in" if self.builtin else f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
+class Collision:
+    key: str
+    winner: Entry
+    losers: tuple[Entry, ...]
+
+
+def _read_group(group: str) -> list[Entry]:
+    seen: set[tuple[str, str]] = set()
+    entries = []
+    for entry_point in importlib_metadata.entry_points(group=group):
+        dist = entry_point.dist
+        dist_name = dist.metadata["Name"] if dist is not None else "unknown"
+        version = dist.version if dist is not None else "?"
+        marker = (normalize_distribution(dist_name), entry_point.name)
+        if marker in seen:  # the same distribution found twice on sys.path
+            continue
+        seen.add(marker)
+        entries.append(Entry(group, entry_point.name, entry_point.value, dist_name, version))
+    return entries
+
+
+def _precedence(entry: Entry) -> tuple[int, str]:
+    return (1 if entry.builtin else 0, normalize_distribution(entry.distribution))
+
+
+class Registry:
+    """The objects registered in one entry-point group, loaded lazily and cached."""
+
+    def __init__(self, group: str, validate: Callable[[Any], None] | None = None) -> None:
+        self.group = group
+        self.kind = GROUPS.get(group, group)
+        self._validate = validate
+        self._loaded: dict[str, Any] = {}
+
+    @cached_property
+    def _resolution(self) -> tuple[dict[str, Entry], list[Collision], list[Entry]]:
+        allowed = allowed_plugins()
+        by_key: dict[str, list[Entry]] = {}
+        disabled: list[Entry] = []
+        for entry in _read_group(self.group):
+            if not entry.builtin and allowed is not None and normalize_distribution(entry.distribution) not in allowed:
+                disabled.append(entry)
+                continue
+            by_key.setdefault(entry.key, []).append(entry)
+        chosen: dict[str, Entry] = {}
+        collisions: list[Collision] = []
+        for key, candidates in sorted(by_key.items()):
+            ranked = sorted(candidates, key=_precedence)
+            chosen[key] = ranked[0]
+            if len(ranked) > 1:
+                collision = Collision(key, ranked[0], tuple(ranked[1:]))
+                collisions.append(collision)
+                others = ", ".join(loser.source for loser in collision.losers)
+                warnings.warn(
+                    f"{self.kind} {key!r} is registered by {ranked[0].source} and by {others}; "
+                    f"using {ranked[0].source}",
+                    PluginWarning,
+                    stacklevel=2,
+                )
+        return chosen, collisions, disabled
+
+    def entries(self) -> dict[str, Entry]:
+        """Registered keys and where they come from, without importing anything."""
+        return self._resolution[0]
+
+    def collisions(self) -> list[Collision]:
+        return self._resolution[1]
+
+    def disabled(self) -> list[Entry]:
+        """Entries of third-party plugins that SDKIT_LOAD_PLUGINS turned off."""
+        return self._resolution[2]
+
+    def names(self) -> list[str]:
+        return sorted(self.entries())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def entry(self, key: str) -> Entry:
+        entries = self.entries()
+        if key not in entries:
+            raise UnknownKeyError(self.kind, key, entries)
+        return entries[key]
+
+    def get(self, key: str) -> Any:
+        """The object registered under `key`, imported on first use."""
+        if key in self._loaded:
+            return self._loaded[key]
+        entry = self.entry(key)
+        try:
+            obj = importlib_metadata.EntryPoint(name=entry.key, value=entry.target, group=entry.group).load()
+            if self._validate is not None:
+                self._validate(obj)
+        except Exception as error:  # a plugin may raise anything while importing
+            where = "sdkit itself" if entry.builtin else f"the plugin {entry.source}"
+            raise PluginLoadError(
+                f"{self.kind} {key!r} from {where} failed to load: {type(error).__name__}: {error}",
+                hint=None if entry.builtin else (
+                    f"update or uninstall {entry.distribution}, or leave it out with {PLUGINS_ENV}"
+                ),
+            ) from error
+        log.debug("%s %r -> %s (from %s)", self.kind, key, entry.target, entry.source)
+        self._loaded[key] = obj
+        return obj
+
+    def load_all(self) -> dict[str, Any | PluginLoadError]:
+        """Every object, or the error that stopped it from loading (for `sdkit plugins list`)."""
+        results: dict[str, Any | PluginLoadError] = {}
+        for key in self.names():
+            try:
+                results[key] = self.get(key)
+            except PluginLoadError as error:
+                results[key] = error
+        return results
+
+
+_registries: dict[str, Registry] = {}
+
+
+def registry(group: str) -> Registry:
+    """The process-wide registry of `group` (entry points are read once per process)."""
+    if group not in _registries:
+        _registries[group] = Registry(group, _validator(group))
+    return _registries[group]
+
+
+def _validator(group: str) -> Callable[[Any], None] | None:
+    """The shape check for a group's objects (imported lazily: the protocols live with their users)."""
+    if group == PIPELINES:
+        from sdkit.engines.base import validate_engine
+
+        return validate_engine
+    return None
+
+
+def reset_registries() -> None:
+    """Forget what was read, e.g. after a plugin was installed in a test."""
+    _registries.clear()

@@ -1,0 +1,1 @@
+"""Process-level concerns: folders, logging, state, device and dtype choice."""

@@ -1,0 +1,55 @@
+"""Small state that outlives a run: the last preset applied (for export-debug), cached model hashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sdkit.runtime.paths import paths
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True, default=str)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_state() -> dict[str, Any]:
+    return _read(paths().state_file)
+
+
+def update_state(**values: Any) -> None:
+    """Merge `values` into the state file (best effort: a read-only home must not stop a run)."""
+    state = read_state()
+    state.update(values)
+    try:
+        write_json_atomic(paths().state_file, state)
+    except OSError:
+        pass
+
+
+def remember_preset(name: str, source: str, effective: dict[str, Any]) -> None:
+    update_state(last_preset={"name": name, "source": source, "effective": effective})
+
+
+def last_preset() -> dict[str, Any] | None:
+    value = read_state().get("last_preset")
+    return value if isinstance(value, dict) else None
