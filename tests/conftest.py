@@ -1,0 +1,26 @@
+"""Test-wide isolation: every test gets its own SDKIT_HOME and never touches the network."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# No test may reach a model hub, whatever the machine allows.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(autouse=True)
+def sdkit_home(tmp_path, monkeypatch):
+    """A private home for config, state, logs and caches, and a private models folder."""
+    home = tmp_path / "sdkit-home"
+    monkeypatch.setenv("SDKIT_HOME", str(home))
+    monkeypatch.setenv("SDKIT_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.delenv("SDKIT_LOAD_PLUGINS", raising=False)
+    from sdkit.registry import reset_registries
+
+    reset_registries()
+    yield home
+    reset_registries()
