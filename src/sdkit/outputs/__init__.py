@@ -1,0 +1,1 @@
+"""Output files: naming, atomic writing and A1111 infotext."""
