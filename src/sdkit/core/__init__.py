@@ -4,6 +4,7 @@ Nothing here imports torch; the CLI, presets and engines all depend on this pack
 """
 
 from sdkit.core.errors import (
+    Interrupted,
     ParamsError,
     Problem,
     RuntimeFailure,
@@ -14,6 +15,7 @@ from sdkit.core.errors import (
 from sdkit.core.tasks import Mode, Task
 
 __all__ = [
+    "Interrupted",
     "Mode",
     "ParamsError",
     "Problem",

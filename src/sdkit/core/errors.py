@@ -91,3 +91,9 @@ class ParamsError(UserInputError):
         lines = [f"invalid {context} ({len(problems)} problem{'s' if len(problems) != 1 else ''}):"]
         lines += [f"  - {problem.describe()}" for problem in problems]
         super().__init__("\n".join(lines), "fix the values above (flags override the preset)")
+
+
+class Interrupted(SdkitError):
+    """The user stopped the run (Ctrl-C or SIGTERM); finished images are kept. Exit code 130."""
+
+    exit_code = 130

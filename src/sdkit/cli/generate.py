@@ -1,0 +1,139 @@
+"""`sdkit generate`: make images from a preset and flags (or from an image's metadata)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from sdkit.cli.console import err, out, print_json
+from sdkit.runtime.logs import set_context
+
+
+def generate(
+    preset: str = typer.Option(None, "--preset", "-P", help="Preset name (txt2img/basic) or YAML file."),
+    prompt: str = typer.Option(None, "--prompt", "-p", help="What to draw."),
+    negative_prompt: str = typer.Option(None, "--negative-prompt", "-n", help="What to avoid."),
+    model: str = typer.Option(None, "--model", "-m", help="Model: file, diffusers folder, name in the models folder, or hub id."),
+    vae: str = typer.Option(None, "--vae", help="A VAE file or folder that replaces the model's own."),
+    engine: str = typer.Option(None, "--engine", "-e", help="Engine (sd15, sd2, sdxl, realesrgan, ...); default: from the model."),
+    task: str = typer.Option(None, "--task", "-t", help="txt2img, img2img, inpaint or upscale; default: from preset or inputs."),
+    mode: str = typer.Option(None, "--mode", help="normal, lcm, turbo or lightning (few-step models)."),
+    steps: int = typer.Option(None, "--steps", "-s", help="Sampling steps."),
+    cfg_scale: float = typer.Option(None, "--cfg-scale", "--cfg", help="Classifier-free guidance scale."),
+    width: int = typer.Option(None, "--width", "-W", help="Image width (multiple of 8)."),
+    height: int = typer.Option(None, "--height", "-H", help="Image height (multiple of 8)."),
+    batch_size: int = typer.Option(None, "--batch-size", "-b", help="Images made together."),
+    batch_count: int = typer.Option(None, "--batch-count", "-c", help="Batches made one after another."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the first image; -1 draws one. Image i uses seed + i."),
+    sampler: str = typer.Option(None, "--sampler", help="Sampler in A1111, ComfyUI or diffusers names ('DPM++ 2M', dpmpp_2m)."),
+    schedule: str = typer.Option(None, "--schedule", "--scheduler", help="Schedule type: automatic, karras, exponential, ..."),
+    strength: float = typer.Option(None, "--strength", help="img2img/inpaint denoising strength in (0, 1]."),
+    image: str = typer.Option(None, "--image", "-i", help="Input image (img2img, inpaint, upscale)."),
+    mask: str = typer.Option(None, "--mask", help="Inpaint mask: white is repainted."),
+    mask_blur: int = typer.Option(None, "--mask-blur", help="Feather the mask edge by this many pixels."),
+    clip_skip: int = typer.Option(None, "--clip-skip", help="Text-encoder layers to skip from the end (A1111 numbering)."),
+    rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); device: noise from the GPU."),
+    device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: str = typer.Option(None, "--dtype", help="auto, fp32, fp16 or bf16."),
+    attention_slicing: bool = typer.Option(None, "--attention-slicing/--no-attention-slicing", help="Save memory in attention."),
+    vae_tiling: bool = typer.Option(None, "--vae-tiling/--no-vae-tiling", help="Decode large images tile by tile."),
+    cpu_offload: bool = typer.Option(None, "--cpu-offload/--no-cpu-offload", help="Keep idle model parts in RAM (GPU only)."),
+    upscale: str = typer.Option(None, "--upscale", help="Upscaler model applied to each image before saving."),
+    scale: float = typer.Option(None, "--scale", help="upscale: output scale (default: the model's own)."),
+    tile: int = typer.Option(None, "--tile", help="upscale: tile size in pixels, 0 for no tiling."),
+    tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale: overlap between tiles in pixels."),
+    from_image: Path = typer.Option(None, "--from-image", help="Regenerate from a PNG's parameters (flags override)."),
+    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Where images go (default ./outputs/<task>/)."),
+    sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Resolve and validate everything, then stop."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable result instead of the summary."),
+) -> None:
+    """Make images: txt2img, img2img, inpaint or upscale."""
+    from sdkit.run.plan import make_plan
+
+    flags: dict[str, Any] = {
+        "prompt": prompt, "negative_prompt": negative_prompt, "steps": steps, "cfg_scale": cfg_scale,
+        "width": width, "height": height, "batch_size": batch_size, "batch_count": batch_count, "seed": seed,
+        "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
+        "mask_blur": mask_blur, "clip_skip": clip_skip, "rng": rng, "device": device, "dtype": dtype,
+        "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
+        "upscale": upscale, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
+    }
+    if from_image is not None:
+        from sdkit.run.from_image import flags_from_image
+
+        recalled = flags_from_image(from_image)
+        model = model or recalled.pop("model", None)
+        task = task or recalled.pop("task", None)
+        mode = mode or recalled.pop("mode", None)
+        recalled.pop("model", None), recalled.pop("task", None), recalled.pop("mode", None)
+        flags = {**recalled, **{key: value for key, value in flags.items() if value is not None}}
+
+    plan = make_plan(preset_name=preset, task=task, engine=engine, mode=mode, model=model, vae=vae, flags=flags)
+    if preset:
+        from sdkit.runtime.state import remember_preset
+
+        remember_preset(plan.preset.name, plan.preset.source, plan.describe())
+    if dry_run:
+        _show_plan(plan.describe(), as_json)
+        return
+    _run(plan, output_dir, sidecar, as_json)
+
+
+def _show_plan(description: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(description)
+        return
+    table = Table(title="generate --dry-run: everything resolved and valid", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("task", "engine", "engine_source", "mode", "model", "vae"):
+        table.add_row(key, str(description[key]))
+    preset = description["preset"]
+    table.add_row("preset", f"{preset['name']} ({preset['source']})" if preset else "-")
+    for key, value in description["params"].items():
+        table.add_row(f"  {key}", repr(value))
+    out.print(table)
+
+
+def _run(plan: Any, output_dir: Path | None, sidecar: bool, as_json: bool) -> None:
+    from sdkit.cli.progress import ProgressEvents, StopFlag, make_progress
+    from sdkit.demo import DEMO_MODEL_DIR
+    from sdkit.run.execute import execute
+
+    ref = plan.model_ref
+    if ref is not None and getattr(ref, "path", None) == DEMO_MODEL_DIR:
+        err.print("using the bundled demo model (coloured shapes only); for real images pass "
+                  "--model FILE_OR_FOLDER or put models in the models folder (sdkit models list)")
+    set_context(output_dir=str(output_dir) if output_dir else None)
+    saved_paths: list[str] = []
+    progress = make_progress(enabled=not as_json and err.is_terminal)
+    stop = StopFlag()
+    with stop.installed():
+        events = ProgressEvents(progress, stop)
+        if progress is not None:
+            progress.start()
+        try:
+            result = execute(plan, events, output_dir=output_dir, sidecar=sidecar,
+                             on_saved=lambda saved: saved_paths.append(str(saved.path)))
+        finally:
+            if progress is not None:
+                progress.stop()
+            if saved_paths and stop.requested:
+                err.print("kept: " + ", ".join(saved_paths))
+    if as_json:
+        print_json(result.describe())
+        return
+    seeds = [saved.seed for saved in result.images if saved.seed is not None]
+    seed_text = f", seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else (f", seed {seeds[0]}" if seeds else "")
+    err.print(f"made {len(result.images)} image(s) in {result.run_seconds:.1f}s "
+              f"(model loaded in {result.load_seconds:.1f}s){seed_text}")
+    for saved in result.images:
+        out.print(str(saved.path))
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="generate")(generate)

@@ -1,0 +1,56 @@
+"""Reading input images and masks for img2img and inpaint, with errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sdkit.core.errors import UserInputError
+
+
+def open_image(path: str | Path) -> Any:
+    """Open an image file fully (so a truncated file fails here, not halfway through a run)."""
+    from PIL import Image, UnidentifiedImageError
+
+    image_path = Path(path)
+    if not image_path.is_file():
+        raise UserInputError(f"input image {image_path} does not exist", "check the path given to --image/--mask")
+    try:
+        with Image.open(image_path) as image:
+            image.load()
+            loaded = image.copy()
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserInputError(f"{image_path} is not a readable image ({error})",
+                             "give a PNG, JPEG or WebP file") from error
+    if loaded.width == 0 or loaded.height == 0:
+        raise UserInputError(f"{image_path} has no pixels ({loaded.width}x{loaded.height})", "give a non-empty image")
+    return loaded
+
+
+def load_image(path: str | Path, size: tuple[int, int]) -> Any:
+    """The init image as RGB at the output size (resized with Lanczos when it differs, as A1111 does)."""
+    from PIL import Image
+
+    image = open_image(path).convert("RGB")
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.LANCZOS)
+    return image
+
+
+def load_mask(path: str | Path, size: tuple[int, int], blur: int) -> Any:
+    """The inpaint mask as greyscale at the output size: white is repainted, black is kept."""
+    from PIL import Image, ImageFilter
+
+    mask = open_image(path)
+    if mask.mode in ("RGBA", "LA"):
+        # A transparent-background mask: paint where it is opaque.
+        mask = mask.getchannel("A")
+    mask = mask.convert("L")
+    if mask.size != size:
+        mask = mask.resize(size, Image.Resampling.NEAREST)
+    if mask.getextrema() == (0, 0):
+        raise UserInputError(f"the mask {path} is all black, so nothing would be inpainted",
+                             "paint the area to change in white")
+    if blur > 0:
+        mask = mask.filter(ImageFilter.GaussianBlur(blur))
+    return mask
