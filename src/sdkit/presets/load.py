@@ -1,0 +1,71 @@
+"""The presets API the commands use: load one preset by name or path, list them all."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sdkit.core.errors import UserInputError
+from sdkit.presets.model import SOURCE_FILE, Preset, PresetError, PresetInfo
+from sdkit.presets.sources import PRESET_SUFFIXES, list_preset_files, resolve_name
+from sdkit.presets.validate import read_preset_file
+
+log = logging.getLogger(__name__)
+
+
+def is_file_reference(name_or_path: str) -> bool:
+    """True when the user means a file: it ends in .yaml/.yml, or it has a path separator and exists."""
+    if name_or_path.lower().endswith(PRESET_SUFFIXES):
+        return True
+    has_separator = "/" in name_or_path or "\\" in name_or_path
+    return has_separator and Path(name_or_path).expanduser().is_file()
+
+
+def read_preset(name_or_path: str) -> Preset:
+    """Like `load_preset`, without the notice about migrated files (for listing and comparing)."""
+    if is_file_reference(name_or_path):
+        path = Path(name_or_path).expanduser()
+        return read_preset_file(path, name=name_or_path, source=SOURCE_FILE)
+    folder, path = resolve_name(name_or_path)
+    name = path.relative_to(folder.folder).with_suffix("").as_posix()
+    return read_preset_file(path, name=name, source=folder.source)
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """The validated preset a name (`txt2img/basic`) or a file path (`./mine.yaml`) means.
+
+    Names are looked up in the user's folder, then plugins', then the built-ins. Raises
+    `UnknownKeyError` for an unknown name, `PresetError` for an invalid file, `UserInputError` for a
+    name that would leave its folder. An older file is migrated, with a warning saying so.
+    """
+    preset = read_preset(name_or_path)
+    if preset.migrated_from is not None:
+        log.warning("preset %s (%s) uses schema_version %d; sdkit migrated it to version %d. "
+                    "`sdkit presets show %s` prints it in the current format.", preset.name, preset.path,
+                    preset.migrated_from, preset.schema_version, name_or_path)
+    log.debug("preset %r -> %s (source %s, schema_version %d)", preset.name, preset.path, preset.source,
+              preset.schema_version)
+    return preset
+
+
+def list_presets() -> list[PresetInfo]:
+    """Every preset name with the source that wins it, sorted by name.
+
+    An invalid file is listed with `error` set rather than stopping the listing.
+    """
+    infos: list[PresetInfo] = []
+    for name, folder, path, shadows in list_preset_files():
+        try:
+            if not path.resolve().is_relative_to(folder.folder.resolve()):
+                raise UserInputError(f"{path} points outside {folder.folder}")
+            preset = read_preset_file(path, name=name, source=folder.source)
+        except PresetError as error:
+            problems = "; ".join(problem.describe(path.name) for problem in error.problems)
+            infos.append(PresetInfo(name, folder.source, path, shadows=shadows, error=problems))
+            continue
+        except UserInputError as error:
+            infos.append(PresetInfo(name, folder.source, path, shadows=shadows, error=error.message))
+            continue
+        infos.append(PresetInfo(name, folder.source, path, preset.task, preset.engine, preset.mode,
+                                preset.description, shadows))
+    return infos
