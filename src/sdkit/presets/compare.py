@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sdkit.presets.model import Preset
+from sdkit.presets.schema import TOP_LEVEL_KEYS
 
 
 def preset_changes(preset: Preset, defaults: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -42,8 +43,8 @@ def _flatten(preset: Preset) -> dict[str, Any]:
 def diff_presets(a: Preset, b: Preset) -> list[FieldDifference]:
     """Field-by-field differences of two effective presets: header fields first, then params."""
     flat_a, flat_b = _flatten(a), _flatten(b)
-    fields = list(flat_a) + [key for key in flat_b if key not in flat_a]
-    header = [key for key in fields if not key.startswith("params.")]
+    fields = set(flat_a) | set(flat_b)
+    header = [key for key in TOP_LEVEL_KEYS if key in fields]
     params = sorted(key for key in fields if key.startswith("params."))
     return [FieldDifference(key, flat_a.get(key), flat_b.get(key))
             for key in header + params if flat_a.get(key) != flat_b.get(key)]
