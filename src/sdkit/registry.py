@@ -88,13 +88,33 @@ class Collision:
     losers: tuple[Entry, ...]
 
 
+def _distribution_identity(dist: Any) -> tuple[str, str]:
+    """Name and version of a distribution, even when its metadata is damaged.
+
+    importlib_metadata raises KeyError for a METADATA file without `Name` or `Version`; one such
+    half-installed package must not stop every command that lists a registry.
+    """
+    if dist is None:
+        return "unknown", "?"
+    try:
+        name = dist.metadata["Name"]
+    except KeyError:
+        name = None
+    if not name:
+        folder = getattr(dist, "_path", None)
+        name = folder.name.split("-")[0] if folder is not None else "unknown"
+    try:
+        version = dist.version or "?"
+    except KeyError:
+        version = "?"
+    return name, version
+
+
 def _read_group(group: str) -> list[Entry]:
     seen: set[tuple[str, str]] = set()
     entries = []
     for entry_point in importlib_metadata.entry_points(group=group):
-        dist = entry_point.dist
-        dist_name = dist.metadata["Name"] if dist is not None else "unknown"
-        version = dist.version if dist is not None else "?"
+        dist_name, version = _distribution_identity(entry_point.dist)
         marker = (normalize_distribution(dist_name), entry_point.name)
         if marker in seen:  # the same distribution found twice on sys.path
             continue
@@ -122,7 +142,8 @@ class Registry:
         by_key: dict[str, list[Entry]] = {}
         disabled: list[Entry] = []
         for entry in _read_group(self.group):
-            if not entry.builtin and allowed is not None and normalize_distribution(entry.distribution) not in allowed:
+            turned_off = allowed is not None and normalize_distribution(entry.distribution) not in allowed
+            if not entry.builtin and turned_off:
                 disabled.append(entry)
                 continue
             by_key.setdefault(entry.key, []).append(entry)
@@ -178,7 +199,7 @@ class Registry:
             obj = importlib_metadata.EntryPoint(name=entry.key, value=entry.target, group=entry.group).load()
             if self._validate is not None:
                 self._validate(obj)
-        except Exception as error:  # a plugin may raise anything while importing
+        except (Exception, SystemExit) as error:  # a plugin may raise anything while importing, even exit
             where = "sdkit itself" if entry.builtin else f"the plugin {entry.source}"
             raise PluginLoadError(
                 f"{self.kind} {key!r} from {where} failed to load: {type(error).__name__}: {error}",
@@ -186,7 +207,8 @@ class Registry:
                     f"update or uninstall {entry.distribution}, or leave it out with {PLUGINS_ENV}"
                 ),
             ) from error
-        log.debug("%s %r -> %s (from %s)", self.kind, key, entry.target, entry.source)
+        log.debug("%s %r -> %s (from %s %s%s)", self.kind, key, entry.target, entry.distribution,
+                  entry.version, ", built-in" if entry.builtin else "")
         self._loaded[key] = obj
         return obj
 

@@ -1,0 +1,1 @@
+"""Bug-report support: the `export-debug` bundle, its redaction, and the plugin inventory."""
