@@ -1,0 +1,66 @@
+"""`sdkit plugins list`: the distributions that provide sdkit entry points and whether each one works.
+
+By default each entry point is loaded to learn whether it works: sdkit's own entries are import-light
+(a test proves `plugins list` imports no torch), while a third-party module may import whatever it
+likes. `--no-load` lists from package metadata alone, importing nothing.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from sdkit.cli.console import err, out, print_json
+from sdkit.runtime.logs import command_context
+
+_STATUS_STYLE = {"ok": "green", "broken": "bold red", "disabled": "yellow", "shadowed": "yellow",
+                 "unchecked": "dim"}
+
+
+def list_plugins(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    load: bool = typer.Option(
+        True, "--load/--no-load",
+        help="Load each entry point to show whether it works (default), or only read package metadata.",
+    ),
+) -> None:
+    """List sdkit's built-ins and installed plugins: version, entry points, status (ok, broken, disabled)."""
+    from sdkit.debug.inventory import plugin_inventory
+
+    with command_context("plugins list"):
+        distributions = plugin_inventory(load=load)
+    if as_json:
+        print_json([dist.as_dict() for dist in distributions])
+        return
+    table = Table(title="sdkit plugins", title_justify="left")
+    for column in ("distribution", "version", "kind", "group", "key", "status"):
+        table.add_column(column)
+    problems: list[str] = []
+    for dist in distributions:
+        for index, entry in enumerate(dist.entries):
+            first = index == 0
+            table.add_row(
+                Text(dist.name) if first else "",
+                Text(dist.version) if first else "",
+                ("built-in" if dist.builtin else "plugin") if first else "",
+                Text(entry.group.removeprefix("sdkit.")),
+                Text(entry.key),
+                Text(entry.status, style=_STATUS_STYLE.get(entry.status, "")),
+                end_section=index == len(dist.entries) - 1,
+            )
+            if entry.status != "ok" and entry.detail:
+                problems.append(f"{dist.name} {entry.group} {entry.key!r} {entry.status}: {entry.detail}")
+    out.print(table)
+    if not distributions:
+        err.print("no distribution provides sdkit entry points; is sdkit installed?")
+    for line in problems:
+        err.print(Text(line))
+    if not load:
+        err.print("entry points were not loaded (--no-load); run without it to check that they work")
+
+
+def register(app: typer.Typer) -> None:
+    plugins_app = typer.Typer(help="Installed plugins and sdkit's built-ins.", no_args_is_help=True)
+    plugins_app.command("list")(list_plugins)
+    app.add_typer(plugins_app, name="plugins")
