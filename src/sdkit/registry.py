@@ -51,7 +51,7 @@ def allowed_plugins() -> set[str] | None:
     setting = os.environ.get(PLUGINS_ENV)
     if setting is None:
         return None
-    return {normalize_distribution(part) for part in setting.split(",") if part.strip()}
+    return {normalize_distribution(part.strip()) for part in setting.split(",") if part.strip()}
 
 
 class PluginWarning(UserWarning):
