@@ -66,10 +66,9 @@ def generate(
         from sdkit.run.from_image import flags_from_image
 
         recalled = flags_from_image(from_image)
-        model = model or recalled.pop("model", None)
-        task = task or recalled.pop("task", None)
-        mode = mode or recalled.pop("mode", None)
-        recalled.pop("model", None), recalled.pop("task", None), recalled.pop("mode", None)
+        recalled_model, recalled_mode = recalled.pop("model", None), recalled.pop("mode", None)
+        model = model or recalled_model
+        mode = mode or recalled_mode
         flags = {**recalled, **{key: value for key, value in flags.items() if value is not None}}
 
     plan = make_plan(preset_name=preset, task=task, engine=engine, mode=mode, model=model, vae=vae, flags=flags)
