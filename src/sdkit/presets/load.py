@@ -7,24 +7,37 @@ from pathlib import Path
 
 from sdkit.core.errors import UserInputError
 from sdkit.presets.model import SOURCE_FILE, Preset, PresetError, PresetInfo
-from sdkit.presets.sources import PRESET_SUFFIXES, list_preset_files, resolve_name
+from sdkit.presets.sources import PRESET_SUFFIXES, check_preset_name, list_preset_files, resolve_name
 from sdkit.presets.validate import read_preset_file
 
 log = logging.getLogger(__name__)
 
 
 def is_file_reference(name_or_path: str) -> bool:
-    """True when the user means a file: it ends in .yaml/.yml, or it has a path separator and exists."""
+    """True when the user means a file: it ends in .yaml/.yml, or it has a path separator and exists.
+
+    A missing `*.yaml` path that is also a preset name (`txt2img/basic.yaml`) is read as that name.
+    """
     if name_or_path.lower().endswith(PRESET_SUFFIXES):
         return True
     has_separator = "/" in name_or_path or "\\" in name_or_path
     return has_separator and Path(name_or_path).expanduser().is_file()
 
 
+def _names_a_preset(text: str) -> bool:
+    try:
+        resolve_name(text)
+    except UserInputError:
+        return False
+    return True
+
+
 def read_preset(name_or_path: str) -> Preset:
     """Like `load_preset`, without the notice about migrated files (for listing and comparing)."""
     if is_file_reference(name_or_path):
         path = Path(name_or_path).expanduser()
+        if not path.exists() and _names_a_preset(name_or_path):
+            return read_preset(check_preset_name(name_or_path))  # `txt2img/basic.yaml` as a name
         return read_preset_file(path, name=name_or_path, source=SOURCE_FILE)
     folder, path = resolve_name(name_or_path)
     name = path.relative_to(folder.folder).with_suffix("").as_posix()
