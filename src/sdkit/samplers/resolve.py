@@ -1,0 +1,219 @@
+"""Turn what a user typed (A1111, ComfyUI or diffusers vocabulary) into one sampler and schedule type.
+
+Also the way back: the A1111 names to write into infotext, and recognising a model's own scheduler
+config as one of our samplers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sdkit.core.errors import UnknownKeyError, UserInputError
+from sdkit.samplers.builtin import SCHEDULES, SCHEDULES_BY_ID
+from sdkit.samplers.spec import SamplerSpec, ScheduleSpec
+from sdkit.samplers.table import find_schedule, name_key, sampler_table
+
+AUTOMATIC = "automatic"
+# Sampler names that mean "keep the model's own scheduler".
+_MODEL_DEFAULT_KEYS = {name_key(name) for name in ("automatic", "auto", "default", "model default", "")}
+_SAMPLERS_HINT = "`sdkit samplers list` shows every sampler with its aliases"
+
+
+@dataclass(frozen=True)
+class ResolvedSampler:
+    """A sampler and a concrete schedule type, or (spec None) "keep the model's own scheduler".
+
+    `schedule` is a canonical schedule id. It is "automatic" only for the model default, where it
+    means "as the model's config says"; any other schedule there is laid over the model's scheduler.
+    """
+
+    spec: SamplerSpec | None
+    schedule: str = AUTOMATIC
+
+    @property
+    def is_model_default(self) -> bool:
+        return self.spec is None
+
+    @property
+    def id(self) -> str:
+        """The canonical sampler id, or "automatic" for the model's own scheduler."""
+        return self.spec.id if self.spec is not None else AUTOMATIC
+
+
+def _split_form(text: str) -> str:
+    return re.sub(r"[\s_]+", " ", text.strip())
+
+
+def split_legacy_name(name: str) -> tuple[str, ScheduleSpec | None]:
+    """Split a combined name like "DPM++ 2M SDE Karras" into ("DPM++ 2M SDE", karras).
+
+    A1111's get_sampler_and_scheduler rule: for each schedule type in A1111's order, and each of its
+    label, name and aliases, strip " <that>" from the end if present (the last one stripped wins).
+    Here case does not matter and "_" counts as a space, so ComfyUI-style "dpmpp_2m_karras" splits too.
+    """
+    text = _split_form(name)
+    found: ScheduleSpec | None = None
+    for schedule in SCHEDULES:
+        for option in schedule.names:
+            suffix = " " + _split_form(option).lower()
+            if text.lower().endswith(suffix):
+                text = text[: -len(suffix)]
+                found = schedule
+                break
+    return text, found
+
+
+def a1111_legacy_split(name: str) -> tuple[str, str]:
+    """(Sampler label, Schedule type label) exactly as A1111 v1.9+ reads an old combined name.
+
+    "DPM++ 2M Karras" -> ("DPM++ 2M", "Automatic"), because Karras is that sampler's default;
+    "Euler a Karras" -> ("Euler a", "Karras"). Unknown samplers raise instead of falling back.
+    """
+    base, schedule = split_legacy_name(name)
+    spec = sampler_table().find(base)
+    if spec is None:
+        raise UnknownKeyError("sampler", base, sampler_table().spellings(), hint=_SAMPLERS_HINT)
+    if schedule is None or schedule.id == spec.default_schedule:
+        return spec.display_name, SCHEDULES_BY_ID[AUTOMATIC].label
+    return spec.display_name, schedule.label
+
+
+def _find_schedule_or_fail(name: str) -> ScheduleSpec:
+    schedule = find_schedule(name)
+    if schedule is None:
+        known = [spelling for spec in SCHEDULES for spelling in spec.names]
+        raise UnknownKeyError("schedule type", name, known,
+                              hint="schedule types: " + ", ".join(spec.id for spec in SCHEDULES if spec.supported))
+    if not schedule.supported:
+        nearest = SCHEDULES_BY_ID[schedule.nearest or "karras"]
+        raise UserInputError(
+            f"schedule type {name!r} ({schedule.label}) has no diffusers equivalent",
+            hint=f"the nearest supported schedule type is {nearest.label!r} (--schedule {nearest.id})",
+        )
+    return schedule
+
+
+def _unsupported_sampler(name: str, spec: SamplerSpec) -> UserInputError:
+    nearest = sampler_table().find(spec.nearest or "")
+    instead = f"{nearest.display_name!r} ({nearest.id})" if nearest is not None else repr(spec.nearest)
+    return UserInputError(
+        f"sampler {name!r} ({spec.display_name}) has no diffusers equivalent, so sdkit cannot run it",
+        hint=f"the nearest supported sampler is {instead}",
+    )
+
+
+def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSampler:
+    """Find the sampler and schedule type a user means.
+
+    `name` may be a canonical id, an A1111 label ("DPM++ 2M"), an A1111 legacy combined name
+    ("DPM++ 2M Karras"), an A1111 alias (k_dpmpp_2m), a ComfyUI name (dpmpp_2m, optionally with a
+    "_karras"-style suffix), a diffusers class name, or a plugin's alias; case, spaces and
+    underscores do not matter. None or "automatic" keeps the model's own scheduler. `schedule` None
+    or "automatic" means the sampler's default schedule (A1111's rule).
+
+    Raises UnknownKeyError (with did-you-mean) for unknown names and UserInputError naming the
+    nearest supported choice for samplers or schedules diffusers cannot run.
+    """
+    explicit = None
+    if schedule is not None and name_key(schedule) not in {name_key(n) for n in SCHEDULES_BY_ID[AUTOMATIC].names}:
+        explicit = _find_schedule_or_fail(schedule)
+
+    if name is None or name_key(name) in _MODEL_DEFAULT_KEYS:
+        return ResolvedSampler(None, explicit.id if explicit is not None else AUTOMATIC)
+
+    table = sampler_table()
+    spec = table.find(name)
+    from_suffix: ScheduleSpec | None = None
+    if spec is None:
+        base, from_suffix = split_legacy_name(name)
+        if from_suffix is not None:
+            spec = table.find(base)
+    if spec is None:
+        raise UnknownKeyError("sampler", name, table.spellings(), hint=_SAMPLERS_HINT)
+    if not spec.supported:
+        raise _unsupported_sampler(name, spec)
+
+    if from_suffix is not None and from_suffix.id != AUTOMATIC:
+        if not from_suffix.supported:
+            _find_schedule_or_fail(from_suffix.id)  # raises with the nearest schedule type
+        if explicit is not None and explicit.id != from_suffix.id:
+            raise UserInputError(
+                f"sampler {name!r} already names schedule type {from_suffix.label!r}, "
+                f"but schedule type {explicit.label!r} was asked for too",
+                hint=f"use sampler {spec.display_name!r} with --schedule {explicit.id}, or drop --schedule",
+            )
+        explicit = from_suffix
+    chosen = explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule]
+    if chosen.id not in spec.schedule_types:
+        allowed = ", ".join(spec.schedule_types)
+        raise UserInputError(
+            f"sampler {spec.display_name!r} cannot use schedule type {chosen.label!r} in diffusers",
+            hint=f"schedule types for {spec.id}: {allowed} (or automatic = {spec.default_schedule})",
+        )
+    return ResolvedSampler(spec, chosen.id)
+
+
+def scheduler_config(scheduler_or_config: Any) -> dict[str, Any]:
+    """A scheduler config as a plain dict that names its class (`_class_name`).
+
+    Takes a config mapping (as saved in scheduler_config.json) or a live scheduler object, whose
+    `.config` lacks the class name.
+    """
+    if isinstance(scheduler_or_config, Mapping):
+        return dict(scheduler_or_config)
+    config = dict(getattr(scheduler_or_config, "config", {}) or {})
+    config.setdefault("_class_name", type(scheduler_or_config).__name__)
+    return config
+
+
+def describe_scheduler_config(config: Mapping[str, Any] | Any) -> ResolvedSampler | None:
+    """Recognise a model's own scheduler config as one of our samplers and schedule types.
+
+    Picks the supported sampler with the same diffusers class whose settings all agree with the
+    config (the one agreeing on the most settings). None when no sampler fits.
+    """
+    config = scheduler_config(config)
+    class_name = config.get("_class_name")
+    best: tuple[int, SamplerSpec] | None = None
+    for spec in sampler_table().samplers.values():
+        if not spec.supported or spec.scheduler_class != class_name:
+            continue
+        matched = 0
+        for key, value in spec.scheduler_kwargs.items():
+            if key in config and config[key] != value:
+                break
+            matched += key in config
+        else:
+            if best is None or matched > best[0]:
+                best = (matched, spec)
+    if best is None:
+        return None
+    spec = best[1]
+    schedule = "uniform"
+    for candidate in SCHEDULES:
+        if candidate.sigmas_flag and config.get(candidate.sigmas_flag):
+            schedule = candidate.id
+    if schedule not in spec.schedule_types:
+        schedule = spec.default_schedule
+    return ResolvedSampler(spec, schedule)
+
+
+def a1111_names(resolved: ResolvedSampler, base_scheduler_config: Mapping[str, Any] | Any | None = None
+                ) -> tuple[str, str]:
+    """(Sampler, Schedule type) labels for infotext, in A1111's vocabulary ("DPM++ 2M", "Karras").
+
+    For the model's own scheduler, pass the model's scheduler config so the scheduler can be named;
+    without it (or when it fits no known sampler) the diffusers class name is used.
+    """
+    if resolved.spec is not None:
+        return resolved.spec.display_name, SCHEDULES_BY_ID[resolved.schedule].label
+    described = describe_scheduler_config(base_scheduler_config) if base_scheduler_config else None
+    if described is not None and described.spec is not None:
+        schedule = described.schedule if resolved.schedule == AUTOMATIC else resolved.schedule
+        return described.spec.display_name, SCHEDULES_BY_ID[schedule].label
+    config = scheduler_config(base_scheduler_config) if base_scheduler_config is not None else {}
+    class_name = str(config.get("_class_name") or "Automatic")
+    return class_name, SCHEDULES_BY_ID[resolved.schedule].label
