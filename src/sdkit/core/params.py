@@ -100,7 +100,7 @@ def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> li
             if size is None:
                 continue
             check(side, size % limits.multiple_of == 0, f"must be a multiple of {limits.multiple_of}",
-                  f"try {max(limits.multiple_of, round(size / limits.multiple_of) * limits.multiple_of)}")
+                  f"try {max(limits.multiple_of, int(size / limits.multiple_of + 0.5) * limits.multiple_of)}")
             check(side, limits.min_size <= size <= limits.max_size,
                   f"must be between {limits.min_size} and {limits.max_size} for engine {engine.name!r}")
         steps = number("steps")

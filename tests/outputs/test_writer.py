@@ -1,0 +1,64 @@
+"""Outputs are written atomically, numbered, and never overwrite anything, even across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sdkit.core.errors import UserInputError
+from sdkit.outputs.writer import ensure_output_dir, write_png, write_sidecar
+
+
+def test_numbers_continue_and_nothing_is_overwritten(tmp_path):
+    first = write_png(tmp_path, "7", Image.new("RGB", (8, 8), "red"))
+    second = write_png(tmp_path, "7", Image.new("RGB", (8, 8), "blue"))
+    assert (first.name, second.name) == ("00000-7.png", "00001-7.png")
+    assert Image.open(first).getpixel((0, 0)) == (255, 0, 0)
+    (tmp_path / "00007-x.png").write_bytes(b"user file")
+    third = write_png(tmp_path, "7", Image.new("RGB", (8, 8)))
+    assert third.name == "00008-7.png"
+    assert (tmp_path / "00007-x.png").read_bytes() == b"user file"
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary left
+
+
+def test_a_failed_write_leaves_no_file(tmp_path):
+    class Broken:
+        def save(self, *args, **kwargs):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        write_png(tmp_path, "1", Broken())
+    assert list(tmp_path.iterdir()) == []
+
+
+def _write_many(folder: str, worker: int) -> list[str]:
+    return [write_png(Path(folder), f"w{worker}", Image.new("RGB", (4, 4), (worker, 0, 0))).name for _ in range(15)]
+
+
+def test_two_processes_writing_at_once_never_collide(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        names = pool.starmap(_write_many, [(str(tmp_path), 1), (str(tmp_path), 2)])
+    written = names[0] + names[1]
+    assert len(set(written)) == 30
+    assert len(list(tmp_path.glob("*.png"))) == 30
+    numbers = sorted(int(name.split("-")[0]) for name in written)
+    assert len(set(numbers)) == 30
+
+
+def test_sidecar_is_refused_when_it_exists(tmp_path):
+    image = write_png(tmp_path, "1", Image.new("RGB", (4, 4)))
+    sidecar = write_sidecar(image, {"seed": 1})
+    assert sidecar.read_text().strip().startswith("{")
+    with pytest.raises(FileExistsError):
+        write_sidecar(image, {"seed": 2})
+    assert '"seed": 1' in sidecar.read_text()
+
+
+def test_output_dir_that_cannot_be_created(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UserInputError, match="cannot create the output folder"):
+        ensure_output_dir(blocker / "sub")
