@@ -42,10 +42,11 @@ def list_command(
     table = Table()
     # Names are what people copy into --preset, so they are never cut short.
     table.add_column("name", min_width=max(len(info.name) for info in infos), no_wrap=True)
-    for column in ("task", "engine", "mode", "source", "description"):
-        table.add_column(column)
+    for column in ("task", "engine", "mode", "source"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", min_width=20)
     for info in infos:
-        source = info.source + (f" (hides {', '.join(info.shadows)})" if info.shadows else "")
+        source = info.source + "".join(f"\n(hides {hidden})" for hidden in info.shadows)
         if info.error is not None:
             table.add_row(escape(info.name), "[red]invalid[/]", "", "", escape(source), f"[red]{escape(info.error)}[/]")
             continue
