@@ -127,13 +127,16 @@ def make_plan(
     except ValueError:
         raise UserInputError(f"unknown mode {mode_name!r}", f"use one of {', '.join(m.value for m in Mode)}") from None
 
+    set_context(task=run_task.value, engine=engine_name, mode=run_mode.value, model=model)
+    pipelines = registry(PIPELINES)
+    if engine_name:
+        pipelines.entry(engine_name)  # an unknown engine fails before any model is looked at
     # The model decides the engine when nothing else does, so resolve it first (reads headers only).
     model_ref = _resolve_model_ref(model, run_task)
     engine_name = _engine_name(engine_name, run_task, model_ref)
-    pipelines = registry(PIPELINES)
     engine_entry = pipelines.entry(engine_name)
     engine_obj = pipelines.get(engine_name)
-    set_context(task=run_task.value, engine=engine_name, mode=run_mode.value, model=model)
+    set_context(engine=engine_name)
 
     allowed = request_fields(run_task)
     unknown_flags = sorted(set(flags) - allowed)

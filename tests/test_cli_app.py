@@ -1,0 +1,90 @@
+"""The CLI's contract: exit codes, one clear message and hint, full context in the log, a light --help."""
+
+from __future__ import annotations
+
+import json
+
+from cli_helpers import run_sdkit, run_sdkit_process
+
+from sdkit import __version__
+
+HEAVY = ("torch", "diffusers", "transformers", "spandrel")
+
+
+def test_version_and_help(capsys):
+    assert run_sdkit(capsys, "--version").stdout.strip() == f"sdkit {__version__}"
+    result = run_sdkit(capsys, "--help")
+    assert result.exit_code == 0
+    for command in ("generate", "presets", "samplers", "models", "inspect", "plugins", "benchmark", "export-debug"):
+        assert command in result.stdout
+
+
+def test_bad_input_exits_2_with_message_and_hint_and_no_traceback(capsys, sdkit_home):
+    result = run_sdkit(capsys, "generate", "--engine", "sd15", "--task", "txt2img", "--steps", "0",
+                       "--width", "100", "--dry-run", "--model", "no/such-model-anywhere")
+    assert result.exit_code == 2
+    assert "error:" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_invalid_params_list_every_problem(capsys, sdkit_home):
+    result = run_sdkit(capsys, "generate", "--engine", "sd15", "--task", "upscale", "--dry-run")
+    assert result.exit_code == 2
+    assert "does only" in result.stderr
+
+
+def test_unknown_engine_suggests_the_closest(capsys):
+    result = run_sdkit(capsys, "generate", "--engine", "sd16", "--task", "upscale", "--dry-run")
+    assert result.exit_code == 2
+    assert "unknown pipeline 'sd16'" in result.stderr and "did you mean 'sd15'" in result.stderr
+
+
+def test_failures_are_logged_with_context_and_trace(capsys, sdkit_home):
+    result = run_sdkit(capsys, "generate", "--engine", "sd15", "--task", "txt2img", "--steps", "0", "--dry-run",
+                       "--prompt", "a cat")
+    assert result.exit_code == 2
+    log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
+    assert "failure:" in log_text and "Traceback" in log_text
+    context = log_text.split("context: ", 1)[1]
+    assert '"engine": "sd15"' in context and '"task": "txt2img"' in context
+
+
+def test_unexpected_errors_exit_1_and_point_at_the_log(capsys, monkeypatch, sdkit_home):
+    import sdkit.run.plan as plan
+
+    def explode(**kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(plan, "make_plan", explode)
+    result = run_sdkit(capsys, "generate", "--dry-run")
+    assert result.exit_code == 1
+    assert "ZeroDivisionError: boom" in result.stderr and "details are in the log" in result.stderr
+    assert "Traceback" not in result.output
+    assert "ZeroDivisionError" in (sdkit_home / "logs" / "sdkit.log").read_text()
+
+
+def test_debug_flag_shows_the_traceback(capsys):
+    import pytest
+
+    with pytest.raises(Exception) as caught:
+        from sdkit.cli.app import main
+
+        main(["--debug", "generate", "--engine", "nope", "--dry-run"])
+    assert "unknown pipeline" in str(caught.value)
+
+
+def test_help_does_not_import_heavy_packages():
+    code = ("import sys, runpy; sys.argv=['sdkit','--help']\n"
+            "try:\n    runpy.run_module('sdkit', run_name='__main__')\nexcept SystemExit: pass\n"
+            "import json; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,))
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == []
+
+
+def test_python_dash_m_runs_the_cli():
+    result = run_sdkit_process("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"sdkit {__version__}"
