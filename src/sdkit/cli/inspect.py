@@ -1,0 +1,82 @@
+"""`sdkit inspect IMAGE...`: print the generation parameters stored in sdkit or A1111 PNG files.
+
+Thin: reading and parsing live in `sdkit.outputs.infotext`. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sdkit.cli.console import err, out, print_json
+from sdkit.core.errors import UserInputError
+
+
+def _record(path: Path, raw: bool) -> dict[str, Any]:
+    from sdkit.outputs.infotext import parse_infotext, read_png_parameters
+
+    text = read_png_parameters(path)
+    parsed = parse_infotext(text)
+    record: dict[str, Any] = {
+        "file": str(path),
+        "prompt": parsed.prompt,
+        "negative_prompt": parsed.negative_prompt,
+        "parameters": parsed.fields,
+        "width": parsed.width,
+        "height": parsed.height,
+    }
+    if raw:
+        record["infotext"] = text
+    return record
+
+
+def _print_table(record: dict[str, Any]) -> None:
+    table = Table(title=escape(record["file"]), title_justify="left", show_header=False)
+    table.add_column("field", no_wrap=True, style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("Prompt", escape(record["prompt"]))
+    table.add_row("Negative prompt", escape(record["negative_prompt"]))
+    for key, value in record["parameters"].items():
+        table.add_row(escape(key), escape(value))
+    out.print(table)
+    if "infotext" in record:
+        out.print(escape(record["infotext"]))
+
+
+def inspect_command(
+    images: list[Path] = typer.Argument(..., help="PNG files written by sdkit or A1111.", show_default=False),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per file)."),
+    raw: bool = typer.Option(False, "--raw", help="Also print the infotext exactly as stored."),
+) -> None:
+    """Print the generation parameters (prompt, sampler, seed, size, model, ...) stored in PNG files."""
+    records: list[dict[str, Any]] = []
+    failures: list[UserInputError] = []
+    for path in images:
+        try:
+            records.append(_record(path, raw))
+        except UserInputError as error:
+            if len(images) == 1:
+                raise
+            failures.append(error)
+            records.append({"file": str(path), "error": error.message})
+    if as_json:
+        print_json(records)
+    else:
+        for record in records:
+            if "error" in record:
+                err.print(f"[bold red]error:[/] {escape(record['error'])}")
+            else:
+                _print_table(record)
+    if failures:
+        raise UserInputError(
+            f"{len(failures)} of {len(images)} files have no readable generation parameters",
+            hint=failures[0].hint,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect_command)
