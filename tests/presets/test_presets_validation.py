@@ -80,14 +80,14 @@ def test_out_of_range_values_are_reported_together_with_type_errors(tmp_path):
           steps: 0
           cfg_scale: 51
           strength: 1.5
-          width: 100
+          width: 63
           seed: nope
     """)
     fields = {problem.field: problem for problem in problems_of(path)}
     assert set(fields) == {"params.steps", "params.cfg_scale", "params.strength", "params.width", "params.seed"}
     assert "at least 1" in fields["params.steps"].message
     assert "(0, 1]" in fields["params.strength"].message and fields["params.strength"].line == 6
-    assert "multiple of 8" in fields["params.width"].message and fields["params.width"].hint == "try 96"
+    assert "multiple of 8" in fields["params.width"].message and fields["params.width"].hint == "try 64"
 
 
 def test_upscale_ranges(tmp_path):
