@@ -66,6 +66,16 @@ def split_legacy_name(name: str) -> tuple[str, ScheduleSpec | None]:
     return text, found
 
 
+def _split_longest_suffix(name: str) -> tuple[str, ScheduleSpec | None]:
+    text = _split_form(name)
+    options = sorted(((" " + _split_form(option).lower(), schedule) for schedule in SCHEDULES
+                      for option in schedule.names), key=lambda item: -len(item[0]))
+    for suffix, schedule in options:
+        if text.lower().endswith(suffix):
+            return text[: -len(suffix)], schedule
+    return text, None
+
+
 def a1111_legacy_split(name: str) -> tuple[str, str]:
     """(Sampler label, Schedule type label) exactly as A1111 v1.9+ reads an old combined name.
 
@@ -129,6 +139,11 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     from_suffix: ScheduleSpec | None = None
     if spec is None:
         base, from_suffix = split_legacy_name(name)
+        if from_suffix is not None:
+            spec = table.find(base)
+    if spec is None:
+        # A1111's order strips " Uniform" from "Euler SGM Uniform"; sdkit also tries the longest suffix.
+        base, from_suffix = _split_longest_suffix(name)
         if from_suffix is not None:
             spec = table.find(base)
     if spec is None:
