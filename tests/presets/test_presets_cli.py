@@ -68,6 +68,14 @@ def test_validate_exit_codes_and_every_problem_per_file(capsys, tmp_path):
     assert "1 of 3 presets is invalid" in result.stderr and "Traceback" not in result.output
 
 
+def test_validate_notes_an_engine_that_is_not_installed(capsys, tmp_path):
+    path = write(tmp_path / "later.yaml", "schema_version: 1\ntask: txt2img\nengine: not-yet-installed\n")
+    result = run_sdkit(capsys, "presets", "validate", str(path), "upscale/real-esrgan")
+    assert result.exit_code == 0
+    assert "engine 'not-yet-installed' is not installed" in result.stdout
+    assert "ok upscale/real-esrgan\n" in result.stdout  # realesrgan is sdkit's own engine
+
+
 def test_validate_reports_bad_syntax_with_line(capsys, tmp_path):
     broken = write(tmp_path / "broken.yaml", "schema_version: 1\ntask: txt2img\nparams: {steps: 3\n")
     result = run_sdkit(capsys, "presets", "validate", str(broken))

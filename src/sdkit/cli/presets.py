@@ -85,7 +85,9 @@ def validate_command(
     """Check preset files; list every problem of each. Exit 0 when all are valid, 2 otherwise."""
     from sdkit.presets import PresetError
     from sdkit.presets.load import read_preset
+    from sdkit.registry import PIPELINES, registry
 
+    installed_engines = set(registry(PIPELINES).names())  # entry-point metadata only: imports no engine
     invalid = 0
     for file in files:
         try:
@@ -104,6 +106,9 @@ def validate_command(
         if preset.migrated_from is not None:
             note = (f" (schema_version {preset.migrated_from}, migrated to {preset.schema_version}; "
                     f"`sdkit presets show {file}` prints the current form)")
+        # Engines may come later from a plugin, so a missing one is a note, not an error.
+        if preset.engine is not None and preset.engine not in installed_engines:
+            note += f" (engine {preset.engine!r} is not installed; `sdkit plugins list` shows the engines)"
         out.print(f"[green]ok[/] {escape(file)}{escape(note)}")
     if invalid:
         raise UserInputError(f"{invalid} of {len(files)} preset{'s' if len(files) != 1 else ''} "
