@@ -26,7 +26,7 @@ def list_plugins(
     ),
 ) -> None:
     """List sdkit's built-ins and installed plugins: version, entry points, status (ok, broken, disabled)."""
-    from sdkit.debug.inventory import plugin_inventory
+    from sdkit.debug.inventory import EntryStatus, overall_status, plugin_inventory
 
     with command_context("plugins list"):
         distributions = plugin_inventory(load=load)
@@ -34,23 +34,32 @@ def list_plugins(
         print_json([dist.as_dict() for dist in distributions])
         return
     table = Table(title="sdkit plugins", title_justify="left")
-    for column in ("distribution", "version", "kind", "group", "key", "status"):
-        table.add_column(column)
+    table.add_column("distribution", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("group", no_wrap=True)
+    table.add_column("keys", overflow="fold", ratio=1)
+    table.add_column("status", no_wrap=True)
     problems: list[str] = []
     for dist in distributions:
-        for index, entry in enumerate(dist.entries):
-            first = index == 0
-            table.add_row(
-                Text(dist.name) if first else "",
-                Text(dist.version) if first else "",
-                ("built-in" if dist.builtin else "plugin") if first else "",
-                Text(entry.group.removeprefix("sdkit.")),
-                Text(entry.key),
-                Text(entry.status, style=_STATUS_STYLE.get(entry.status, "")),
-                end_section=index == len(dist.entries) - 1,
-            )
+        groups: dict[str, list[EntryStatus]] = {}
+        for entry in dist.entries:
+            groups.setdefault(entry.group, []).append(entry)
             if entry.status != "ok" and entry.detail:
-                problems.append(f"{dist.name} {entry.group} {entry.key!r} {entry.status}: {entry.detail}")
+                problems.append(f"{dist.name}: {entry.group} {entry.key!r} is {entry.status}: {entry.detail}")
+        for index, (group, entries) in enumerate(groups.items()):
+            first = index == 0
+            status = overall_status(entries)
+            name = Text(dist.name)
+            if dist.builtin:
+                name.append("\n(built-in)", style="dim")
+            table.add_row(
+                name if first else "",
+                Text(dist.version) if first else "",
+                Text(group.removeprefix("sdkit.")),
+                Text(", ".join(entry.key for entry in entries)),
+                Text(status, style=_STATUS_STYLE.get(status, "")),
+                end_section=index == len(groups) - 1,
+            )
     out.print(table)
     if not distributions:
         err.print("no distribution provides sdkit entry points; is sdkit installed?")

@@ -46,19 +46,23 @@ class DistributionStatus:
 
     @property
     def status(self) -> str:
-        """broken if any entry is broken; disabled if all are; unchecked if not loaded; else ok."""
-        statuses = {entry.status for entry in self.entries}
-        if BROKEN in statuses:
-            return BROKEN
-        if statuses == {DISABLED}:
-            return DISABLED
-        if UNCHECKED in statuses:
-            return UNCHECKED
-        return OK
+        return overall_status(self.entries)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "builtin": self.builtin, "status": self.status,
                 "entry_points": [entry.as_dict() for entry in self.entries]}
+
+
+def overall_status(entries: list[EntryStatus]) -> str:
+    """broken if any entry is broken; disabled if all are; unchecked if not loaded; else ok."""
+    statuses = {entry.status for entry in entries}
+    if BROKEN in statuses:
+        return BROKEN
+    if statuses == {DISABLED}:
+        return DISABLED
+    if UNCHECKED in statuses:
+        return UNCHECKED
+    return OK
 
 
 def _status_of_winner(group: str, entry: Entry, load: bool) -> EntryStatus:
