@@ -73,7 +73,7 @@ def _describe_input_error(item: Mapping[str, Any]) -> str:
     return f"{item.get('input')!r}: {message}"
 
 
-def _unknown_top_level_key(key: str, task: Task | None, found: _Collector) -> None:
+def _unknown_top_level_key(key: str, found: _Collector) -> None:
     all_params = set().union(*(request_fields(t) for t in Task))
     if key in V0_KEYS or key in all_params:
         new_name = V0_KEYS.get(key, key)
@@ -133,7 +133,7 @@ def _check_task(data: Mapping[str, Any], found: _Collector) -> Task | None:
         return None
 
 
-def _check_header(data: Mapping[str, Any], task: Task | None, found: _Collector) -> PresetBase | None:
+def _check_header(data: Mapping[str, Any], found: _Collector) -> PresetBase | None:
     header = {key: value for key, value in data.items() if key not in ("task", "params") and value is not None}
     try:
         return PresetBase.model_validate(header)
@@ -141,7 +141,7 @@ def _check_header(data: Mapping[str, Any], task: Task | None, found: _Collector)
         for item in error.errors():
             key = str(item["loc"][0]) if item["loc"] else ""
             if item["type"] == "extra_forbidden":
-                _unknown_top_level_key(key, task, found)
+                _unknown_top_level_key(key, found)
             elif key == "mode":
                 found.add(("mode",), f"{item.get('input')!r} is not a mode",
                           f"modes: {', '.join(mode.value for mode in Mode)}")
@@ -192,7 +192,7 @@ def preset_from_data(data: dict[str, Any], path: Path, lines: Mapping[KeyPath, i
     if version < CURRENT_SCHEMA_VERSION:
         data, found.origins = migrate(data, version)
     task = _check_task(data, found)
-    header = _check_header(data, task, found)
+    header = _check_header(data, found)
     params = _check_params(data, task, found) if task is not None else None
     if found.problems or header is None or params is None or task is None:
         hint = None
