@@ -309,3 +309,14 @@ def test_each_resolution_is_logged_at_debug_level_with_distribution_and_version(
     assert "colour-plugin 4.2.1" in plugin_lines[0]
     [builtin_line] = [line for line in records.messages if "'builtin'" in line]
     assert "sdkit-cli" in builtin_line and "built-in" in builtin_line
+
+
+def test_entries_of_the_wrong_shape_are_broken_in_pipelines_and_models(site):
+    site.distribution("shapeless-plugin", "1.0", {
+        PIPELINES: {"fakepipe-shapeless": "shapeless_mod:THING"},
+        "sdkit.models": {"fake-source": "shapeless_mod:THING"},
+    }, {"shapeless_mod": "THING = 'just a string'\n"})
+    [dist] = [dist for dist in plugin_inventory() if dist.name == "shapeless-plugin"]
+    details = {entry.group: entry.detail for entry in dist.entries}
+    assert "is not an sdkit engine" in details[PIPELINES]
+    assert "is not an sdkit model source" in details["sdkit.models"]

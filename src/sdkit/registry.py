@@ -239,6 +239,10 @@ def _validator(group: str) -> Callable[[Any], None] | None:
         from sdkit.engines.base import validate_engine
 
         return validate_engine
+    if group == MODELS:
+        from sdkit.models.base import validate_source
+
+        return validate_source
     return None
 
 
