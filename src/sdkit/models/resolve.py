@@ -94,10 +94,10 @@ def resolve_model(reference: str | Path | None) -> ModelRef:
             "download it on a machine with network (e.g. `hf download " + text + "`) and copy the "
             "cache, or point --model at the downloaded .safetensors file or diffusers folder",
         )
-    known = [ref.name for ref in list_models()]
+    known = sorted({ref.name for ref in list_models()})
     raise UnknownKeyError(
         "model", text, known,
-        hint=(f"models in {_models_dir()}: {', '.join(sorted(known)[:20])}" if known else
+        hint=(f"models in {_models_dir()}: {', '.join(known[:20])}" if known else
               f"no models found in {_models_dir()}; pass --model PATH, or set SDKIT_MODELS_DIR"),
     )
 
