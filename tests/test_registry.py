@@ -206,7 +206,7 @@ def test_plugins_list_shows_the_broken_plugin_with_its_error_and_the_others_ok(b
 
     table = run_sdkit(capsys, "plugins", "list")
     assert table.exit_code == 0
-    assert "broken-plugin" in table.stdout and "broken" in table.stdout
+    assert "broken-plugin" in table.stdout and "fakepipe-broken (broken)" in table.stdout
     assert "libfrobnicate" in table.stderr
 
 

@@ -7,12 +7,17 @@ likes. `--no-load` lists from package metadata alone, importing nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from sdkit.cli.console import err, out, print_json
 from sdkit.runtime.logs import command_context
+
+if TYPE_CHECKING:  # the inventory reads package metadata: imported only when the command runs
+    from sdkit.debug.inventory import EntryStatus
 
 _STATUS_STYLE = {"ok": "green", "broken": "bold red", "disabled": "yellow", "shadowed": "yellow",
                  "unchecked": "dim"}
@@ -26,7 +31,7 @@ def list_plugins(
     ),
 ) -> None:
     """List sdkit's built-ins and installed plugins: version, entry points, status (ok, broken, disabled)."""
-    from sdkit.debug.inventory import EntryStatus, overall_status, plugin_inventory
+    from sdkit.debug.inventory import overall_status, plugin_inventory
 
     with command_context("plugins list"):
         distributions = plugin_inventory(load=load)
@@ -56,7 +61,7 @@ def list_plugins(
                 name if first else "",
                 Text(dist.version) if first else "",
                 Text(group.removeprefix("sdkit.")),
-                Text(", ".join(entry.key for entry in entries)),
+                _keys_text(entries),
                 Text(status, style=_STATUS_STYLE.get(status, "")),
                 end_section=index == len(groups) - 1,
             )
@@ -67,6 +72,18 @@ def list_plugins(
         err.print(Text(line))
     if not load:
         err.print("entry points were not loaded (--no-load); run without it to check that they work")
+
+
+def _keys_text(entries: list[EntryStatus]) -> Text:
+    """Keys joined by commas; a key whose status differs from ok carries it, in its colour."""
+    text = Text()
+    for index, entry in enumerate(entries):
+        if index:
+            text.append(", ")
+        text.append(entry.key)
+        if entry.status != "ok":
+            text.append(f" ({entry.status})", style=_STATUS_STYLE.get(entry.status, ""))
+    return text
 
 
 def register(app: typer.Typer) -> None:
