@@ -110,10 +110,22 @@ def _distribution_identity(dist: Any) -> tuple[str, str]:
     return name, version
 
 
+_entry_points: Any = None  # every installed entry point, read once per process (see reset_registries)
+
+
+def _all_entry_points() -> Any:
+    # One scan of the installed distributions serves all four groups: each scan reads every
+    # distribution's metadata, which is most of what `sdkit plugins list` spends on listing.
+    global _entry_points
+    if _entry_points is None:
+        _entry_points = importlib_metadata.entry_points()
+    return _entry_points
+
+
 def _read_group(group: str) -> list[Entry]:
     seen: set[tuple[str, str]] = set()
     entries = []
-    for entry_point in importlib_metadata.entry_points(group=group):
+    for entry_point in _all_entry_points().select(group=group):
         dist_name, version = _distribution_identity(entry_point.dist)
         marker = (normalize_distribution(dist_name), entry_point.name)
         if marker in seen:  # the same distribution found twice on sys.path
@@ -248,4 +260,6 @@ def _validator(group: str) -> Callable[[Any], None] | None:
 
 def reset_registries() -> None:
     """Forget what was read, e.g. after a plugin was installed in a test."""
+    global _entry_points
     _registries.clear()
+    _entry_points = None
