@@ -81,6 +81,9 @@ def read_state_dict(path: Path) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if "global" not in str(error).lower():  # not a forbidden object: the bytes are simply no pickle
+            raise UserInputError(f"{name} is not a readable PyTorch weight file (damaged or another format)",
+                                 "download the weight file again, or use its .safetensors version") from error
         # weights_only refuses any pickled object that is not a tensor or plain container: such a file
         # could run code on load, so it is refused, not retried without the guard.
         raise UserInputError(
