@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -117,12 +118,14 @@ def load_pickle_state_dict(path: Path) -> dict[str, Any]:
     if size == 0:
         raise _bad_file(path, "the file is empty")
     try:
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:
-            if "mmap" not in str(error):
-                raise
-            data = torch.load(path, map_location="cpu", weights_only=True)  # legacy non-zip format
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols mean nothing to users
+            try:
+                data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as error:
+                if "mmap" not in str(error):
+                    raise
+                data = torch.load(path, map_location="cpu", weights_only=True)  # legacy non-zip format
     except pickle.UnpicklingError as error:
         if "weights_only" in str(error) or "global" in str(error).lower():
             raise UserInputError(
