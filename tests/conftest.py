@@ -24,3 +24,7 @@ def sdkit_home(tmp_path, monkeypatch):
     reset_registries()
     yield home
     reset_registries()
+
+
+# Tiny random-weight SD pipelines (diffusers folders and LDM single files), built once per session.
+from tiny_models import tiny_pipeline_dir, tiny_single_file  # noqa: E402,F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from importlib import import_module
 
 import typer
@@ -55,6 +56,10 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     _options["debug"] = debug
+    if not debug:
+        # Deprecation chatter from the ML libraries is for their developers, not for sdkit's users.
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(diffusers|transformers|torch)\b")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(diffusers|transformers|torch)\b")
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     setup_logging(level)
 

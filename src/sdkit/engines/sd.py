@@ -72,6 +72,15 @@ def _native_size(ref: Any, fallback: int) -> int:
         return fallback
 
 
+def _quiet_library_progress_bars() -> None:
+    """diffusers and transformers draw tqdm bars while loading; sdkit draws its own progress instead."""
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
 class StableDiffusionEngine:
     """txt2img, img2img and inpaint for one Stable Diffusion family through diffusers."""
 
@@ -121,6 +130,7 @@ class StableDiffusionEngine:
                 f"{ref.name} is a {family} model, but engine {self.name!r} runs {self.family} models",
                 f"use --engine {ENGINE_FOR_FAMILY.get(family, '?')} or drop --engine to choose it from the model",
             )
+        _quiet_library_progress_bars()
         device = choose_device(options.device)
         dtype = choose_dtype(options.dtype, device)
         log.info("loading %s (%s, %s) on %s as %s", ref.name, ref.format, family, device, dtype_label(dtype))
