@@ -241,8 +241,21 @@ _registries: dict[str, Registry] = {}
 def registry(group: str) -> Registry:
     """The process-wide registry of `group` (entry points are read once per process)."""
     if group not in _registries:
-        _registries[group] = Registry(group, _validator(group))
+        _registries[group] = Registry(group, _LazyValidator(group))
     return _registries[group]
+
+
+class _LazyValidator:
+    """A group's shape check, imported on the first load: listing alone must not import the protocols
+    (sdkit.models pulls in more than `plugins list --no-load` should pay for)."""
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+
+    def __call__(self, obj: Any) -> None:
+        check = _validator(self.group)
+        if check is not None:
+            check(obj)
 
 
 def _validator(group: str) -> Callable[[Any], None] | None:
