@@ -1,0 +1,185 @@
+"""Benchmark results as data: per-cell timings of each side (sdkit, plain diffusers), ratios, flags; JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SDKIT = "sdkit"
+DIFFUSERS = "diffusers"
+DIFFUSERS_FP32 = "diffusers-fp32"  # diffusers' default precision, when sdkit runs another one
+
+# sdkit may cost at most this much over plain diffusers on any cell (issue 7).
+RATIO_TARGET = 1.03
+
+
+@dataclass(frozen=True)
+class BenchCell:
+    """One point of the matrix: what is run, identical for every side."""
+
+    sampler: str
+    steps: int
+    width: int
+    height: int
+    batch_size: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.sampler} · {self.steps} steps · {self.width}x{self.height} · batch {self.batch_size}"
+
+
+def _summary(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"median": None, "min": None, "max": None}
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+@dataclass
+class SideResult:
+    """Every timed repeat of one side (sdkit or a baseline) on one cell."""
+
+    side: str
+    seconds: list[float] = field(default_factory=list)
+    unet_seconds: list[float] = field(default_factory=list)
+    vae_seconds: list[float] = field(default_factory=list)
+    unet_calls: int = 0
+    peak_rss_mb: float | None = None
+    run_rss_mb: float | None = None  # peak during the run minus the resident memory before it
+    gpu_peak_mb: float | None = None
+    image_hashes: list[str] = field(default_factory=list)  # one per repeat, over all images of the batch
+
+    @property
+    def median(self) -> float | None:
+        return _summary(self.seconds)["median"]
+
+    @property
+    def identical(self) -> bool:
+        """True when every repeat made exactly the same pixels."""
+        return len(set(self.image_hashes)) <= 1
+
+    def describe(self, cell: BenchCell) -> dict[str, Any]:
+        times = _summary(self.seconds)
+        median = times["median"]
+        return {
+            "side": self.side,
+            "repeats": len(self.seconds),
+            "median_s": median,
+            "min_s": times["min"],
+            "max_s": times["max"],
+            "seconds": self.seconds,
+            "s_per_image": median / cell.batch_size if median else None,
+            "it_per_s": cell.steps / median if median else None,
+            "unet_s": _summary(self.unet_seconds)["median"],
+            "vae_decode_s": _summary(self.vae_seconds)["median"],
+            "unet_calls": self.unet_calls,
+            "peak_rss_mb": self.peak_rss_mb,
+            "run_rss_mb": self.run_rss_mb,
+            "gpu_peak_mb": self.gpu_peak_mb,
+            "images_identical": self.identical,
+            "image_hashes": self.image_hashes,
+        }
+
+
+@dataclass
+class CellResult:
+    """One cell: each side's timings, sdkit/diffusers ratios from interleaved pairs, and what looks wrong."""
+
+    cell: BenchCell
+    sides: dict[str, SideResult]
+    pair_ratios: list[float] = field(default_factory=list)  # sdkit / diffusers, per interleaved pair
+    fp32_speedups: list[float] = field(default_factory=list)  # diffusers-fp32 / sdkit, per pair
+    psnr_vs_fp32_db: float | None = None
+    same_images_as_diffusers: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """sdkit time / plain diffusers time: the median over interleaved pairs (robust to load drifts)."""
+        return statistics.median(self.pair_ratios) if self.pair_ratios else None
+
+    @property
+    def fp32_speedup(self) -> float | None:
+        return statistics.median(self.fp32_speedups) if self.fp32_speedups else None
+
+    @property
+    def flags(self) -> list[str]:
+        """Problems a reader must see: images that changed between repeats, a ratio over target."""
+        found = [f"{name} images differ between repeats" for name, side in self.sides.items() if not side.identical]
+        if self.ratio is not None and self.ratio > RATIO_TARGET:
+            found.append(f"sdkit is {self.ratio:.3f}x plain diffusers (target <= {RATIO_TARGET})")
+        if self.same_images_as_diffusers is False:
+            found.append("sdkit and plain diffusers images differ")
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **asdict(self.cell),
+            "label": self.cell.label,
+            "sides": {name: side.describe(self.cell) for name, side in self.sides.items()},
+            "ratio_vs_diffusers": self.ratio,
+            "pair_ratios": self.pair_ratios,
+            "speedup_vs_diffusers_fp32": self.fp32_speedup,
+            "psnr_vs_diffusers_fp32_db": self.psnr_vs_fp32_db,
+            "same_images_as_diffusers": self.same_images_as_diffusers,
+            "flags": self.flags,
+        }
+
+
+@dataclass
+class BenchReport:
+    """A whole `sdkit benchmark` run."""
+
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    cells: list[CellResult] = field(default_factory=list)
+    startup: list[dict[str, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flagged(self) -> bool:
+        return any(cell.flags for cell in self.cells)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "machine": self.machine,
+            "settings": self.settings,
+            "load_seconds": self.load_seconds,
+            "ratio_target": RATIO_TARGET,
+            "cells": [cell.describe() for cell in self.cells],
+            "startup": self.startup,
+            "notes": self.notes,
+        }
+
+    def write_json(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.describe(), indent=2, default=str) + "\n", encoding="utf-8")
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """One row per cell and side, the columns a spreadsheet needs."""
+        rows = []
+        for cell in self.cells:
+            for side in cell.sides.values():
+                data = side.describe(cell.cell)
+                rows.append({
+                    **asdict(cell.cell),
+                    "side": side.side,
+                    **{key: data[key] for key in ("repeats", "median_s", "min_s", "max_s", "s_per_image", "it_per_s",
+                                                  "unet_s", "vae_decode_s", "peak_rss_mb", "run_rss_mb",
+                                                  "gpu_peak_mb", "images_identical")},
+                    "ratio_vs_diffusers": cell.ratio if side.side == SDKIT else None,
+                    "psnr_vs_diffusers_fp32_db": cell.psnr_vs_fp32_db if side.side == SDKIT else None,
+                    "flags": "; ".join(cell.flags) if side.side == SDKIT else "",
+                })
+        return rows
+
+    def write_csv(self, path: Path) -> None:
+        rows = self.csv_rows()
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            if not rows:
+                return
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)

@@ -1,0 +1,222 @@
+"""Run the benchmark matrix: each cell through sdkit and through plain diffusers, interleaved.
+
+Per cell: `warmup` untimed runs of every side, then `repeats` timed rounds; each round runs every side
+once, and the order flips from round to round (A B, B A, ...) so that a machine whose load drifts, or
+that is shared, slows both sides alike. sdkit/diffusers ratios are taken within each round.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sdkit.bench.probes import (
+    StageTimer,
+    current_rss_mb,
+    gpu_peak_mb,
+    peak_rss_mb,
+    reset_gpu_peak,
+    reset_peak_rss,
+    synchronize,
+)
+from sdkit.bench.report import DIFFUSERS, DIFFUSERS_FP32, SDKIT, BenchCell, BenchReport, CellResult, SideResult
+from sdkit.core.errors import UserInputError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT = "a red circle and a blue square on a white background"
+DEFAULT_NEGATIVE = "blurry"
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What `sdkit benchmark` runs. A size of None means the model's native size."""
+
+    model: str | None = None
+    samplers: tuple[str, ...] = ("euler_a", "dpmpp_2m")
+    steps: tuple[int, ...] = (20,)
+    sizes: tuple[tuple[int, int] | None, ...] = (None,)
+    batch_sizes: tuple[int, ...] = (1, 4)
+    repeats: int = 3
+    warmup: int = 1
+    dtype: str = "auto"
+    device: str = "auto"
+    prompt: str = DEFAULT_PROMPT
+    negative_prompt: str = DEFAULT_NEGATIVE
+    cfg_scale: float = 7.0
+    seed: int = 1234
+    baseline: bool = True
+    # Also run diffusers in its default fp32, for the speed-up and PSNR of a lower precision.
+    # None: only when sdkit's dtype is not fp32 already.
+    fp32_baseline: bool | None = None
+
+    def check(self) -> None:
+        if self.repeats < 1:
+            raise UserInputError(f"--repeats must be at least 1, not {self.repeats}", "try --repeats 3")
+        if self.warmup < 0:
+            raise UserInputError(f"--warmup must be 0 or more, not {self.warmup}", "try --warmup 1")
+        for name, values in (("--samplers", self.samplers), ("--steps", self.steps), ("--sizes", self.sizes),
+                             ("--batch-sizes", self.batch_sizes)):
+            if not values:
+                raise UserInputError(f"{name} is empty", "give at least one value, e.g. --steps 20")
+
+
+Progress = Callable[[str], None]
+
+
+def _flags(config: BenchConfig, sampler: str, steps: int, size: tuple[int, int] | None, batch: int) -> dict[str, Any]:
+    flags: dict[str, Any] = {
+        "prompt": config.prompt, "negative_prompt": config.negative_prompt, "steps": steps,
+        "cfg_scale": config.cfg_scale, "batch_size": batch, "batch_count": 1, "seed": config.seed,
+        "sampler": sampler, "dtype": config.dtype, "device": config.device, "rng": "cpu",
+    }
+    if size is not None:
+        flags["width"], flags["height"] = size
+    return flags
+
+
+# The runnable sides of one cell: side name -> a function that makes one batch of images.
+Sides = dict[str, Callable[[], list[Any]]]
+
+
+def _timed(run: Callable[[], list[Any]], timer: StageTimer, device: str, side: SideResult) -> list[Any]:
+    """One timed run: wall time, UNet and VAE time, peak memory, and the pixel hash of its images."""
+    from sdkit.bench.quality import pixels_hash
+
+    reset_peak_rss()
+    rss_before = current_rss_mb()
+    reset_gpu_peak(device)
+    timer.reset()
+    synchronize(device)
+    started = time.perf_counter()
+    images = run()
+    synchronize(device)
+    elapsed = time.perf_counter() - started
+    side.seconds.append(elapsed)
+    side.unet_seconds.append(timer.unet_seconds)
+    side.vae_seconds.append(timer.vae_seconds)
+    side.unet_calls = timer.unet_calls
+    peak = peak_rss_mb()
+    if peak is not None:
+        side.peak_rss_mb = max(side.peak_rss_mb or 0.0, peak)
+        if rss_before is not None:
+            side.run_rss_mb = max(side.run_rss_mb or 0.0, peak - rss_before)
+    gpu = gpu_peak_mb(device)
+    if gpu is not None:
+        side.gpu_peak_mb = max(side.gpu_peak_mb or 0.0, gpu)
+    side.image_hashes.append(pixels_hash(images))
+    return images
+
+
+def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
+    """Run the whole matrix and return the report (nothing is printed; `progress` gets short messages)."""
+    import torch
+
+    from sdkit.bench.baseline import BaselineJob, DiffusersBaseline
+    from sdkit.bench.machine import machine_info
+    from sdkit.bench.quality import psnr
+    from sdkit.engines.base import NullEvents
+    from sdkit.run.execute import load_model
+    from sdkit.run.plan import make_plan
+    from sdkit.runtime.device import dtype_label
+    from sdkit.samplers import make_scheduler, resolve_sampler
+
+    config.check()
+    say = progress or (lambda message: None)
+    _quiet_libraries()
+    first = make_plan(task="txt2img", model=config.model,
+                      flags=_flags(config, config.samplers[0], config.steps[0], config.sizes[0], config.batch_sizes[0]))
+    ref = first.model_ref
+    report = BenchReport(machine=machine_info(), settings={**asdict(config), "model_name": getattr(ref, "name", None)})
+
+    say(f"loading {getattr(ref, 'name', config.model)} in sdkit")
+    started = time.perf_counter()
+    loaded = load_model(first)
+    report.load_seconds[SDKIT] = time.perf_counter() - started
+    device, dtype = loaded.device, loaded.dtype
+    report.settings.update(device_used=device, dtype_used=dtype_label(dtype))
+    torch.manual_seed(0)  # nothing should depend on the global seed; if something does, it is at least fixed
+
+    baselines: dict[str, DiffusersBaseline] = {}
+    if config.baseline:
+        folder = getattr(ref, "path", None)
+        family = str(getattr(ref.family, "value", ref.family))
+        wanted = [(DIFFUSERS, dtype)]
+        fp32_wanted = config.fp32_baseline if config.fp32_baseline is not None else dtype != torch.float32
+        if fp32_wanted and dtype != torch.float32:
+            wanted.append((DIFFUSERS_FP32, torch.float32))
+        for name, side_dtype in wanted:
+            say(f"loading {folder} in plain diffusers ({dtype_label(side_dtype)})")
+            started = time.perf_counter()
+            baselines[name] = DiffusersBaseline(folder, family, device, side_dtype)
+            report.load_seconds[name] = time.perf_counter() - started
+    else:
+        report.notes.append("no plain-diffusers baseline (--no-baseline): no ratios")
+
+    timers = {SDKIT: StageTimer().attach(loaded.components["unet"], loaded.components["vae"])}
+    for name, baseline in baselines.items():
+        timers[name] = StageTimer().attach(baseline.pipeline.unet, baseline.pipeline.vae)
+    try:
+        cells = [(sampler, steps, size, batch) for sampler in config.samplers for steps in config.steps
+                 for size in config.sizes for batch in config.batch_sizes]
+        for number, (sampler, steps, size, batch) in enumerate(cells, 1):
+            plan = first if number == 1 else make_plan(task="txt2img", model=config.model,
+                                                       flags=_flags(config, sampler, steps, size, batch))
+            params = plan.params
+            cell = BenchCell(sampler, steps, params.width, params.height, batch)
+            say(f"cell {number}/{len(cells)}: {cell.label}")
+            sides: Sides = {}
+            sides[SDKIT] = lambda plan=plan: [generated.image for generated in
+                                                   plan.engine.run(loaded, plan.params, NullEvents())]
+            if baselines:
+                scheduler = make_scheduler(resolve_sampler(params.sampler, params.schedule), loaded.scheduler_config)
+                job = BaselineJob(
+                    prompt=params.prompt, negative_prompt=params.negative_prompt, steps=params.steps,
+                    cfg_scale=params.cfg_scale, width=params.width, height=params.height,
+                    seeds=tuple(params.seed + offset for offset in range(batch)),
+                    scheduler_class=type(scheduler), scheduler_config=dict(scheduler.config),
+                )
+                for name, baseline in baselines.items():
+                    sides[name] = lambda baseline=baseline, job=job: baseline.run(job)
+            report.cells.append(_run_cell(cell, sides, timers, device, config, psnr))
+    finally:
+        for timer in timers.values():
+            timer.detach()
+    return report
+
+
+def _quiet_libraries() -> None:
+    """No loading bars from diffusers and transformers: the benchmark reports its own progress."""
+    import diffusers
+    import transformers
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], device: str, config: BenchConfig,
+              psnr: Callable[[list[Any], list[Any]], float]) -> CellResult:
+    results = {name: SideResult(name) for name in sides}
+    names = list(sides)
+    for _ in range(config.warmup):
+        for name in names:
+            sides[name]()
+    result = CellResult(cell, results)
+    first_images: dict[str, list[Any]] = {}
+    for round_index in range(config.repeats):
+        order = names if round_index % 2 == 0 else names[::-1]
+        for name in order:
+            images = _timed(sides[name], timers[name], device, results[name])
+            first_images.setdefault(name, images)
+        if DIFFUSERS in results:
+            result.pair_ratios.append(results[SDKIT].seconds[-1] / results[DIFFUSERS].seconds[-1])
+        if DIFFUSERS_FP32 in results:
+            result.fp32_speedups.append(results[DIFFUSERS_FP32].seconds[-1] / results[SDKIT].seconds[-1])
+    if DIFFUSERS in results:
+        result.same_images_as_diffusers = results[SDKIT].image_hashes[0] == results[DIFFUSERS].image_hashes[0]
+    if DIFFUSERS_FP32 in first_images:
+        result.psnr_vs_fp32_db = psnr(first_images[DIFFUSERS_FP32], first_images[SDKIT])
+    return result

@@ -1,0 +1,182 @@
+"""`sdkit benchmark`: a seed-fixed matrix of samplers x steps x sizes x batch sizes, sdkit vs plain diffusers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from sdkit.cli.console import err, out
+from sdkit.core.errors import UserInputError
+
+
+def _split(text: str, option: str) -> list[str]:
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise UserInputError(f"{option} is empty", f"give a comma-separated list, e.g. {option} 20,30")
+    return values
+
+
+def _integers(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
+    values = []
+    for part in _split(text, option):
+        try:
+            value = int(part)
+        except ValueError:
+            raise UserInputError(f"{option}: {part!r} is not a whole number", f"e.g. {option} 10,20") from None
+        if value < minimum:
+            raise UserInputError(f"{option}: {value} is below {minimum}", f"e.g. {option} 10,20")
+        values.append(value)
+    return tuple(values)
+
+
+def _sizes(text: str) -> tuple[tuple[int, int] | None, ...]:
+    """`native`, `512` (square) or `768x512` (width x height), comma-separated."""
+    sizes: list[tuple[int, int] | None] = []
+    for part in _split(text, "--sizes"):
+        if part.lower() in ("native", "auto"):
+            sizes.append(None)
+            continue
+        pieces = part.lower().split("x")
+        try:
+            numbers = [int(piece) for piece in pieces]
+        except ValueError:
+            numbers = []
+        if len(numbers) not in (1, 2):
+            raise UserInputError(f"--sizes: {part!r} is not a size", "use native, 512 or 768x512 (width x height)")
+        sizes.append((numbers[0], numbers[-1]))
+    return tuple(sizes)
+
+
+def benchmark(
+    model: str = typer.Option(None, "--model", "-m", help="Model to benchmark (default: the bundled demo model)."),
+    samplers: str = typer.Option("euler_a,dpmpp_2m", "--samplers", help="Comma-separated samplers (any name generate takes)."),
+    steps: str = typer.Option("20", "--steps", help="Comma-separated step counts."),
+    sizes: str = typer.Option("native", "--sizes", help="Comma-separated sizes: native, 512 or 768x512."),
+    batch_sizes: str = typer.Option("1,4", "--batch-sizes", help="Comma-separated batch sizes."),
+    repeats: int = typer.Option(3, "--repeats", help="Timed rounds per cell (each runs sdkit and diffusers once)."),
+    warmup: int = typer.Option(1, "--warmup", help="Untimed runs per cell and side before timing."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, fp32, fp16 or bf16 (auto: bf16 on CPUs that compute it natively)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    seed: int = typer.Option(1234, "--seed", help="Seed of the first image of each batch."),
+    baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run each cell in plain diffusers and show the ratio."),
+    fp32_baseline: bool = typer.Option(None, "--fp32-baseline/--no-fp32-baseline", help="Also run diffusers in fp32 (speed-up and PSNR); default: when the dtype is not fp32."),
+    matrix: bool = typer.Option(True, "--matrix/--no-matrix", help="Run the sampler matrix (--no-matrix with --startup: startup only)."),
+    startup: bool = typer.Option(False, "--startup", help="Also time `sdkit --help`, `sdkit presets list` and `import diffusers` as processes."),
+    startup_runs: int = typer.Option(5, "--startup-runs", help="Runs per startup command (the median is shown)."),
+    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+    csv_file: Path = typer.Option(None, "--csv", help="Write one row per cell and side as CSV to this file."),
+) -> None:
+    """Time generation on this machine, and sdkit's cost over plain diffusers on the same job."""
+    from sdkit.bench.machine import describe_machine, machine_info
+    from sdkit.bench.report import BenchReport
+
+    if not matrix and not startup:
+        raise UserInputError("nothing to do: --no-matrix without --startup", "drop --no-matrix or add --startup")
+    for path in (json_file, csv_file):
+        if path is not None and not path.parent.exists():
+            raise UserInputError(f"the folder of {path} does not exist", "create it or write the file elsewhere")
+    if matrix:
+        from sdkit.bench.runner import BenchConfig, run_benchmark
+
+        config = BenchConfig(
+            model=model, samplers=tuple(_split(samplers, "--samplers")), steps=_integers(steps, "--steps"),
+            sizes=_sizes(sizes), batch_sizes=_integers(batch_sizes, "--batch-sizes"), repeats=repeats,
+            warmup=warmup, dtype=dtype, device=device, seed=seed, baseline=baseline, fp32_baseline=fp32_baseline,
+        )
+        config.check()
+        with err.status("benchmark: starting") as status:
+            report = run_benchmark(config, progress=lambda message: status.update(f"benchmark: {message}"))
+    else:
+        report = BenchReport(machine=machine_info(with_torch=False), settings={})
+    if startup:
+        from sdkit.bench.startup import time_startup
+
+        with err.status("timing startup"):
+            report.startup = [timing.describe() for timing in time_startup(runs=startup_runs)]
+
+    out.print(describe_machine(report.machine))
+    if report.cells:
+        _print_matrix(report)
+    if report.startup:
+        _print_startup(report.startup)
+    for note in report.notes:
+        err.print(f"note: {note}")
+    if json_file is not None:
+        report.write_json(json_file)
+        err.print(f"report written to {json_file}")
+    if csv_file is not None:
+        report.write_csv(csv_file)
+        err.print(f"table written to {csv_file}")
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print_matrix(report: Any) -> None:
+    settings = report.settings
+    loads = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report.load_seconds.items())
+    table = Table(title=f"{settings.get('model_name')} on {settings.get('device_used')} as {settings.get('dtype_used')}"
+                        f" · {settings['repeats']} repeats after {settings['warmup']} warm-up · load: {loads}",
+                  title_justify="left")
+    has_fp32 = any(cell.fp32_speedup is not None for cell in report.cells)
+    has_gpu = any(side.gpu_peak_mb for cell in report.cells for side in cell.sides.values())
+    for name in ("sampler", "steps", "size", "batch"):
+        table.add_column(name)
+    for name in ("s/image (min-max)", "it/s", "UNet s", "VAE s", "peak RSS MiB"):
+        table.add_column(name, justify="right")
+    if has_gpu:
+        table.add_column("GPU peak MiB", justify="right")
+    table.add_column("diffusers s/image", justify="right")
+    table.add_column("sdkit/diffusers", justify="right")
+    if has_fp32:
+        table.add_column("vs diffusers fp32", justify="right")
+        table.add_column("PSNR vs fp32", justify="right")
+    table.add_column("images")
+    for cell in report.cells:
+        sdkit = cell.sides["sdkit"].describe(cell.cell)
+        batch = cell.cell.batch_size
+        row = [cell.cell.sampler, str(cell.cell.steps), f"{cell.cell.width}x{cell.cell.height}", str(batch),
+               f"{sdkit['s_per_image']:.3f} ({sdkit['min_s'] / batch:.3f}-{sdkit['max_s'] / batch:.3f})",
+               f"{sdkit['it_per_s']:.2f}", _seconds(sdkit["unet_s"]), _seconds(sdkit["vae_decode_s"]),
+               f"{sdkit['peak_rss_mb']:.0f}" if sdkit["peak_rss_mb"] else "-"]
+        if has_gpu:
+            row.append(f"{sdkit['gpu_peak_mb']:.0f}" if sdkit["gpu_peak_mb"] else "-")
+        plain = cell.sides.get("diffusers")
+        row.append(_seconds(plain.median / batch) if plain is not None and plain.median else "-")
+        ratio = cell.ratio
+        if ratio is None:
+            row.append("-")
+        else:
+            colour = "green" if ratio <= 1.03 else "red"
+            row.append(f"[{colour}]{ratio:.3f}x[/]")
+        if has_fp32:
+            row.append(f"{cell.fp32_speedup:.2f}x faster" if cell.fp32_speedup else "-")
+            value = cell.psnr_vs_fp32_db
+            row.append("-" if value is None else ("identical" if math.isinf(value) else f"{value:.1f} dB"))
+        flags = cell.flags
+        row.append("[red]" + "; ".join(flags) + "[/]" if flags else "[green]identical across repeats[/]")
+        table.add_row(*row)
+    # Piped output gets room for every column instead of rich's 80-column default.
+    out.print(table, width=None if out.is_terminal else 220)
+    if report.flagged:
+        err.print("[yellow]warning:[/] some cells are flagged (last column); see docs/performance.md")
+
+
+def _print_startup(timings: list[dict[str, Any]]) -> None:
+    table = Table(title="startup (whole processes)", title_justify="left")
+    table.add_column("command")
+    for name in ("median s", "min s", "max s", "runs"):
+        table.add_column(name, justify="right")
+    for timing in timings:
+        table.add_row(timing["name"], f"{timing['median_s']:.3f}", f"{timing['min_s']:.3f}",
+                      f"{timing['max_s']:.3f}", str(timing["runs"]))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="benchmark")(benchmark)
