@@ -35,8 +35,8 @@ def test_stop_keeps_finished_images_and_leaves_no_partial_file(tmp_path, tiny_pi
                      flags={"steps": 3, "seed": 1, "batch_count": 3, "width": 64, "height": 64})
     saved = []
     with pytest.raises(Interrupted):
-        execute(plan, StopDuringSecondImage(), output_dir=tmp_path, on_saved=saved.append)
-    assert [path.name for path in sorted(tmp_path.iterdir())] == ["00000-1.png"]
+        execute(plan, StopDuringSecondImage(), output_dir=tmp_path / "out", on_saved=saved.append)
+    assert [path.name for path in sorted((tmp_path / "out").iterdir())] == ["00000-1.png"]
     assert [image.seed for image in saved] == [1]
 
 

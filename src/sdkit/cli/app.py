@@ -62,6 +62,15 @@ def root(
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(diffusers|transformers|torch)\b")
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     setup_logging(level)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Warnings reach the console as one plain line (and the log), not as source locations."""
+    text = str(message)
+    logging.getLogger("sdkit.warnings").debug("%s: %s (%s:%s)", category.__name__, text, filename, lineno)
+    err.print(f"[yellow]warning:[/] {escape(text)}", markup=True, highlight=False)
 
 
 def _register_commands() -> None:
