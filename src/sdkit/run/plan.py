@@ -82,6 +82,20 @@ def _resolve_model_ref(model: str | None, task: Task) -> Any | None:
     return resolve_model(model)
 
 
+def _init_image_size(image: str | None) -> dict[str, int]:
+    """img2img and inpaint keep the input's size by default (rounded down to a multiple of 8)."""
+    if not image:
+        return {}
+    try:
+        from PIL import Image
+
+        with Image.open(image) as opened:
+            width, height = opened.size
+    except (OSError, ValueError):
+        return {}  # the engine reports an unreadable image with the file's name
+    return {"width": max(8, width // 8 * 8), "height": max(8, height // 8 * 8)}
+
+
 def _engine_name(explicit: str | None, task: Task, model_ref: Any | None) -> str:
     if explicit:
         return explicit
@@ -149,6 +163,8 @@ def make_plan(
     model_defaults_fn = getattr(engine_obj, "model_defaults", None)
     if model_defaults_fn is not None and model_ref is not None:
         defaults.update(model_defaults_fn(model_ref, run_task, run_mode))
+    if run_task in (Task.IMG2IMG, Task.INPAINT):
+        defaults.update(_init_image_size(flags.get("image") or (preset.params.get("image") if preset else None)))
     preset_params = dict(preset.params) if preset else {}
     merged = {**defaults, **preset_params, **flags}
     params = parse_params(engine_obj, run_task, {k: v for k, v in merged.items() if k in allowed}, run_mode)
