@@ -193,3 +193,15 @@ def test_model_native_size_is_the_default(capsys, tiny_pipeline_dir):
     result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--dry-run", "--json")
     params = json.loads(result.stdout)["params"]
     assert (params["width"], params["height"]) == (64, 64)
+
+
+def test_img2img_keeps_the_input_size_unless_told_otherwise(capsys, tmp_path, tiny_pipeline_dir):
+    image = tmp_path / "wide.png"
+    Image.new("RGB", (99, 72), "white").save(image)
+    model = str(tiny_pipeline_dir("sd1"))
+    result = run_sdkit(capsys, "generate", "--model", model, "--image", str(image), "--dry-run", "--json")
+    params = json.loads(result.stdout)["params"]
+    assert (params["task"], params["width"], params["height"]) == ("img2img", 96, 72)
+    result = run_sdkit(capsys, "generate", "--model", model, "--image", str(image), "--width", "64", "--dry-run",
+                       "--json")
+    assert json.loads(result.stdout)["params"]["width"] == 64
