@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.upscale.images import check_size, from_planes, resize_plane, resize_planes, to_planes
+from sdkit.upscale.images import check_size, from_planes, resize_alpha, resize_planes, to_planes
 from sdkit.upscale.memory import check_fits
 from sdkit.upscale.tiling import tile_grid
 
@@ -129,7 +129,7 @@ def upscale_with(
     upscaled = result[0].numpy().transpose(1, 2, 0)
     out_width, out_height = output_size(width, height, factor)
     upscaled = resize_planes(upscaled, out_width, out_height)
-    alpha = resize_plane(planes.alpha, out_width, out_height) if planes.alpha is not None else None
+    alpha = resize_alpha(planes.alpha, out_width, out_height) if planes.alpha is not None else None
     finished = from_planes(upscaled, alpha, planes.output_mode)
     seconds = time.perf_counter() - started
     log.info("upscaled %dx%d %s -> %dx%d %s with %s in %.2f s (tile %d, overlap %d)", width, height,

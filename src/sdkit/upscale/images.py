@@ -1,10 +1,11 @@
 """Image modes for upscaling: split an image into what the model sees and what is resized, and back.
 
 The model sees colour (3 channels) or grey (1 channel) as float32 in [0, 1]. Alpha is never sent
-through the model: it is resized with Lanczos, which keeps hard edges crisp and soft edges smooth and
-costs almost nothing. The output keeps the input's mode where it can (RGB, RGBA, L, LA, 16-bit grey,
-bilevel); palette images become RGB, or RGBA if they have transparency, since the upscaled colours no
-longer fit a palette; CMYK and other colour spaces become RGB.
+through the model (which could add texture to it and would double the work): it is resized with
+Lanczos, clamped so it cannot ring (see `resize_alpha`). The output keeps the input's mode where it
+can (RGB, RGBA, L, LA, 16-bit grey, bilevel); palette images become RGB, or RGBA if they have
+transparency, since the upscaled colours no longer fit a palette; CMYK and other colour spaces
+become RGB.
 """
 
 from __future__ import annotations
@@ -103,6 +104,39 @@ def resize_plane(plane: np.ndarray, width: int, height: int) -> np.ndarray:
     resized = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32)).resize(
         (width, height), Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.float32)
+
+
+def _neighbourhood(plane: np.ndarray, reduce: str) -> np.ndarray:
+    """The min or max of each pixel's 3x3 neighbourhood."""
+    import numpy as np
+
+    padded = np.pad(plane, 1, mode="edge")
+    height, width = plane.shape
+    shifted = [padded[dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)]
+    return getattr(np, reduce).reduce(shifted)
+
+
+def resize_alpha(alpha: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Lanczos, clamped to the range of the input's 3x3 neighbourhood (no ringing halos).
+
+    Plain Lanczos rings next to a hard edge: fully transparent pixels would turn faintly opaque and
+    show whatever colour they hold. Clamping keeps edges as sharp as Lanczos makes them and keeps
+    0 and 1 exact where the input is uniformly transparent or opaque.
+    """
+    import numpy as np
+    from PIL import Image
+
+    smooth = resize_plane(alpha, width, height)
+    if smooth is alpha:
+        return alpha
+
+    def nearest(plane: np.ndarray) -> np.ndarray:
+        image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))
+        return np.asarray(image.resize((width, height), Image.Resampling.NEAREST), dtype=np.float32)
+
+    low = nearest(_neighbourhood(alpha, "minimum"))
+    high = nearest(_neighbourhood(alpha, "maximum"))
+    return np.clip(smooth, low, high)
 
 
 def resize_planes(colour: np.ndarray, width: int, height: int) -> np.ndarray:

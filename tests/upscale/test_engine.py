@@ -1,0 +1,109 @@
+"""The `realesrgan` engine through the Engine protocol, its parameters, memory refusal and light import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sdkit.core.errors import ParamsError, UserInputError
+from sdkit.core.params import parse_params
+from sdkit.core.tasks import Mode, Task
+from sdkit.engines.base import LoadOptions, NullEvents
+from sdkit.registry import PIPELINES, registry
+
+
+@pytest.fixture
+def engine():
+    return registry(PIPELINES).get("realesrgan")
+
+
+@pytest.fixture
+def input_png(tmp_path) -> str:
+    path = tmp_path / "in.png"
+    values = np.random.default_rng(9).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    Image.fromarray(values).save(path)
+    return str(path)
+
+
+class RecordingEvents(NullEvents):
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.started: list[tuple[int, int, int]] = []
+        self.steps: list[tuple[int, int, int]] = []
+        self.stop_after = stop_after
+
+    def image_started(self, index: int, total: int, steps: int) -> None:
+        self.started.append((index, total, steps))
+
+    def step_finished(self, index: int, step: int, steps: int) -> None:
+        self.steps.append((index, step, steps))
+
+    def should_stop(self) -> bool:
+        return self.stop_after is not None and len(self.steps) >= self.stop_after
+
+
+def test_engine_is_registered_with_its_task_and_defaults(engine):
+    assert engine.name == "realesrgan"
+    assert engine.tasks == {Task.UPSCALE} and engine.modes == {Mode.NORMAL}
+    params = parse_params(engine, "upscale", {"image": "in.png"})
+    assert (params.tile, params.tile_overlap, params.scale) == (512, 32, None)
+
+
+def test_tile_not_larger_than_twice_the_overlap_is_refused(engine):
+    with pytest.raises(ParamsError, match="tile_overlap"):
+        parse_params(engine, "upscale", {"image": "in.png", "tile": 64, "tile_overlap": 32})
+
+
+def test_run_yields_the_upscaled_image_with_metadata_and_tile_progress(engine, installed_x4, input_png):
+    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+    params = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
+    events = RecordingEvents()
+    images = list(engine.run(loaded, params, events))
+    assert len(images) == 1
+    assert images[0].image.size == (192, 160) and images[0].index == 0
+    assert images[0].infotext == {"Postprocess upscaler": "RealESRGAN_x4plus", "Postprocess upscale by": 4,
+                                  "Postprocess upscaler tile": 32, "Postprocess upscaler tile overlap": 8}
+    assert events.started == [(0, 1, 4)]  # 2x2 tiles
+    assert events.steps == [(0, 1, 4), (0, 2, 4), (0, 3, 4), (0, 4, 4)]
+
+
+def test_stop_request_ends_the_run_without_an_image(engine, installed_x4, input_png):
+    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+    params = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
+    assert list(engine.run(loaded, params, RecordingEvents(stop_after=1))) == []
+
+
+def test_huge_untiled_image_is_refused_with_a_tiling_hint(engine, installed_x4, input_png, monkeypatch):
+    from sdkit.upscale import memory
+
+    # the test model has 8 filters: 48x40 px at x4 needs ~3.4 MB by the estimate, one 32 px tile ~1.8 MB;
+    # pretend only 1 MB is free
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 1_000_000)
+    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+    untiled = parse_params(engine, "upscale", {"image": input_png, "tile": 0})
+    with pytest.raises(UserInputError) as caught:
+        list(engine.run(loaded, untiled, NullEvents()))
+    assert "untiled" in caught.value.message and "--tile" in caught.value.hint
+    tiled = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 3_000_000)
+    assert len(list(engine.run(loaded, tiled, NullEvents()))) == 1
+
+
+def test_memory_estimate_is_above_the_measured_esrgan_peak():
+    from sdkit.upscale.memory import estimate_bytes
+
+    # measured on the CPU, fp32, 64 filters: 12.5 kB per input pixel at x4, 4.1 kB at x2
+    assert estimate_bytes(100, 100, 4) >= 12_500 * 100 * 100
+    assert estimate_bytes(100, 100, 2) >= 4_100 * 100 * 100
+    assert estimate_bytes(100, 100, 4) < 2 * 12_500 * 100 * 100  # and not wildly above
+
+
+def test_importing_the_engine_and_upscale_api_loads_no_torch():
+    code = ("import sys, sdkit.engines.realesrgan, sdkit.upscale; "
+            "print(sorted(m for m in ('torch', 'spandrel', 'numpy', 'PIL') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
