@@ -1,0 +1,400 @@
+"""Train the bundled "shapes" demo model on a CPU, in resumable stages, and export it into the package.
+
+Usage (run from the repository root; the working folder holds data and checkpoints and is never committed):
+    python training/train_demo_model.py data             # draw the captioned data set
+    python training/train_demo_model.py vae  MINUTES     # train the VAE (resumes), then cache latents
+    python training/train_demo_model.py unet MINUTES     # train text encoder + UNet on latents (resumes)
+    python training/train_demo_model.py export [OUT]     # write the fp16 diffusers folder (default: the package's)
+Environment: SDKIT_DEMO_WORK (working folder, default /work/train-demo), SDKIT_DEMO_THREADS (default 2).
+Each stage is seeded; a resumed stage continues from its latest checkpoint (weights, optimiser, step, RNG).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sdkit.demo import DEMO_MODEL_DIR
+from sdkit.demo.evaluate import score_images
+from sdkit.demo.shapes import IMAGE_SIZE, Combo, sample_training_set, vocabulary
+
+log = logging.getLogger("train_demo_model")
+WORK = Path(os.environ.get("SDKIT_DEMO_WORK", "/work/train-demo"))
+DATASET_SIZE = 30_000
+DATA_SEED = 0
+MAX_TOKENS = 16  # tokenizer model_max_length == text encoder max_position_embeddings (the pipeline pads to it)
+CHECKPOINT_SECONDS = 180
+LATENT_CHANNELS = 4
+VAE_BLOCKS = (16, 32, 64)  # three blocks: 64x64 pixels -> 16x16 latents (scale factor 4)
+
+
+# ------------------------------------------------------------------ components
+def make_vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        latent_channels=LATENT_CHANNELS,
+        block_out_channels=VAE_BLOCKS,
+        down_block_types=("DownEncoderBlock2D",) * len(VAE_BLOCKS),
+        up_block_types=("UpDecoderBlock2D",) * len(VAE_BLOCKS),
+        layers_per_block=1,
+        # Thin full-resolution layers: on a shared 2-core CPU their cost, not capacity, is the limit.
+        norm_num_groups=8,
+        sample_size=IMAGE_SIZE,
+        # Flat-coloured shapes need no global attention; dropping it makes every step cheaper.
+        mid_block_add_attention=False,
+    )
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def tensor_to_pil(batch: torch.Tensor) -> list:
+    from PIL import Image
+
+    pixels = ((batch.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return [Image.fromarray(pixel_array) for pixel_array in pixels]
+
+
+def load_data() -> tuple[np.ndarray, list[str]]:
+    data = np.load(WORK / "data.npz")
+    return data["images"], [str(text) for text in data["captions"]]
+
+
+def combo_of(caption_text: str) -> Combo:
+    words = caption_text.split()  # "a <colour> <shape> on a <background> background"
+    return Combo(words[1], words[2], words[5])
+
+
+# ------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: Path, **state) -> None:
+    """Write atomically, so an interrupted run never leaves a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    # weights_only: our own checkpoints hold only tensors, numbers and plain containers.
+    return torch.load(path, weights_only=True)
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64))}
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), 624, 0, 0.0))
+
+
+# ------------------------------------------------------------------ stage: data
+def stage_data() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    images, captions = sample_training_set(DATASET_SIZE, DATA_SEED)
+    np.savez(WORK / "data.npz", images=images, captions=np.array(captions))
+    log.info("data: %d images %s in %.1fs, e.g. %r", len(images), images.shape[1:], time.time() - started, captions[0])
+
+
+# ------------------------------------------------------------------ stage: vae
+def stage_vae(minutes: float, batch_size: int = 8, learning_rate: float = 1.5e-3, kl_weight: float = 1e-6) -> None:
+    images, captions = load_data()
+    checkpoint_path = WORK / "vae.ckpt"
+    torch.manual_seed(1)
+    np.random.seed(1)
+    vae = make_vae()
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=learning_rate, betas=(0.9, 0.99), weight_decay=0.0)
+    step, spent = 0, 0.0
+    state = load_checkpoint(checkpoint_path)
+    if state:
+        vae.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, spent = int(state["step"]), float(state["seconds"])
+        restore_rng(state["rng"])
+        log.info("vae: resumed at step %d (%.0fs trained)", step, spent)
+    log.info("vae: %d parameters", sum(p.numel() for p in vae.parameters()))
+    vae.train()
+    started, last_save, recent = time.time(), time.time(), []
+    while time.time() - started < minutes * 60:
+        batch = images_to_tensor(images[np.random.randint(0, len(images), batch_size)])
+        posterior = vae.encode(batch).latent_dist
+        reconstruction = vae.decode(posterior.sample()).sample
+        # MSE for colour, L1 for crisp edges; a tiny KL keeps the latent a well-behaved Gaussian.
+        mse = F.mse_loss(reconstruction, batch)
+        loss = mse + F.l1_loss(reconstruction, batch) + kl_weight * posterior.kl().mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        recent.append(mse.item())
+        if step % 10 == 0:
+            log.info("vae step %d  %.0fs  mse(avg10) %.5f", step, spent + time.time() - started, np.mean(recent[-10:]))
+        if time.time() - last_save > CHECKPOINT_SECONDS:
+            save_checkpoint(checkpoint_path, model=vae.state_dict(), optimiser=optimiser.state_dict(), step=step,
+                            seconds=spent + time.time() - started, rng=rng_state())
+            last_save = time.time()
+    spent += time.time() - started
+    save_checkpoint(checkpoint_path, model=vae.state_dict(), optimiser=optimiser.state_dict(), step=step,
+                    seconds=spent, rng=rng_state())
+    log.info("vae: trained %d steps in %.0fs total", step, spent)
+    finish_vae(vae, images, captions, step, spent)
+
+
+@torch.no_grad()
+def finish_vae(vae, images: np.ndarray, captions: list[str], step: int, seconds: float) -> None:
+    """Score reconstructions with the evaluator, cache latents, set scaling_factor, save the VAE folder."""
+    vae.eval()
+    means, stds = [], []
+    for start in range(0, len(images), 500):
+        posterior = vae.encode(images_to_tensor(images[start : start + 500])).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    mean, std = torch.cat(means), torch.cat(stds)
+    scaling_factor = float(1.0 / mean.std())
+    vae.register_to_config(scaling_factor=scaling_factor)
+    sample = np.random.RandomState(7).choice(len(images), 600, replace=False)
+    reconstructions = []
+    for start in range(0, len(sample), 100):
+        reconstructions += tensor_to_pil(vae.decode(mean[sample[start : start + 100]]).sample)
+    scores = score_images(reconstructions, [combo_of(captions[i]) for i in sample])
+    report = {"steps": step, "seconds": round(seconds), "scaling_factor": scaling_factor,
+              "latent_std": float(mean.std()), "posterior_std": float(std.mean()),
+              "reconstruction_scores": scores}
+    log.info("vae report: %s", json.dumps(report))
+    (WORK / "vae_report.json").write_text(json.dumps(report, indent=2))
+    vae.save_pretrained(WORK / "vae")
+    torch.save({"mean": mean.half(), "std": std.half()}, WORK / "latents.pt")
+    grid = np.concatenate([np.concatenate(list(images[sample[:10]]), 1),
+                           np.concatenate([np.asarray(image) for image in reconstructions[:10]], 1)], 0)
+    from PIL import Image
+
+    Image.fromarray(grid).save(WORK / "vae_reconstructions.png")
+
+
+# ------------------------------------------------------------------ tokenizer, text encoder, UNet
+TEXT_HIDDEN = 64
+
+
+def build_tokenizer_files(folder: Path) -> None:
+    """A CLIP BPE tokenizer whose merges build each caption word into one whole-word token.
+
+    The merges are learned from the word list alone, so every vocabulary word encodes to a single token and
+    `CLIPTokenizer.from_pretrained` loads the folder like any SD 1.x tokenizer. Unknown words fall back to
+    pieces or to the end-of-text token. Padding uses end-of-text, as CLIP does; its id (1) is not 2, which
+    keeps transformers away from CLIP's legacy argmax pooling.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>", unk_token="<|endoftext|>"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|startoftext|>", "<|endoftext|>"],
+                                  end_of_word_suffix="</w>", show_progress=False, min_frequency=1)
+    bpe.train_from_iterator([" ".join(vocabulary())] * 4, trainer)
+    model = json.loads(bpe.to_str())["model"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(model["vocab"], indent=0, sort_keys=True))
+    merges = [" ".join(pair) if isinstance(pair, list) else pair for pair in model["merges"]]
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>"}
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "CLIPTokenizer", "model_max_length": MAX_TOKENS, "do_lower_case": True, **special},
+        indent=2))
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2))
+
+
+def load_tokenizer(folder: Path):
+    from transformers import CLIPTokenizer
+
+    tokenizer = CLIPTokenizer.from_pretrained(folder)
+    for word in vocabulary():  # the whole point of the word-level vocabulary: one token per word
+        assert len(tokenizer(word, add_special_tokens=False).input_ids) == 1, word
+    return tokenizer
+
+
+def tokenize(tokenizer, texts: list[str]) -> torch.Tensor:
+    # Exactly as StableDiffusionPipeline does: pad to model_max_length, no attention mask.
+    return tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                     return_tensors="pt").input_ids
+
+
+def make_text_encoder(tokenizer):
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=TEXT_HIDDEN, intermediate_size=4 * TEXT_HIDDEN,
+        num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=MAX_TOKENS,
+        projection_dim=TEXT_HIDDEN, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id))
+
+
+def make_unet():
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=IMAGE_SIZE // 2 ** (len(VAE_BLOCKS) - 1), in_channels=LATENT_CHANNELS,
+        out_channels=LATENT_CHANNELS, layers_per_block=1, block_out_channels=(64, 128),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_HIDDEN, attention_head_dim=4, norm_num_groups=32)
+
+
+def make_scheduler():
+    """The default sampler: DPM-Solver++ (2M) over SD 1's scaled-linear betas."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    return DPMSolverMultistepScheduler(
+        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        prediction_type="epsilon", algorithm_type="dpmsolver++", solver_order=2, steps_offset=1)
+
+
+# ------------------------------------------------------------------ stage: unet
+def stage_unet(minutes: float, batch_size: int = 32, learning_rate: float = 1e-3, ema_decay: float = 0.995,
+               empty_caption_share: float = 0.1, min_snr: float = 5.0) -> None:
+    from diffusers import AutoencoderKL
+
+    _, captions = load_data()
+    latents = torch.load(WORK / "latents.pt", weights_only=True)
+    latent_mean, latent_std = latents["mean"].float(), latents["std"].float()
+    scaling_factor = AutoencoderKL.load_config(WORK / "vae")["scaling_factor"]
+    if not (WORK / "tokenizer").exists():
+        build_tokenizer_files(WORK / "tokenizer")
+    tokenizer = load_tokenizer(WORK / "tokenizer")
+    caption_ids = tokenize(tokenizer, captions)
+    empty_ids = tokenize(tokenizer, [""])[0]
+    torch.manual_seed(2)
+    np.random.seed(2)
+    text_encoder, unet = make_text_encoder(tokenizer), make_unet()
+    modules = torch.nn.ModuleDict({"text_encoder": text_encoder, "unet": unet})
+    ema = {name: value.detach().clone() for name, value in modules.state_dict().items()}
+    optimiser = torch.optim.AdamW(modules.parameters(), lr=learning_rate, weight_decay=1e-2)
+    checkpoint_path = WORK / "unet.ckpt"
+    step, spent = 0, 0.0
+    state = load_checkpoint(checkpoint_path)
+    if state:
+        modules.load_state_dict(state["model"])
+        ema = state["ema"]
+        optimiser.load_state_dict(state["optimiser"])
+        step, spent = int(state["step"]), float(state["seconds"])
+        restore_rng(state["rng"])
+        log.info("unet: resumed at step %d (%.0fs trained)", step, spent)
+    log.info("unet: text encoder %d, unet %d parameters", sum(p.numel() for p in text_encoder.parameters()),
+             sum(p.numel() for p in unet.parameters()))
+    scheduler = make_scheduler()
+    alphas_cumprod = scheduler.alphas_cumprod
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    modules.train()
+
+    def checkpoint() -> None:
+        save_checkpoint(checkpoint_path, model=modules.state_dict(), ema=ema, optimiser=optimiser.state_dict(),
+                        step=step, seconds=spent + time.time() - started, rng=rng_state())
+
+    started, last_save, recent = time.time(), time.time(), []
+    while time.time() - started < minutes * 60:
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate * min(1.0, (step + 1) / 100)
+        index = torch.randint(0, len(captions), (batch_size,))
+        clean = (latent_mean[index] + latent_std[index] * torch.randn_like(latent_mean[index])) * scaling_factor
+        ids = caption_ids[index].clone()
+        ids[torch.rand(batch_size) < empty_caption_share] = empty_ids  # unconditional examples, for CFG
+        noise = torch.randn_like(clean)
+        timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,))
+        noisy = scheduler.add_noise(clean, noise, timesteps)
+        predicted = unet(noisy, timesteps, text_encoder(ids)[0]).sample
+        # min-SNR weighting: easy low-noise steps stop dominating the loss, so training converges sooner.
+        weight = torch.clamp(snr[timesteps], max=min_snr) / snr[timesteps]
+        loss = (weight * ((predicted - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        decay = min(ema_decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for name, value in modules.state_dict().items():
+                if value.dtype.is_floating_point:
+                    ema[name].mul_(decay).add_(value, alpha=1 - decay)
+                else:
+                    ema[name].copy_(value)
+        recent.append(loss.item())
+        if step % 10 == 0:
+            log.info("unet step %d  %.0fs  loss(avg10) %.4f", step, spent + time.time() - started,
+                     np.mean(recent[-10:]))
+        if time.time() - last_save > CHECKPOINT_SECONDS:
+            checkpoint()
+            last_save = time.time()
+    checkpoint()
+    log.info("unet: %d steps, %.0fs trained in all", step, spent + time.time() - started)
+
+
+# ------------------------------------------------------------------ stage: export
+def stage_export(out: Path) -> None:
+    """Write the fp16 diffusers folder from the VAE and the EMA weights of the latest UNet checkpoint."""
+    from diffusers import AutoencoderKL, StableDiffusionPipeline
+
+    tokenizer = load_tokenizer(WORK / "tokenizer")
+    text_encoder, unet = make_text_encoder(tokenizer), make_unet()
+    modules = torch.nn.ModuleDict({"text_encoder": text_encoder, "unet": unet})
+    state = load_checkpoint(WORK / "unet.ckpt")
+    modules.load_state_dict(state["ema"])
+    pipeline = StableDiffusionPipeline(
+        vae=AutoencoderKL.from_pretrained(WORK / "vae"), text_encoder=text_encoder, tokenizer=tokenizer,
+        unet=unet, scheduler=make_scheduler(), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False)
+    if out.exists():
+        shutil.rmtree(out)
+    pipeline.to(torch.float16).save_pretrained(out, safe_serialization=True)
+    # The weights are fp16 to keep the wheel small, but a plain from_pretrained must still give one dtype
+    # for all parts: record float32 as the text encoder's dtype (transformers would otherwise load fp16
+    # beside diffusers' fp32 UNet: "mat1 and mat2 must have the same dtype").
+    config_path = out / "text_encoder" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["dtype"] = "float32"
+    config.pop("torch_dtype", None)
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    # Keep the plain CLIP files beside tokenizer.json, so transformers 4.x (slow tokenizer) loads it too.
+    for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(WORK / "tokenizer" / name, out / "tokenizer" / name)
+    (out / "training.json").write_text(json.dumps(
+        {"unet_steps": int(state["step"]), "unet_seconds": round(float(state["seconds"])),
+         "vae": json.loads((WORK / "vae_report.json").read_text())}, indent=2) + "\n")
+    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    log.info("export: %s, %.1f MB, unet step %d", out, size / 1e6, int(state["step"]))
+
+
+# ------------------------------------------------------------------ main
+def main(argv: list[str]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(int(os.environ.get("SDKIT_DEMO_THREADS", "2")))
+    stage = argv[0] if argv else ""
+    if stage == "data":
+        stage_data()
+    elif stage == "vae":
+        stage_vae(float(argv[1]))
+    elif stage == "unet":
+        stage_unet(float(argv[1]))
+    elif stage == "export":
+        stage_export(Path(argv[1]) if len(argv) > 1 else DEMO_MODEL_DIR)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
