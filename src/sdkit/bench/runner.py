@@ -48,6 +48,7 @@ class BenchConfig:
     negative_prompt: str = DEFAULT_NEGATIVE
     cfg_scale: float = 7.0
     seed: int = 1234
+    threads: int | None = None  # torch intra-op threads for both sides; None: torch's default
     baseline: bool = True
     # Also run diffusers in its default fp32, for the speed-up and PSNR of a lower precision.
     # None: only when sdkit's dtype is not fp32 already.
@@ -56,6 +57,8 @@ class BenchConfig:
     def check(self) -> None:
         if self.repeats < 1:
             raise UserInputError(f"--repeats must be at least 1, not {self.repeats}", "try --repeats 3")
+        if self.threads is not None and self.threads < 1:
+            raise UserInputError(f"--threads must be at least 1, not {self.threads}", "try --threads 1")
         if self.warmup < 0:
             raise UserInputError(f"--warmup must be 0 or more, not {self.warmup}", "try --warmup 1")
         for name, values in (("--samplers", self.samplers), ("--steps", self.steps), ("--sizes", self.sizes),
@@ -115,6 +118,19 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> Benc
     """Run the whole matrix and return the report (nothing is printed; `progress` gets short messages)."""
     import torch
 
+    config.check()
+    threads_before = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _run_matrix(config, progress or (lambda message: None))
+    finally:
+        torch.set_num_threads(threads_before)  # a library caller's process keeps its own setting
+
+
+def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
+    import torch
+
     from sdkit.bench.baseline import BaselineJob, DiffusersBaseline
     from sdkit.bench.machine import machine_info
     from sdkit.bench.quality import psnr
@@ -124,9 +140,7 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> Benc
     from sdkit.runtime.device import dtype_label
     from sdkit.samplers import make_scheduler, resolve_sampler
 
-    config.check()
-    say = progress or (lambda message: None)
-    _quiet_libraries()
+    _import_libraries()
     first = make_plan(task="txt2img", model=config.model,
                       flags=_flags(config, config.samplers[0], config.steps[0], config.sizes[0], config.batch_sizes[0]))
     ref = first.model_ref
@@ -188,13 +202,17 @@ def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> Benc
     return report
 
 
-def _quiet_libraries() -> None:
-    """No loading bars from diffusers and transformers: the benchmark reports its own progress."""
+def _import_libraries() -> None:
+    """Import diffusers' pipelines before any timing, so load times compare loading, not importing.
+
+    Also silences diffusers' and transformers' loading bars: the benchmark reports its own progress.
+    """
     import diffusers
     import transformers
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    _ = diffusers.StableDiffusionPipeline, diffusers.StableDiffusionXLPipeline  # lazy modules load on access
 
 
 def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], device: str, config: BenchConfig,

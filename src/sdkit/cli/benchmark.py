@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from sdkit.cli.console import err, out
@@ -61,6 +62,7 @@ def benchmark(
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs per cell and side before timing."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, fp32, fp16 or bf16 (auto: bf16 on CPUs that compute it natively)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads for both sides (default: torch's; 1 is faster on a busy shared machine)."),
     seed: int = typer.Option(1234, "--seed", help="Seed of the first image of each batch."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run each cell in plain diffusers and show the ratio."),
     fp32_baseline: bool = typer.Option(None, "--fp32-baseline/--no-fp32-baseline", help="Also run diffusers in fp32 (speed-up and PSNR); default: when the dtype is not fp32."),
@@ -85,7 +87,7 @@ def benchmark(
         config = BenchConfig(
             model=model, samplers=tuple(_split(samplers, "--samplers")), steps=_integers(steps, "--steps"),
             sizes=_sizes(sizes), batch_sizes=_integers(batch_sizes, "--batch-sizes"), repeats=repeats,
-            warmup=warmup, dtype=dtype, device=device, seed=seed, baseline=baseline, fp32_baseline=fp32_baseline,
+            warmup=warmup, dtype=dtype, device=device, seed=seed, threads=threads, baseline=baseline, fp32_baseline=fp32_baseline,
         )
         config.check()
         with err.status("benchmark: starting") as status:
@@ -161,10 +163,16 @@ def _print_matrix(report: Any) -> None:
         flags = cell.flags
         row.append("[red]" + "; ".join(flags) + "[/]" if flags else "[green]identical across repeats[/]")
         table.add_row(*row)
-    # Piped output gets room for every column instead of rich's 80-column default.
-    out.print(table, width=None if out.is_terminal else 220)
+    _wide_console().print(table)
     if report.flagged:
         err.print("[yellow]warning:[/] some cells are flagged (last column); see docs/performance.md")
+
+
+def _wide_console() -> Console:
+    """`out`, or for piped output a console as wide as the table (rich would squeeze it into 80 columns)."""
+    if out.is_terminal:
+        return out
+    return Console(file=out.file, width=240, highlight=False, color_system=None)
 
 
 def _print_startup(timings: list[dict[str, Any]]) -> None:

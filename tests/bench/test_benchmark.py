@@ -1,0 +1,128 @@
+"""`sdkit benchmark` on a tiny model: the report's fields, sdkit/diffusers ratios, files, the identical-image check."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from cli_helpers import run_sdkit
+
+from sdkit.bench import BenchCell, CellResult, SideResult, psnr, time_startup
+from sdkit.bench.report import RATIO_TARGET
+
+# One thread: on a busy shared machine torch's two threads wait on each other and run tiny models ~10x slower.
+ONE_CELL = ("--samplers", "euler_a", "--steps", "2", "--batch-sizes", "1", "--warmup", "0", "--threads", "1")
+
+
+@pytest.fixture(scope="module")
+def tiny_sd1(tiny_pipeline_dir):
+    return tiny_pipeline_dir("sd1")
+
+
+def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1):
+    json_file, csv_file = tmp_path / "bench.json", tmp_path / "bench.csv"
+    result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--dtype", "fp32",
+                       "--json", json_file, "--csv", csv_file)
+    assert result.exit_code == 0, result.output
+    assert "sdkit/diffusers" in result.stdout and "euler_a" in result.stdout
+    assert "differ between repeats" not in result.stdout
+
+    report = json.loads(json_file.read_text())
+    machine = report["machine"]
+    assert machine["cores"] >= 1 and machine["torch"] and machine["diffusers"] and machine["cpu"]
+    assert set(report["load_seconds"]) == {"sdkit", "diffusers"}
+    (cell,) = report["cells"]
+    matrix_point = (cell["sampler"], cell["steps"], cell["width"], cell["height"], cell["batch_size"])
+    assert matrix_point == ("euler_a", 2, 64, 64, 1)
+    for name in ("sdkit", "diffusers"):
+        side = cell["sides"][name]
+        assert side["repeats"] == 2 and len(side["seconds"]) == 2
+        assert side["min_s"] <= side["median_s"] <= side["max_s"]
+        assert side["s_per_image"] == pytest.approx(side["median_s"])
+        assert side["it_per_s"] == pytest.approx(2 / side["median_s"])
+        assert side["unet_calls"] == 2  # one CFG-batched UNet call per step
+        assert 0 < side["unet_s"] < side["median_s"] and 0 < side["vae_decode_s"] < side["median_s"]
+        assert side["peak_rss_mb"] > 0
+        assert side["images_identical"] is True
+    assert len(cell["pair_ratios"]) == 2
+    assert cell["ratio_vs_diffusers"] == pytest.approx(sum(cell["pair_ratios"]) / 2)  # the median of two
+    # The baseline really ran the same job: same scheduler, seed and noise give the very same pixels.
+    assert cell["same_images_as_diffusers"] is True
+    assert cell["sides"]["sdkit"]["image_hashes"] == cell["sides"]["diffusers"]["image_hashes"]
+
+    with csv_file.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["side"] for row in rows] == ["sdkit", "diffusers"]
+    assert float(rows[0]["ratio_vs_diffusers"]) == pytest.approx(cell["ratio_vs_diffusers"])
+    assert rows[0]["images_identical"] == "True"
+
+
+def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkeypatch):
+    import torch
+
+    from sdkit.engines.sd import StableDiffusionEngine
+
+    def unseeded_noise(pipeline, params, generators, loaded):  # ignores the seed: a broken, random run
+        shape = (len(generators), 4, params.height // 8, params.width // 8)
+        return torch.randn(shape).to(device=loaded.device, dtype=loaded.dtype)
+
+    monkeypatch.setattr(StableDiffusionEngine, "_initial_noise", staticmethod(unseeded_noise))
+    json_file = tmp_path / "bench.json"
+    result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--no-baseline",
+                       "--json", json_file)
+    assert result.exit_code == 0, result.output
+    assert "sdkit images differ between repeats" in result.stdout
+    assert "flagged" in result.stderr
+    (cell,) = json.loads(json_file.read_text())["cells"]
+    assert cell["sides"]["sdkit"]["images_identical"] is False
+    assert cell["flags"] == ["sdkit images differ between repeats"]
+    assert cell["ratio_vs_diffusers"] is None
+
+
+def test_ratio_over_target_is_flagged():
+    cell = BenchCell("euler_a", 20, 512, 512, 1)
+    slow = CellResult(cell, {"sdkit": SideResult("sdkit", image_hashes=["a", "a"])}, pair_ratios=[1.2, 1.1, 1.0])
+    assert slow.ratio == pytest.approx(1.1)
+    assert slow.flags == [f"sdkit is 1.100x plain diffusers (target <= {RATIO_TARGET})"]
+    fine = CellResult(cell, {"sdkit": SideResult("sdkit", image_hashes=["a", "a"])}, pair_ratios=[1.01, 0.99])
+    assert fine.flags == []
+
+
+def test_psnr_of_images():
+    from PIL import Image
+
+    black, grey = Image.new("RGB", (8, 8), (0, 0, 0)), Image.new("RGB", (8, 8), (10, 10, 10))
+    assert math.isinf(psnr([black], [black.copy()]))
+    assert psnr([black], [grey]) == pytest.approx(10 * math.log10(255**2 / 100))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--steps", "ten"), "--steps: 'ten' is not a whole number"),
+    (("--sizes", "big"), "--sizes: 'big' is not a size"),
+    (("--batch-sizes", "0"), "--batch-sizes: 0 is below 1"),
+    (("--repeats", "0"), "--repeats must be at least 1"),
+    (("--no-matrix",), "nothing to do"),
+])
+def test_bad_options_are_user_errors(capsys, args, message):
+    result = run_sdkit(capsys, "benchmark", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and "hint:" in result.stderr
+
+
+def test_startup_timing_returns_numbers():
+    timings = time_startup(runs=2, names=["python -c pass", "sdkit --help"])
+    assert [timing.name for timing in timings] == ["python -c pass", "sdkit --help"]
+    for timing in timings:
+        data = timing.describe()
+        assert data["runs"] == 2 and 0 < data["min_s"] <= data["median_s"] <= data["max_s"]
+
+
+def test_the_benchmark_command_module_is_light():
+    code = ("import sys, sdkit.cli.benchmark, sdkit.bench; "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"

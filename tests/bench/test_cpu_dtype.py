@@ -1,0 +1,47 @@
+"""`--dtype auto` on the CPU: bf16 exactly where the CPU computes bf16 natively, fp32 elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sdkit.runtime import device
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_auto_on_cpu_follows_native_bf16(monkeypatch, native, expected):
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    assert device.choose_dtype("auto", "cpu") is expected
+
+
+def test_explicit_dtype_and_gpu_ignore_the_cpu(monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
+    assert device.choose_dtype("fp32", "cpu") is torch.float32
+    assert device.choose_dtype("auto", "cuda:0") is torch.float16
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    assert device.choose_dtype("bf16", "cpu") is torch.bfloat16
+
+
+@pytest.mark.parametrize(("flags", "expected"), [
+    ("fpu sse2 avx avx2 fma avx512f avx512_bf16", True),  # Zen 4, Cooper Lake and later
+    ("fpu sse2 avx avx2 amx_tile amx_bf16", True),  # Sapphire Rapids AMX
+    ("fpu sse2 avx avx2 fma f16c", False),  # AVX2 only: bf16 would be emulated, slower than fp32
+    ("fpu sse2 avx avx2 avx512f avx512_vnni", False),  # AVX-512 without its bf16 extension
+])
+def test_native_bf16_is_read_from_cpu_flags(monkeypatch, tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n")
+    real_path = device.Path
+    monkeypatch.setattr(device, "Path", lambda name: real_path(cpuinfo) if name == "/proc/cpuinfo" else real_path(name))
+    device.cpu_has_native_bf16.cache_clear()
+    try:
+        assert device.cpu_has_native_bf16() is expected
+    finally:
+        device.cpu_has_native_bf16.cache_clear()
+
+
+def test_unknown_dtype_is_a_user_error():
+    from sdkit.core.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="unknown dtype"):
+        device.choose_dtype("fp8", "cpu")
