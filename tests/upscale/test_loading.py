@@ -131,3 +131,17 @@ def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path):
     torch.save([torch.zeros(2)], path)
     with pytest.raises(UserInputError, match="not a state dict"):
         load_upscaler(path)
+
+
+@pytest.mark.parametrize("writer, file_name, architecture, scale", [
+    ("write_compact", "realesr-general-x4v3.pth", "Compact", 4),
+    ("write_swinir", "swinir_x2.safetensors", "SwinIR", 2),
+])
+def test_other_spandrel_architectures_load_and_upscale(tmp_path, writer, file_name, architecture, scale):
+    import upscale_weights
+
+    path = getattr(upscale_weights, writer)(tmp_path / file_name)
+    upscaler = load_upscaler(path)
+    assert (upscaler.architecture, upscaler.scale) == (architecture, scale)
+    result, fields = upscale_image(small_image(), str(path), tile=0)
+    assert result.size == (16 * scale, 12 * scale) and fields["Postprocess upscale by"] == scale

@@ -82,3 +82,29 @@ def write_old_style_pth(path: Path, **kwargs) -> Path:
     """An original-ESRGAN / model-site file: a bare state dict with model.N keys."""
     torch.save(old_arch_state(**kwargs), path)
     return path
+
+
+def write_compact(path: Path, scale: int = 4) -> Path:
+    """An SRVGGNetCompact file, the architecture of Real-ESRGAN's realesr-general-x4v3 and animevideov3."""
+    from safetensors.torch import save_file
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(0)
+    network = Compact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=4, upscale=scale)
+    if path.suffix == ".pth":  # as Real-ESRGAN releases it: basicsr's {"params": ...} wrapper
+        torch.save({"params": network.state_dict()}, path)
+    else:
+        save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(path))
+    return path
+
+
+def write_swinir(path: Path) -> Path:
+    """A very small SwinIR x2 (one stage of two blocks), to show a transformer architecture runs too."""
+    from safetensors.torch import save_file
+    from spandrel.architectures.SwinIR import SwinIR
+
+    torch.manual_seed(0)
+    network = SwinIR(upscale=2, img_size=16, window_size=8, embed_dim=24, depths=[2], num_heads=[2],
+                     mlp_ratio=2, upsampler="pixelshuffledirect")
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, str(path))
+    return path

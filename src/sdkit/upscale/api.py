@@ -92,6 +92,9 @@ def upscale_with(
     if tile and upscaler.tiling_advice == "INTERNAL":
         log.info("%s tiles internally; running it on the whole image", upscaler.architecture)
         tile = 0
+    elif tile and upscaler.tiling_advice == "DISCOURAGED":
+        log.info("spandrel advises against tiling %s (it uses wide context); --tile 0 avoids it if memory allows",
+                 upscaler.architecture)
     native = upscaler.scale
     factor = float(scale) if scale is not None else float(native)
     width, height = image.size
@@ -117,10 +120,13 @@ def upscale_with(
     try:
         result = run_tiled(run_model, colour, native, tile, tile_overlap, batch_size=batch,
                            on_tile=on_tile, should_stop=should_stop)
-    except torch.OutOfMemoryError as error:
+    except RuntimeError as error:  # torch's OutOfMemoryError (GPU) and CPU allocator failures
+        text = str(error).lower()
+        if "out of memory" not in text and "can't allocate" not in text and "not enough memory" not in text:
+            raise
         from sdkit.core.errors import RuntimeFailure
 
-        raise RuntimeFailure(f"out of memory while upscaling a {width}x{height} image",
+        raise RuntimeFailure(f"out of memory while upscaling a {width}x{height} image on {upscaler.device}",
                              "use a smaller --tile (or turn tiling on with --tile 512)") from error
     if upscaler.input_channels == 1 and channels == 3:
         result = result.permute(1, 0, 2, 3)
