@@ -8,16 +8,23 @@ import torch
 from PIL import Image
 
 from sdkit.upscale import load_upscaler, upscale_with
-from sdkit.upscale.tiling import Stopped, axis_weights, run_tiled, tile_grid, tile_starts
+from sdkit.upscale.tiling import Stopped, axis_tiles, axis_weights, run_tiled, tile_grid, tile_starts
 
 
 @pytest.mark.parametrize("length, tile, overlap", [(100, 32, 8), (33, 32, 8), (64, 32, 0), (200, 64, 31)])
 def test_tiles_cover_the_axis_with_at_least_the_overlap(length, tile, overlap):
-    starts = tile_starts(length, tile, overlap)
-    assert starts[0] == 0 and starts[-1] + tile == length
+    starts, size = axis_tiles(length, tile, overlap)
+    assert size <= tile
+    assert starts[0] == 0 and starts[-1] + size == length
     for before, after in zip(starts, starts[1:], strict=False):
-        assert before + tile - after >= overlap  # neighbours share at least `overlap` pixels
+        assert before + size - after >= overlap  # neighbours share at least `overlap` pixels
         assert after > before
+
+
+def test_tiles_are_shrunk_to_fit_instead_of_repeating_work():
+    starts, size = axis_tiles(1024, 512, 32)
+    assert len(starts) == 3 and size == 363  # not three 512 px tiles (1536 px of work for 1024)
+    assert axis_tiles(512 + 480, 512, 32) == ([0, 480], 512)  # an exact fit keeps full tiles
 
 
 def test_small_images_and_tiling_off_use_one_tile():
