@@ -89,8 +89,11 @@ PLMS = SamplerSpec(
 )
 UNI_PC = SamplerSpec(
     id="uni_pc", display_name="UniPC", scheduler_class="UniPCMultistepScheduler",
-    scheduler_kwargs={"solver_type": "bh1"},  # A1111's default variant and ComfyUI's uni_pc
+    # bh1 is A1111's default variant and ComfyUI's uni_pc. With diffusers' default zero final sigma,
+    # bh1's last step divides by an infinite log-SNR and every image comes out NaN (diffusers 0.42).
+    scheduler_kwargs={"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
     aliases=("unipc",), schedule_types=FULL,
+    notes="ends at sigma_min instead of zero: bh1 with a zero final sigma gives NaN in diffusers",
 )
 UNI_PC_BH2 = SamplerSpec(
     id="uni_pc_bh2", display_name="UniPC bh2", scheduler_class="UniPCMultistepScheduler",
