@@ -1,0 +1,86 @@
+"""`sdkit inspect`: the parameters of sdkit and A1111 PNGs, and clear messages for other files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_helpers import run_sdkit
+
+from sdkit.outputs.infotext import format_infotext, write_png_with_parameters
+
+
+def flat(text: str) -> str:
+    """Console text with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+A1111_TEXT = (
+    "a lighthouse at dusk, oil painting\n"
+    "Negative prompt: lowres, watermark\n"
+    "Steps: 30, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 42, Size: 768x512, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.10.1"
+)
+
+
+@pytest.fixture
+def pngs(tmp_path):
+    from PIL import Image
+
+    image = Image.new("RGB", (16, 16), (200, 100, 50))
+    a1111 = write_png_with_parameters(image, tmp_path / "a1111.png", A1111_TEXT)
+    sdkit_text = format_infotext("狐, a fox: running", "", {
+        "Steps": 4, "Sampler": "Euler a", "Schedule type": "Uniform", "CFG scale": 7.0, "Seed": 7,
+        "Size": "64x64", "Model": "tiny, sd1", "RNG": "CPU", "Version": "sdkit 0.1.0"})
+    ours = write_png_with_parameters(image, tmp_path / "sdkit.png", sdkit_text)
+    bare = tmp_path / "bare.png"
+    image.save(bare)
+    jpeg = tmp_path / "photo.jpg"
+    image.save(jpeg)
+    return {"a1111": a1111, "sdkit": ours, "bare": bare, "jpeg": jpeg}
+
+
+def test_json_for_a1111_and_sdkit_files(capsys, pngs):
+    result = run_sdkit(capsys, "inspect", pngs["a1111"], pngs["sdkit"], "--json")
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)
+    assert first["prompt"] == "a lighthouse at dusk, oil painting"
+    assert first["negative_prompt"] == "lowres, watermark"
+    assert first["parameters"]["Sampler"] == "DPM++ 2M" and first["parameters"]["Schedule type"] == "Karras"
+    assert (first["width"], first["height"]) == (768, 512)
+    assert second["prompt"] == "狐, a fox: running" and second["negative_prompt"] == ""
+    assert second["parameters"]["Model"] == "tiny, sd1"  # quoted in the file, plain here
+
+
+def test_table_shows_prompt_and_fields(capsys, pngs):
+    result = run_sdkit(capsys, "inspect", pngs["a1111"])
+    assert result.exit_code == 0, result.output
+    for text in ("a lighthouse at dusk", "lowres, watermark", "Sampler", "DPM++ 2M", "Seed", "42", "768x512"):
+        assert text in result.stdout
+
+
+def test_raw_prints_the_stored_text(capsys, pngs):
+    result = run_sdkit(capsys, "inspect", pngs["a1111"], "--json", "--raw")
+    assert json.loads(result.stdout)[0]["infotext"] == A1111_TEXT
+
+
+@pytest.mark.parametrize(("which", "message"), [("bare", "carries no generation parameters"),
+                                                ("jpeg", "not a PNG")])
+def test_files_without_parameters_exit_2_with_a_message(capsys, pngs, which, message):
+    result = run_sdkit(capsys, "inspect", pngs[which])
+    assert result.exit_code == 2
+    assert message in flat(result.stderr) and "hint:" in flat(result.stderr)
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_exits_2(capsys, tmp_path):
+    result = run_sdkit(capsys, "inspect", tmp_path / "nope.png")
+    assert result.exit_code == 2 and "no such file" in flat(result.stderr)
+
+
+def test_mixed_files_print_the_good_ones_and_exit_2(capsys, pngs):
+    result = run_sdkit(capsys, "inspect", pngs["sdkit"], pngs["bare"], "--json")
+    assert result.exit_code == 2
+    good, bad = json.loads(result.stdout)
+    assert good["parameters"]["Seed"] == "7"
+    assert "carries no generation parameters" in bad["error"]
+    assert "1 of 2 files" in flat(result.stderr)
