@@ -57,3 +57,25 @@ def test_schedules_json(capsys):
     assert records["karras"]["sigmas_flag"] == "use_karras_sigmas"
     assert records["sgm_uniform"]["timestep_spacing"] == "trailing"
     assert records["align_your_steps"]["supported"] is False
+
+
+def test_listing_and_resolving_import_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from sdkit.cli.app import main\n"
+        "from sdkit.samplers import resolve_sampler, a1111_names\n"
+        "from sdkit.outputs.infotext import format_infotext, parse_infotext\n"
+        "a1111_names(resolve_sampler('DPM++ 2M Karras'))\n"
+        "try:\n"
+        "    main(['samplers', 'list', '--json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers', 'spandrel') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "HEAVY []" in completed.stderr
