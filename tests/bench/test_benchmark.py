@@ -50,6 +50,8 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
         assert side["images_identical"] is True
     assert len(cell["pair_ratios"]) == 2
     assert cell["ratio_vs_diffusers"] == pytest.approx(sum(cell["pair_ratios"]) / 2)  # the median of two
+    assert cell["cpu_ratio_vs_diffusers"] == pytest.approx(sum(cell["cpu_pair_ratios"]) / 2)
+    assert 0 < cell["sides"]["sdkit"]["cpu_s"]
     # The baseline really ran the same job: same scheduler, seed and noise give the very same pixels.
     assert cell["same_images_as_diffusers"] is True
     assert cell["sides"]["sdkit"]["image_hashes"] == cell["sides"]["diffusers"]["image_hashes"]
@@ -90,6 +92,10 @@ def test_ratio_over_target_is_flagged():
     assert slow.flags == [f"sdkit is 1.100x plain diffusers (target <= {RATIO_TARGET})"]
     fine = CellResult(cell, {"sdkit": SideResult("sdkit", image_hashes=["a", "a"])}, pair_ratios=[1.01, 0.99])
     assert fine.flags == []
+    # Wall time over target but CPU time not: the machine was busy, sdkit did no extra work.
+    busy = CellResult(cell, {"sdkit": SideResult("sdkit", image_hashes=["a", "a"])}, pair_ratios=[1.1, 1.1],
+                      cpu_pair_ratios=[1.0, 1.01])
+    assert busy.cpu_ratio == pytest.approx(1.005) and busy.flags == []
 
 
 def test_psnr_of_images():

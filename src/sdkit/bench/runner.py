@@ -94,11 +94,12 @@ def _timed(run: Callable[[], list[Any]], timer: StageTimer, device: str, side: S
     reset_gpu_peak(device)
     timer.reset()
     synchronize(device)
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     images = run()
     synchronize(device)
     elapsed = time.perf_counter() - started
     side.seconds.append(elapsed)
+    side.cpu_seconds.append(time.process_time() - cpu_started)
     side.unet_seconds.append(timer.unet_seconds)
     side.vae_seconds.append(timer.vae_seconds)
     side.unet_calls = timer.unet_calls
@@ -231,6 +232,7 @@ def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], devi
             first_images.setdefault(name, images)
         if DIFFUSERS in results:
             result.pair_ratios.append(results[SDKIT].seconds[-1] / results[DIFFUSERS].seconds[-1])
+            result.cpu_pair_ratios.append(results[SDKIT].cpu_seconds[-1] / results[DIFFUSERS].cpu_seconds[-1])
         if DIFFUSERS_FP32 in results:
             result.fp32_speedups.append(results[DIFFUSERS_FP32].seconds[-1] / results[SDKIT].seconds[-1])
     if DIFFUSERS in results:
