@@ -133,6 +133,7 @@ def test_a_file_that_is_not_a_state_dict_is_refused(tmp_path):
         load_upscaler(path)
 
 
+@pytest.mark.filterwarnings("ignore:torch.meshgrid")  # spandrel's SwinIR, not ours
 @pytest.mark.parametrize("writer, file_name, architecture, scale", [
     ("write_compact", "realesr-general-x4v3.pth", "Compact", 4),
     ("write_swinir", "swinir_x2.safetensors", "SwinIR", 2),
@@ -145,3 +146,12 @@ def test_other_spandrel_architectures_load_and_upscale(tmp_path, writer, file_na
     assert (upscaler.architecture, upscaler.scale) == (architecture, scale)
     result, fields = upscale_image(small_image(), str(path), tile=0)
     assert result.size == (16 * scale, 12 * scale) and fields["Postprocess upscale by"] == scale
+
+
+def test_a_name_matching_two_files_asks_for_the_file_name(installed_x4, weight_files):
+    twin = installed_x4.with_suffix(".safetensors")
+    twin.write_bytes(weight_files["x4plus_safetensors"].read_bytes())
+    with pytest.raises(UserInputError) as caught:
+        load_upscaler("RealESRGAN_x4plus")
+    assert "several files" in caught.value.message and "extension" in caught.value.hint
+    assert load_upscaler("realesrgan_x4plus.safetensors").path == twin

@@ -22,15 +22,19 @@ def upscale_models_dir() -> Path:
     return models_dir() / SUBFOLDER
 
 
-def list_upscale_models() -> dict[str, Path]:
-    """Upscaler files in the models folder, by file stem (first file wins when two share a stem)."""
+def _weight_files() -> list[Path]:
     folder = upscale_models_dir()
-    found: dict[str, Path] = {}
     if not folder.is_dir():
-        return found
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES:
-            found.setdefault(path.stem, path)
+        return []
+    return [path for path in sorted(folder.iterdir())
+            if path.is_file() and path.suffix.lower() in WEIGHT_SUFFIXES]
+
+
+def list_upscale_models() -> dict[str, Path]:
+    """Upscaler files in the models folder, by file stem (the first in name order when two share one)."""
+    found: dict[str, Path] = {}
+    for path in _weight_files():
+        found.setdefault(path.stem, path)
     return found
 
 
@@ -63,13 +67,18 @@ def resolve_model_file(model: str | None) -> Path:
         raise UserInputError(f"upscaler model {model!r} is a folder, not a weight file", _where_hint())
 
     by_stem = list_upscale_models()
-    lowered = {stem.lower(): path for stem, path in by_stem.items()}
-    # "RealESRGAN_x4plus.pth" given as a bare name also finds the file in the models folder
-    bare = Path(model).name if not ("/" in model or "\\" in model) else None
-    if bare is not None and bare not in (".", ".."):
-        for key in (bare.lower(), Path(bare).stem.lower() if Path(bare).suffix.lower() in WEIGHT_SUFFIXES else None):
-            if key is not None and key in lowered:
-                return lowered[key]
+    # "RealESRGAN_x4plus" or "RealESRGAN_x4plus.pth", any case; a name with a path separator is no name
+    if "/" not in model and "\\" not in model:
+        key = model.lower()
+        exact = [path for path in _weight_files() if path.name.lower() == key]
+        matches = exact or [path for path in _weight_files() if path.stem.lower() == key]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UserInputError(
+                f"upscaler name {model!r} matches several files: {', '.join(path.name for path in matches)}",
+                "pass the full file name (with its extension) or a path",
+            )
     if _looks_like_path(model):
         raise UserInputError(f"upscaler model file not found: {model}", _where_hint())
     installed = f"installed upscalers: {', '.join(sorted(by_stem))}; " if by_stem else ""
