@@ -105,62 +105,64 @@ def _expect(name: str, spec_id: str) -> None:
         assert nearest.id in caught.value.hint and nearest.display_name in caught.value.hint
 
 
-@pytest.mark.parametrize("spec", BUILTIN_SAMPLERS, ids=lambda spec: spec.id)
-def test_every_id_display_name_and_alias_in_every_spelling_resolves(spec):
-    for name in (spec.id, spec.display_name, *spec.aliases):
-        for spelling in spellings(name):
-            _expect(spelling, spec.id)
+def test_every_id_display_name_and_alias_in_every_spelling_resolves():
+    for spec in BUILTIN_SAMPLERS:
+        for name in (spec.id, spec.display_name, *spec.aliases):
+            for spelling in spellings(name):
+                _expect(spelling, spec.id)
 
 
-@pytest.mark.parametrize("name", A1111_LABELS + A1111_ALIASES + COMFYUI_SAMPLERS)
-def test_a1111_and_comfyui_names_are_all_known(name):
-    spec = sampler_table().find(name)
-    assert spec is not None, name
-    _expect(name, spec.id)
+# The name lists are looped over inside one test each: every test re-reads the entry points (the
+# isolation fixture resets the registries), which would cost more than the checks themselves.
+def test_a1111_and_comfyui_names_are_all_known():
+    for name in A1111_LABELS + A1111_ALIASES + COMFYUI_SAMPLERS:
+        spec = sampler_table().find(name)
+        assert spec is not None, name
+        _expect(name, spec.id)
 
 
-@pytest.mark.parametrize(("class_name", "sampler_id"), sorted(DIFFUSERS_CLASSES.items()))
-def test_diffusers_class_names(class_name, sampler_id):
-    assert resolve_sampler(class_name).id == sampler_id
-    assert resolve_sampler(class_name.lower()).id == sampler_id
+def test_diffusers_class_names():
+    for class_name, sampler_id in DIFFUSERS_CLASSES.items():
+        assert resolve_sampler(class_name).id == sampler_id, class_name
+        assert resolve_sampler(class_name.lower()).id == sampler_id, class_name
 
 
-@pytest.mark.parametrize("name", COMFYUI_SCHEDULERS + A1111_SCHEDULE_LABELS)
-def test_every_a1111_and_comfyui_schedule_name_is_known(name):
+def test_every_a1111_and_comfyui_schedule_name_is_known():
     from sdkit.samplers.table import find_schedule
 
-    schedule = find_schedule(name)
-    assert schedule is not None
-    if schedule.id == "automatic":
-        assert resolve_sampler("dpmpp_2m", name).schedule == "karras"
-    elif schedule.supported:
-        assert resolve_sampler("euler", name).schedule == schedule.id
-    else:
-        with pytest.raises(UserInputError) as caught:
-            resolve_sampler("euler", name)
-        assert schedule.nearest in caught.value.hint
+    for name in COMFYUI_SCHEDULERS + A1111_SCHEDULE_LABELS:
+        schedule = find_schedule(name)
+        assert schedule is not None, name
+        if schedule.id == "automatic":
+            assert resolve_sampler("dpmpp_2m", name).schedule == "karras"
+        elif schedule.supported:
+            assert resolve_sampler("euler", name).schedule == schedule.id, name
+        else:
+            with pytest.raises(UserInputError) as caught:
+                resolve_sampler("euler", name)
+            assert schedule.nearest in caught.value.hint, name
 
 
-@pytest.mark.parametrize(("legacy", "expected"), sorted(LEGACY_SPLITS.items()))
-def test_legacy_split_matches_a1111(legacy, expected):
-    assert a1111_legacy_split(legacy) == expected
-    assert a1111_legacy_split(legacy.lower().replace(" ", "_")) == expected
+def test_legacy_split_matches_a1111():
+    for legacy, expected in LEGACY_SPLITS.items():
+        assert a1111_legacy_split(legacy) == expected, legacy
+        assert a1111_legacy_split(legacy.lower().replace(" ", "_")) == expected, legacy
 
 
-@pytest.mark.parametrize(("legacy", "expected"), sorted(LEGACY_RESOLVED.items()))
-def test_legacy_names_resolve(legacy, expected):
-    if expected is None:
-        with pytest.raises(UserInputError) as caught:
-            resolve_sampler(legacy)
-        assert not isinstance(caught.value, UnknownKeyError)
-        assert caught.value.hint
-        return
-    resolved = resolve_sampler(legacy)
-    assert (resolved.id, resolved.schedule) == expected
-    # Written back in A1111 v1.9+ vocabulary, then read again: the same sampler and schedule.
-    sampler_label, schedule_label = a1111_names(resolved)
-    again = resolve_sampler(sampler_label, schedule_label)
-    assert (again.id, again.schedule) == expected
+def test_legacy_names_resolve():
+    for legacy, expected in LEGACY_RESOLVED.items():
+        if expected is None:
+            with pytest.raises(UserInputError) as caught:
+                resolve_sampler(legacy)
+            assert not isinstance(caught.value, UnknownKeyError), legacy
+            assert caught.value.hint
+            continue
+        resolved = resolve_sampler(legacy)
+        assert (resolved.id, resolved.schedule) == expected, legacy
+        # Written back in A1111 v1.9+ vocabulary, then read again: the same sampler and schedule.
+        sampler_label, schedule_label = a1111_names(resolved)
+        again = resolve_sampler(sampler_label, schedule_label)
+        assert (again.id, again.schedule) == expected, legacy
 
 
 def test_split_tries_schedules_in_a1111_order_and_keeps_unsplittable_names():
