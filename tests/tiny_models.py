@@ -314,6 +314,15 @@ def ldm_state_dict(diffusers_dir: Path) -> dict[str, Any]:
         state.update(_open_clip_to_ldm(text_weights, "cond_stage_model.model."))
     else:
         state.update(_clip_to_ldm(text_weights, "cond_stage_model.transformer."))
+    # Real checkpoints also carry buffers the loaders must ignore: CLIP's position ids, LDM's noise schedule.
+    import torch
+
+    for prefix in ("cond_stage_model.transformer.", "conditioner.embedders.0.transformer."):
+        if any(key.startswith(prefix) for key in state):
+            state[prefix + "text_model.embeddings.position_ids"] = torch.arange(MAX_TOKENS)[None]
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+    state["betas"] = betas
+    state["alphas_cumprod"] = torch.cumprod(1 - betas, dim=0)
     return {key: tensor.contiguous() for key, tensor in state.items()}
 
 

@@ -126,6 +126,13 @@ def test_existing_files_that_are_not_models_are_named(tmp_path):
     assert str(picture) in caught.value.message and "diffusers folder" in caught.value.hint
 
 
+@pytest.mark.parametrize("reference", ["./missing.safetensors", "/nowhere/model.ckpt", "models/some/thing"])
+def test_a_path_that_does_not_exist_says_so(reference):
+    with pytest.raises(UserInputError) as caught:
+        resolve_model(reference)
+    assert "no such file or folder" in caught.value.message and "sdkit models list" in caught.value.hint
+
+
 def test_overrides_replace_guessed_values(tiny_single_file):
     ref = resolve_model(tiny_single_file("sd2", prediction_type="v_prediction"))
     assert ref.guessed == ("prediction_type",)

@@ -57,7 +57,7 @@ def demo_model_dir() -> Path:
         from sdkit.demo import DEMO_MODEL_DIR
     except ImportError:
         DEMO_MODEL_DIR = None
-    if DEMO_MODEL_DIR is None or not Path(DEMO_MODEL_DIR).is_dir():
+    if DEMO_MODEL_DIR is None or not (Path(DEMO_MODEL_DIR) / "model_index.json").is_file():
         raise UserInputError(
             "no model given and the bundled demo model is not installed",
             "pass --model with a diffusers folder, a .safetensors file, a name from `sdkit models list` "
@@ -71,16 +71,15 @@ def resolve_model(reference: str | Path | None) -> ModelRef:
 
     Raises `UserInputError` (or `UnknownKeyError`, listing what is available) when nothing matches.
     """
-    if reference is None:
-        reference = str(demo_model_dir())
-    text = str(reference).strip()
+    wants_demo = reference is None
+    text = str(demo_model_dir()) if reference is None else str(reference).strip()
     if not text:
         raise UserInputError("the model reference is empty", "pass --model NAME, PATH or HUB_ID")
     for candidate in sources():
         ref = candidate.describe(text)
         if ref is not None:
             log.debug("model %r -> %s", text, ref)
-            return ref
+            return _named_demo(ref) if wants_demo else ref
     path = Path(text).expanduser()
     if path.exists():
         raise UserInputError(
@@ -94,12 +93,24 @@ def resolve_model(reference: str | Path | None) -> ModelRef:
             "download it on a machine with network (e.g. `hf download " + text + "`) and copy the "
             "cache, or point --model at the downloaded .safetensors file or diffusers folder",
         )
+    if _looks_like_path(text) or "/" in text:
+        raise UserInputError(f"{path}: no such file or folder",
+                             "check the path; `sdkit models list` shows the models sdkit can find by name")
     known = sorted({ref.name for ref in list_models()})
     raise UnknownKeyError(
         "model", text, known,
         hint=(f"models in {_models_dir()}: {', '.join(known[:20])}" if known else
               f"no models found in {_models_dir()}; pass --model PATH, or set SDKIT_MODELS_DIR"),
     )
+
+
+def _named_demo(ref: ModelRef) -> ModelRef:
+    """The demo model goes by its own name, not its folder's ("model")."""
+    from dataclasses import replace
+
+    from sdkit.demo import DEMO_MODEL_NAME
+
+    return replace(ref, name=DEMO_MODEL_NAME)
 
 
 def _looks_like_path(text: str) -> bool:
