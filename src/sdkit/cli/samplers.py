@@ -41,13 +41,6 @@ def _sampler_record(sampler_id: str) -> dict[str, Any]:
     }
 
 
-def _show_problems() -> None:
-    from sdkit.samplers import sampler_table
-
-    for problem in sampler_table().problems:
-        err.print(f"[yellow]warning:[/] {escape(problem)}")
-
-
 @samplers_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
@@ -62,7 +55,7 @@ def list_command(
     if as_json:
         print_json(records)
         return
-    _show_problems()
+    # Skipped plugin entries were already reported as warnings while the table was built.
     table = Table()
     table.add_column("id", no_wrap=True)  # ids are what people copy into --sampler
     table.add_column("display name", no_wrap=True)

@@ -128,7 +128,8 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     nearest supported choice for samplers or schedules diffusers cannot run.
     """
     explicit = None
-    if schedule is not None and name_key(schedule) not in {name_key(n) for n in SCHEDULES_BY_ID[AUTOMATIC].names}:
+    automatic_keys = {name_key(name) for name in SCHEDULES_BY_ID[AUTOMATIC].names} | {""}
+    if schedule is not None and name_key(schedule) not in automatic_keys:
         explicit = _find_schedule_or_fail(schedule)
 
     if name is None or name_key(name) in _MODEL_DEFAULT_KEYS:
