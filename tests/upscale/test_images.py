@@ -107,3 +107,23 @@ def test_missing_image_and_folder_are_refused(tmp_path):
         open_image(tmp_path / "missing.png")
     with pytest.raises(UserInputError, match="folder"):
         open_image(tmp_path)
+
+
+def test_a_greyscale_model_takes_colour_channel_by_channel(tmp_path):
+    from upscale_weights import write_compact
+
+    grey_model = load_upscaler(write_compact(tmp_path / "grey_x2.safetensors", scale=2, channels=1))
+    assert grey_model.input_channels == 1
+    colour = Image.fromarray(colourful())
+    result, _ = upscale_with(grey_model, colour, tile=0)
+    assert result.mode == "RGB" and result.size == (32, 24)
+    red_alone, _ = upscale_with(grey_model, colour.getchannel("R"), tile=0)
+    assert red_alone.mode == "L"
+    assert np.abs(np.asarray(result)[:, :, 0].astype(int) - np.asarray(red_alone).astype(int)).max() <= 1
+
+
+def test_a_model_with_four_channels_is_refused(tmp_path):
+    from upscale_weights import write_compact
+
+    with pytest.raises(UserInputError, match="4 input and 4 output channels"):
+        load_upscaler(write_compact(tmp_path / "rgba_x2.safetensors", scale=2, channels=4))

@@ -84,13 +84,13 @@ def write_old_style_pth(path: Path, **kwargs) -> Path:
     return path
 
 
-def write_compact(path: Path, scale: int = 4) -> Path:
+def write_compact(path: Path, scale: int = 4, channels: int = 3) -> Path:
     """An SRVGGNetCompact file, the architecture of Real-ESRGAN's realesr-general-x4v3 and animevideov3."""
     from safetensors.torch import save_file
     from spandrel.architectures.Compact import Compact
 
     torch.manual_seed(0)
-    network = Compact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=4, upscale=scale)
+    network = Compact(num_in_ch=channels, num_out_ch=channels, num_feat=16, num_conv=4, upscale=scale)
     if path.suffix == ".pth":  # as Real-ESRGAN releases it: basicsr's {"params": ...} wrapper
         torch.save({"params": network.state_dict()}, path)
     else:
