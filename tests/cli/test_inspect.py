@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from cli_helpers import run_sdkit
@@ -84,3 +85,14 @@ def test_mixed_files_print_the_good_ones_and_exit_2(capsys, pngs):
     assert good["parameters"]["Seed"] == "7"
     assert "carries no generation parameters" in bad["error"]
     assert "1 of 2 files" in flat(result.stderr)
+
+
+def test_a_folder_stands_for_its_pngs(capsys, pngs, tmp_path):
+    result = run_sdkit(capsys, "inspect", pngs["a1111"].parent, "--json")
+    assert result.exit_code == 2  # bare.png in the folder has no parameters; the others are printed
+    files = [record["file"] for record in json.loads(result.stdout)]
+    assert [Path(name).name for name in files] == ["a1111.png", "bare.png", "sdkit.png"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_sdkit(capsys, "inspect", empty)
+    assert result.exit_code == 2 and "no PNG files" in flat(result.stderr)

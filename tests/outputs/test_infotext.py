@@ -121,7 +121,7 @@ def test_unreadable_files_give_clear_errors(tmp_path):
     Image.new("RGB", (8, 8)).save(tmp_path / "photo.jpg")
     (tmp_path / "notes.txt").write_text("not an image")
     cases = {"bare.png": "carries no generation parameters", "photo.jpg": "a JPEG image, not a PNG",
-             "notes.txt": "not an image file", "missing.png": "no such file"}
+             "notes.txt": "not an image file", "missing.png": "no such file", ".": "a folder"}
     for name, message in cases.items():
         with pytest.raises(UserInputError) as caught:
             read_png_parameters(tmp_path / name)

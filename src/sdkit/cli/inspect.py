@@ -47,12 +47,30 @@ def _print_table(record: dict[str, Any]) -> None:
         out.print(escape(record["infotext"]))
 
 
+def _expand_folders(paths: list[Path]) -> list[Path]:
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(child for child in path.iterdir() if child.suffix.lower() == ".png" and child.is_file())
+            if not found:
+                raise UserInputError(f"{path}: a folder with no PNG files in it", hint="name PNG files or a folder of them")
+            expanded += found
+        else:
+            expanded.append(path)
+    return expanded
+
+
 def inspect_command(
-    images: list[Path] = typer.Argument(..., help="PNG files written by sdkit or A1111.", show_default=False),
+    images: list[Path] = typer.Argument(..., help="PNG files written by sdkit or A1111, or folders of them.",
+                                        show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print JSON (a list, one object per file)."),
     raw: bool = typer.Option(False, "--raw", help="Also print the infotext exactly as stored."),
 ) -> None:
-    """Print the generation parameters (prompt, sampler, seed, size, model, ...) stored in PNG files."""
+    """Print the generation parameters (prompt, sampler, seed, size, model, ...) stored in PNG files.
+
+    A folder stands for the PNG files directly in it.
+    """
+    images = _expand_folders(images)
     records: list[dict[str, Any]] = []
     failures: list[UserInputError] = []
     for path in images:

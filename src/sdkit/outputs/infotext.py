@@ -161,6 +161,8 @@ def read_png_parameters(path: str | Path) -> str:
     from PIL import Image, UnidentifiedImageError
 
     source = Path(path)
+    if source.is_dir():
+        raise UserInputError(f"{source}: a folder, not an image file", hint="name the PNG files in it")
     if not source.is_file():
         raise UserInputError(f"{source}: no such file", hint="check the path")
     try:
