@@ -22,7 +22,7 @@ def _same_weights(first, second) -> bool:
 
 @pytest.mark.parametrize(("family", "inpainting", "suffix"), [
     ("sd1", False, ".safetensors"), ("sd1", True, ".ckpt"), ("sd2", False, ".safetensors"),
-    ("sdxl", False, ".safetensors"),
+    ("sdxl", False, ".safetensors"), ("sdxl", True, ".safetensors"),
 ])
 def test_a_single_file_loads_the_same_components_as_its_folder(tiny_pipeline_dir, tiny_single_file, family,
                                                                inpainting, suffix):
@@ -36,6 +36,17 @@ def test_a_single_file_loads_the_same_components_as_its_folder(tiny_pipeline_dir
     assert from_file["unet"].config.in_channels == (9 if inpainting else 4)
     assert from_file["scheduler"].config.prediction_type == prediction
     assert from_file["tokenizer"]("a cat").input_ids == from_folder["tokenizer"]("a cat").input_ids
+
+
+def test_a_folder_with_only_fp16_variant_weights_loads(tmp_path, tiny_pipeline_dir):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipeline = StableDiffusionPipeline.from_pretrained(tiny_pipeline_dir("sd1"), torch_dtype=torch.float16)
+    pipeline.save_pretrained(tmp_path / "fp16-only", variant="fp16")
+    assert not (tmp_path / "fp16-only" / "unet" / "diffusion_pytorch_model.safetensors").exists()
+    components = load_components(resolve_model(str(tmp_path / "fp16-only")), torch_dtype=torch.float16)
+    assert components["unet"].dtype == torch.float16
 
 
 def test_torch_dtype_is_applied(tiny_single_file):

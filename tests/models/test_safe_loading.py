@@ -68,6 +68,24 @@ def test_a_vae_that_runs_code_is_refused_too(tmp_path, tiny_pipeline_dir):
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("component", ["unet", "text_encoder"])
+def test_a_diffusers_folder_with_a_booby_trapped_bin_is_refused(tmp_path, tiny_pipeline_dir, component):
+    import torch
+
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "trapped"
+    shutil.copytree(tiny_pipeline_dir("sd1"), folder)
+    weights = next((folder / component).glob("*.safetensors"))
+    bin_name = "diffusion_pytorch_model.bin" if component == "unet" else "pytorch_model.bin"
+    torch.save({"payload": RunsCode(marker)}, folder / component / bin_name)
+    weights.unlink()
+    ref = resolve_model(str(folder))
+    with pytest.raises(UserInputError) as caught:
+        load_components(ref)
+    assert str(folder) in caught.value.message and "refused" in caught.value.message
+    assert not marker.exists()
+
+
 def _write(path, data: bytes):
     path.write_bytes(data)
     return path

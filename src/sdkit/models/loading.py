@@ -8,6 +8,7 @@ only the components engines need (no safety checker, no feature extractor).
 from __future__ import annotations
 
 import logging
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,16 @@ def _short(error: BaseException) -> str:
     return (text[0] if text else type(error).__name__)[:300]
 
 
+def _caused_by_unsafe_pickle(error: BaseException | None) -> bool:
+    """Whether a weights-only unpickler refused something, however deep the loaders wrapped it."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, pickle.UnpicklingError) or "Weights only load failed" in str(error):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def _fp16_variant(folder: Path) -> str | None:
     """"fp16" when the UNet ships only fp16-variant weights (then diffusers must be told)."""
     unet = folder / "unet"
@@ -61,12 +72,19 @@ def load_diffusers_folder(ref: ModelRef, folder: Path, torch_dtype: Any = None) 
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     variant = _fp16_variant(folder)
     try:
+        # diffusers and transformers read any .bin weights with torch.load(weights_only=True).
         pipeline = pipeline_class.from_pretrained(
             str(folder), torch_dtype=torch_dtype, local_files_only=True, variant=variant, **extra)
-    except (OSError, ValueError, RuntimeError, KeyError) as error:
-        log.debug("loading %s failed", folder, exc_info=True)
-        raise UserInputError(f"{folder}: the diffusers folder could not be loaded: {_short(error)}",
-                             "the folder is incomplete or damaged; download it again") from error
+    except (pickle.UnpicklingError, OSError, ValueError, RuntimeError, KeyError) as error:
+        if not _caused_by_unsafe_pickle(error):
+            log.debug("loading %s failed", folder, exc_info=True)
+            raise UserInputError(f"{folder}: the diffusers folder could not be loaded: {_short(error)}",
+                                 "the folder is incomplete or damaged; download it again") from error
+        raise UserInputError(
+            f"{folder}: refused to load: a weights file in the folder contains code or objects other than "
+            "tensors (it would run code when unpickled)",
+            "use a copy of this model with .safetensors weights; never load pickle files you do not trust",
+        ) from error
     return _keep(ref, pipeline.components)
 
 
