@@ -27,6 +27,8 @@ GREEDY = SamplerAlias(target="heun", names=("Euler", "heun please"))  # "Euler" 
 LOST = SamplerAlias(target="no_such_sampler", names=("lost",))
 NOT_A_SPEC = {"id": "dict"}
 WRONG_ID = SamplerSpec(id="another_id", display_name="Wrong", scheduler_class="DDIMScheduler")
+ODD_SCHEDULE = SamplerSpec(id="odd_schedule", display_name="Odd", scheduler_class="DDIMScheduler",
+                           default_schedule="wavy", schedule_types=("wavy",))
 '''
 
 
@@ -40,7 +42,8 @@ def plugin(tmp_path, monkeypatch):
     info.mkdir()
     info.joinpath("METADATA").write_text("Metadata-Version: 2.1\nName: fancy-samplers\nVersion: 1.2\n")
     entries = {"fancy_euler": "FANCY", "my_alias": "MY_ALIAS", "greedy": "GREEDY", "lost": "LOST",
-               "not_a_spec": "NOT_A_SPEC", "wrong_id": "WRONG_ID"}
+               "not_a_spec": "NOT_A_SPEC", "wrong_id": "WRONG_ID",
+               "odd_schedule": "ODD_SCHEDULE"}
     lines = [f"[{SAMPLERS}]", *(f"{key} = fancy_samplers:{value}" for key, value in entries.items()),
              "broken = broken_samplers:THING"]
     info.joinpath("entry_points.txt").write_text("\n".join(lines) + "\n")
@@ -76,7 +79,9 @@ def test_plugin_sampler_and_aliases_resolve(plugin):
         resolve_sampler("lost")
 
     problems = " | ".join(table.problems)
-    for expected in ("'Euler'", "no_such_sampler", "not_a_spec", "another_id", "broken", "needs a package"):
+    assert "odd_schedule" not in table.samplers
+    for expected in ("'Euler'", "no_such_sampler", "not_a_spec", "another_id", "broken", "needs a package",
+                     "unknown schedule types ['wavy']"):
         assert expected in problems
     assert any(issubclass(warning.category, PluginWarning) for warning in caught)
 

@@ -104,6 +104,12 @@ def build_table(reg: Registry) -> SamplerTable:
                 table.problems.append(message)
                 warnings.warn(message, PluginWarning, stacklevel=2)
                 continue
+            unknown = sorted(set(obj.schedule_types) - {schedule.id for schedule in SCHEDULES})
+            if unknown:
+                message = f"sampler {key!r} from {source} names unknown schedule types {unknown}; ignored"
+                table.problems.append(message)
+                warnings.warn(message, PluginWarning, stacklevel=2)
+                continue
             specs.append((key, obj, source))
         elif isinstance(obj, SamplerAlias):
             aliases.append((obj, source))
