@@ -107,3 +107,14 @@ def test_importing_the_engine_and_upscale_api_loads_no_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_batch_shrinks_to_fit_before_anything_is_refused(monkeypatch):
+    from sdkit.upscale import memory
+
+    one_tile = memory.estimate_bytes(512, 512, 4)
+    monkeypatch.setattr(memory, "available_bytes", lambda device: int(2.5 * one_tile / memory.SAFE_SHARE))
+    assert memory.largest_batch_that_fits(2048, 2048, 4, "cuda", tile=512, most=4) == 2
+    monkeypatch.setattr(memory, "available_bytes", lambda device: None)
+    assert memory.largest_batch_that_fits(2048, 2048, 4, "cuda", tile=512, most=4) == 4
+    assert memory.largest_batch_that_fits(2048, 2048, 4, "cpu", tile=0, most=4) == 1

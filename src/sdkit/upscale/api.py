@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sdkit.core.errors import UserInputError
 from sdkit.upscale.images import check_size, from_planes, resize_alpha, resize_planes, to_planes
-from sdkit.upscale.memory import check_fits
+from sdkit.upscale.memory import check_fits, largest_batch_that_fits
 from sdkit.upscale.tiling import tile_grid
 
 if TYPE_CHECKING:
@@ -106,8 +106,10 @@ def upscale_with(
         colour = colour.expand(1, 3, height, width)  # grey through an RGB model, averaged back below
     elif upscaler.input_channels == 1 and channels == 3:
         colour = colour.permute(1, 0, 2, 3)  # each colour channel through a grey model, as a batch
-    batch = batch_size or default_batch_size(upscaler.device)
     element = torch.finfo(upscaler.dtype).bits // 8
+    batch = batch_size or largest_batch_that_fits(
+        height, width, native, upscaler.device, tile=tile, most=default_batch_size(upscaler.device),
+        filters=upscaler.num_filters, bytes_per_element=element * colour.shape[0])
     check_fits(height, width, native, upscaler.device, tile=tile, batch=batch * colour.shape[0],
                filters=upscaler.num_filters, bytes_per_element=element)
 

@@ -72,6 +72,22 @@ def _gib(value: int) -> str:
     return f"{value / 2**30:.1f} GiB"
 
 
+def largest_batch_that_fits(height: int, width: int, scale: int, device: str, *, tile: int, most: int,
+                            filters: int | None = None, bytes_per_element: int = 4) -> int:
+    """The most tiles per model call (up to `most`) whose estimate fits; 1 when even one may not."""
+    if tile <= 0 or most <= 1:
+        return 1
+    free = available_bytes(device)
+    if free is None:
+        return most
+    call_h, call_w = min(tile, height), min(tile, width)
+    for batch in range(most, 1, -1):
+        if estimate_bytes(call_h, call_w, scale, batch=batch, filters=filters,
+                          bytes_per_element=bytes_per_element) <= free * SAFE_SHARE:
+            return batch
+    return 1
+
+
 def check_fits(height: int, width: int, scale: int, device: str, *, tile: int, batch: int = 1,
                filters: int | None = None, bytes_per_element: int = 4) -> None:
     """Raise `UserInputError` when one model call on this image (or tile) would not fit in memory."""
