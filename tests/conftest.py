@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -10,6 +11,11 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# Tiny test models are all overhead and no arithmetic: one thread is as fast, and it does not collapse
+# when the machine is busy (two spinning OpenMP threads on two shared cores took 20x longer).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# An empty Hugging Face cache, so no test sees (or scans) models the machine happens to have cached.
+os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="sdkit-test-hf-cache-")
 
 
 @pytest.fixture(autouse=True)

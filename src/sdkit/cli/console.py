@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # messages stay whole lines in logs and pipes
 
 
 def print_json(data: Any) -> None:
