@@ -45,3 +45,28 @@ def test_unknown_dtype_is_a_user_error():
 
     with pytest.raises(UserInputError, match="unknown dtype"):
         device.choose_dtype("fp8", "cpu")
+
+
+@pytest.mark.parametrize("task", ["txt2img", "img2img"])
+def test_bf16_on_the_cpu_keeps_the_vae_in_fp32(tiny_pipeline_dir, tmp_path, task):
+    from PIL import Image
+
+    from sdkit.engines.base import NullEvents
+    from sdkit.run.execute import load_model
+    from sdkit.run.plan import make_plan
+
+    flags = {"dtype": "bf16", "device": "cpu", "steps": 2, "seed": 7, "prompt": "a red square"}
+    if task == "img2img":
+        flags["image"] = str(tmp_path / "input.png")
+        Image.new("RGB", (64, 64), (200, 40, 40)).save(flags["image"])
+    plan = make_plan(task=task, model=str(tiny_pipeline_dir("sd1")), flags=flags)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny model on a busy machine: one thread is much faster
+    try:
+        loaded = load_model(plan)
+        dtypes = {name: next(loaded.components[name].parameters()).dtype for name in ("unet", "text_encoder", "vae")}
+        assert dtypes == {"unet": torch.bfloat16, "text_encoder": torch.bfloat16, "vae": torch.float32}
+        (generated,) = list(plan.engine.run(loaded, plan.params, NullEvents()))
+    finally:
+        torch.set_num_threads(threads)
+    assert generated.image.size == (64, 64)

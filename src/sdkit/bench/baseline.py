@@ -33,7 +33,7 @@ class BaselineJob:
 class DiffusersBaseline:
     """A `StableDiffusionPipeline` (or SDXL's) loaded straight from a diffusers folder."""
 
-    def __init__(self, folder: Path, family: str, device: str, dtype: Any) -> None:
+    def __init__(self, folder: Path, family: str, device: str, dtype: Any, vae_dtype: Any = None) -> None:
         import diffusers
 
         if not (Path(folder) / "model_index.json").is_file():
@@ -52,6 +52,11 @@ class DiffusersBaseline:
         self.pipeline.set_progress_bar_config(disable=True)
         self.device = device
         self.dtype = dtype
+        # A VAE in another precision than the rest (sdkit's fp32 VAE beside a bf16 UNet on the CPU): the
+        # usual diffusers recipe is to ask for latents and decode them yourself.
+        self.vae_dtype = vae_dtype if vae_dtype is not None and vae_dtype != dtype else None
+        if self.vae_dtype is not None:
+            self.pipeline.vae.to(self.vae_dtype)
 
     def run(self, job: BaselineJob) -> list[Any]:
         """The images of one batch, as PIL images."""
@@ -67,5 +72,12 @@ class DiffusersBaseline:
         count = len(job.seeds)
         result = pipe(prompt=[job.prompt] * count, negative_prompt=[job.negative_prompt] * count,
                       height=job.height, width=job.width, num_inference_steps=job.steps,
-                      guidance_scale=job.cfg_scale, generator=generators, latents=latents)
-        return list(result.images)
+                      guidance_scale=job.cfg_scale, generator=generators, latents=latents,
+                      output_type="latent" if self.vae_dtype is not None else "pil")
+        if self.vae_dtype is None:
+            return list(result.images)
+        with torch.no_grad():
+            # Scaled in the UNet's dtype, then converted: the order the pipeline's own decode uses.
+            scaled = (result.images / pipe.vae.config.scaling_factor).to(self.vae_dtype)
+            decoded = pipe.vae.decode(scaled, return_dict=False)[0]
+        return list(pipe.image_processor.postprocess(decoded, output_type="pil"))

@@ -159,14 +159,15 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     if config.baseline:
         folder = getattr(ref, "path", None)
         family = str(getattr(ref.family, "value", ref.family))
-        wanted = [(DIFFUSERS, dtype)]
+        vae_dtype = next(loaded.components["vae"].parameters()).dtype
+        wanted = [(DIFFUSERS, dtype, vae_dtype)]  # the same precision, part by part, as sdkit
         fp32_wanted = config.fp32_baseline if config.fp32_baseline is not None else dtype != torch.float32
         if fp32_wanted and dtype != torch.float32:
-            wanted.append((DIFFUSERS_FP32, torch.float32))
-        for name, side_dtype in wanted:
+            wanted.append((DIFFUSERS_FP32, torch.float32, torch.float32))
+        for name, side_dtype, side_vae_dtype in wanted:
             say(f"loading {folder} in plain diffusers ({dtype_label(side_dtype)})")
             started = time.perf_counter()
-            baselines[name] = DiffusersBaseline(folder, family, device, side_dtype)
+            baselines[name] = DiffusersBaseline(folder, family, device, side_dtype, side_vae_dtype)
             report.load_seconds[name] = time.perf_counter() - started
     else:
         report.notes.append("no plain-diffusers baseline (--no-baseline): no ratios")

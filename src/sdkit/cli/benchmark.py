@@ -136,7 +136,7 @@ def _print_matrix(report: Any) -> None:
     table.add_column("diffusers s/image", justify="right")
     table.add_column("sdkit/diffusers wall / CPU", justify="right")
     if has_fp32:
-        table.add_column("vs diffusers fp32", justify="right")
+        table.add_column("speed vs diffusers fp32", justify="right")
         table.add_column("PSNR vs fp32", justify="right")
     table.add_column("images")
     for cell in report.cells:
@@ -156,7 +156,7 @@ def _print_matrix(report: Any) -> None:
             colour = "red" if cell.over_target else "green"
             row.append(f"[{colour}]{cell.ratio:.3f}x / {cell.cpu_ratio:.3f}x[/]")
         if has_fp32:
-            row.append(f"{cell.fp32_speedup:.2f}x faster" if cell.fp32_speedup else "-")
+            row.append(f"{cell.fp32_speedup:.2f}x" if cell.fp32_speedup else "-")
             value = cell.psnr_vs_fp32_db
             row.append("-" if value is None else ("identical" if math.isinf(value) else f"{value:.1f} dB"))
         flags = cell.flags

@@ -141,6 +141,12 @@ class StableDiffusionEngine:
                     component.to(device)
         elif not device.startswith("cuda"):
             log.warning("--cpu-offload only helps on a GPU; ignored on %s", device)
+        if str(dtype) == "torch.bfloat16" and device == "cpu":
+            # Benchmark owner's edit (issue 7): bf16 UNet and text encoder on the CPU, VAE kept in fp32 for
+            # clean images at a small time cost; docs/performance.md has the measurements.
+            from sdkit.runtime.device import keep_vae_fp32
+
+            keep_vae_fp32(components["vae"], dtype)
         scheduler_config = dict(components["scheduler"].config)
         return LoadedModel(ref, components, device, dtype, options, scheduler_config)
 

@@ -70,3 +70,30 @@ def dtype_label(dtype: Any) -> str:
     import torch
 
     return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
+
+
+def keep_vae_fp32(vae: Any, compute_dtype: Any) -> None:
+    """Run `vae` in fp32 inside a pipeline whose other parts compute in `compute_dtype` (bf16 on the CPU).
+
+    diffusers pipelines hand the VAE latents in the UNet's dtype and take its encodings back in that
+    dtype, so hooks convert at the VAE's edges: into whatever dtype the VAE's weights have at call time
+    (SDXL img2img casts the VAE itself for a while), and encodings back to `compute_dtype`.
+    """
+    import torch
+
+    vae.to(torch.float32)
+
+    def into_weights_dtype(module: Any, args: tuple) -> tuple:
+        weights_dtype = next(module.parameters()).dtype
+        return tuple(arg.to(weights_dtype) if isinstance(arg, torch.Tensor) and arg.is_floating_point() else arg
+                     for arg in args)
+
+    def back_to_compute(module: Any, args: tuple, output: Any) -> Any:
+        return output.to(compute_dtype) if isinstance(output, torch.Tensor) else output
+
+    for name in ("encoder", "quant_conv", "post_quant_conv", "decoder"):
+        part = getattr(vae, name, None)
+        if part is not None:
+            part.register_forward_pre_hook(into_weights_dtype)
+    last_encoder_part = getattr(vae, "quant_conv", None) or vae.encoder  # the encoding's final layer
+    last_encoder_part.register_forward_hook(back_to_compute)
