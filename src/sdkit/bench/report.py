@@ -93,20 +93,32 @@ class CellResult:
     cell: BenchCell
     sides: dict[str, SideResult]
     pair_ratios: list[float] = field(default_factory=list)  # sdkit / diffusers wall time, per interleaved pair
-    cpu_pair_ratios: list[float] = field(default_factory=list)  # the same in process CPU time
     fp32_speedups: list[float] = field(default_factory=list)  # diffusers-fp32 / sdkit, per pair
     psnr_vs_fp32_db: float | None = None
     same_images_as_diffusers: bool | None = None
 
+    def _median_ratio(self, attribute: str) -> float | None:
+        sdkit, plain = self.sides.get(SDKIT), self.sides.get(DIFFUSERS)
+        if sdkit is None or plain is None:
+            return None
+        mine, theirs = getattr(sdkit, attribute), getattr(plain, attribute)
+        if not mine or not theirs:
+            return None
+        return statistics.median(mine) / statistics.median(theirs)
+
     @property
     def ratio(self) -> float | None:
-        """sdkit time / plain diffusers time: the median over interleaved pairs (robust to load drifts)."""
-        return statistics.median(self.pair_ratios) if self.pair_ratios else None
+        """sdkit time / plain diffusers time: median over median of the interleaved runs.
+
+        Medians of interleaved runs, not the median of per-pair ratios: one load spike inside a pair
+        swings that pair's ratio far more than it moves either median.
+        """
+        return self._median_ratio("seconds")
 
     @property
     def cpu_ratio(self) -> float | None:
-        """sdkit / diffusers in process CPU time: on a shared, busy machine the steadier measure."""
-        return statistics.median(self.cpu_pair_ratios) if self.cpu_pair_ratios else None
+        """The same in process CPU time: on a shared, busy machine the steadier measure."""
+        return self._median_ratio("cpu_seconds")
 
     @property
     def over_target(self) -> bool:
@@ -140,7 +152,6 @@ class CellResult:
             "ratio_vs_diffusers": self.ratio,
             "pair_ratios": self.pair_ratios,
             "cpu_ratio_vs_diffusers": self.cpu_ratio,
-            "cpu_pair_ratios": self.cpu_pair_ratios,
             "speedup_vs_diffusers_fp32": self.fp32_speedup,
             "psnr_vs_diffusers_fp32_db": self.psnr_vs_fp32_db,
             "same_images_as_diffusers": self.same_images_as_diffusers,

@@ -233,7 +233,6 @@ def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], devi
             first_images.setdefault(name, images)
         if DIFFUSERS in results:
             result.pair_ratios.append(results[SDKIT].seconds[-1] / results[DIFFUSERS].seconds[-1])
-            result.cpu_pair_ratios.append(results[SDKIT].cpu_seconds[-1] / results[DIFFUSERS].cpu_seconds[-1])
         if DIFFUSERS_FP32 in results:
             result.fp32_speedups.append(results[DIFFUSERS_FP32].seconds[-1] / results[SDKIT].seconds[-1])
     if DIFFUSERS in results:
