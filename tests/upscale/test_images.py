@@ -127,3 +127,12 @@ def test_a_model_with_four_channels_is_refused(tmp_path):
 
     with pytest.raises(UserInputError, match="4 input and 4 output channels"):
         load_upscaler(write_compact(tmp_path / "rgba_x2.safetensors", scale=2, channels=4))
+
+
+def test_upscale_image_checks_tile_and_overlap_itself(weight_files):
+    from sdkit.upscale import upscale_image
+
+    with pytest.raises(UserInputError, match="less than half the tile"):
+        upscale_image(Image.fromarray(colourful()), str(weight_files["fast_x4"]), tile=64, tile_overlap=32)
+    with pytest.raises(UserInputError, match="must be in"):
+        upscale_image(Image.fromarray(colourful()), str(weight_files["fast_x4"]), scale=0)
