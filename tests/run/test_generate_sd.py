@@ -205,3 +205,13 @@ def test_img2img_keeps_the_input_size_unless_told_otherwise(capsys, tmp_path, ti
     result = run_sdkit(capsys, "generate", "--model", model, "--image", str(image), "--width", "64", "--dry-run",
                        "--json")
     assert json.loads(result.stdout)["params"]["width"] == 64
+
+
+def test_prediction_type_override_for_single_files(capsys, tiny_single_file):
+    model = str(tiny_single_file("sd2"))
+    result = run_sdkit(capsys, "generate", "--model", model, "--prediction-type", "v_prediction", "--dry-run",
+                       "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["model_info"]["prediction_type"] == "v_prediction"
+    bad = run_sdkit(capsys, "generate", "--model", model, "--prediction-type", "x", "--dry-run")
+    assert bad.exit_code == 2 and "unknown prediction type" in bad.stderr

@@ -18,6 +18,7 @@ def generate(
     negative_prompt: str = typer.Option(None, "--negative-prompt", "-n", help="What to avoid."),
     model: str = typer.Option(None, "--model", "-m", help="Model: file, diffusers folder, name in the models folder, or hub id."),
     vae: str = typer.Option(None, "--vae", help="A VAE file or folder that replaces the model's own."),
+    prediction_type: str = typer.Option(None, "--prediction-type", help="epsilon or v_prediction, for single files that do not say (SD 2.x)."),
     engine: str = typer.Option(None, "--engine", "-e", help="Engine (sd15, sd2, sdxl, realesrgan, ...); default: from the model."),
     task: str = typer.Option(None, "--task", "-t", help="txt2img, img2img, inpaint or upscale; default: from preset or inputs."),
     mode: str = typer.Option(None, "--mode", help="normal, lcm, turbo or lightning (few-step models)."),
@@ -71,7 +72,8 @@ def generate(
         mode = mode or recalled_mode
         flags = {**recalled, **{key: value for key, value in flags.items() if value is not None}}
 
-    plan = make_plan(preset_name=preset, task=task, engine=engine, mode=mode, model=model, vae=vae, flags=flags)
+    plan = make_plan(preset_name=preset, task=task, engine=engine, mode=mode, model=model, vae=vae,
+                     prediction_type=prediction_type, flags=flags)
     if preset:
         from sdkit.runtime.state import remember_preset
 

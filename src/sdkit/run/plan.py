@@ -57,6 +57,7 @@ class RunPlan:
             "engine": self.engine_name,
             "engine_source": self.engine_entry.source,
             "model": model,
+            "model_info": self.model_ref.describe() if hasattr(self.model_ref, "describe") else None,
             "vae": self.vae,
             "preset": preset,
             "params": self.params.model_dump(mode="json"),
@@ -114,6 +115,7 @@ def make_plan(
     mode: str | None = None,
     model: str | None = None,
     vae: str | None = None,
+    prediction_type: str | None = None,
     flags: dict[str, Any] | None = None,
 ) -> RunPlan:
     """Resolve and validate everything a run needs; raises `SdkitError`s users can act on."""
@@ -147,6 +149,12 @@ def make_plan(
         pipelines.entry(engine_name)  # an unknown engine fails before any model is looked at
     # The model decides the engine when nothing else does, so resolve it first (reads headers only).
     model_ref = _resolve_model_ref(model, run_task)
+    if model_ref is not None and prediction_type:
+        model_ref = model_ref.with_overrides(prediction_type=prediction_type)
+    elif model_ref is not None and "prediction_type" in getattr(model_ref, "guessed", ()):
+        log.warning("%s does not say whether it predicts noise or velocity; assuming %s "
+                    "(pass --prediction-type epsilon for 512-pixel SD 2.x base models)",
+                    model_ref.name, model_ref.prediction_type)
     engine_name = _engine_name(engine_name, run_task, model_ref)
     engine_entry = pipelines.entry(engine_name)
     engine_obj = pipelines.get(engine_name)

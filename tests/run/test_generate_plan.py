@@ -1,0 +1,55 @@
+"""Planning a run: precedence of flags over preset over defaults, and what gets logged and remembered."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from cli_helpers import run_sdkit
+
+
+def test_flags_beat_preset_beat_defaults_and_the_log_says_so(capsys, sdkit_home, tiny_pipeline_dir):
+    result = run_sdkit(capsys, "generate", "--preset", "img2img/restore", "--model", str(tiny_pipeline_dir("sd1")),
+                       "--image", "in.png", "--steps", "5", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    params = plan["params"]
+    assert params["steps"] == 5  # flag over preset's 30
+    assert params["strength"] == 0.35 and params["cfg_scale"] == 6.0  # preset over engine defaults
+    assert params["sampler"] == "automatic"  # engine default
+    assert plan["preset"] == {"name": "img2img/restore", "source": "builtin", "schema_version": 1,
+                              "path": plan["preset"]["path"]}
+    assert plan["flag_overrides"] == {"steps": 5, "image": "in.png"}
+    assert plan["preset_changes"]["strength"] == 0.35
+
+    log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
+    assert "preset img2img/restore from builtin" in log_text and "schema_version 1" in log_text
+    assert "changes against defaults" in log_text and "flags override" in log_text
+
+    state = json.loads((sdkit_home / "state" / "state.json").read_text())
+    assert state["last_preset"]["name"] == "img2img/restore"
+    assert state["last_preset"]["effective"]["params"]["steps"] == 5
+
+
+def test_preset_file_path_and_task_conflict(capsys, tmp_path, tiny_pipeline_dir):
+    preset = tmp_path / "mine.yaml"
+    preset.write_text(yaml.safe_dump({"schema_version": 1, "task": "txt2img", "params": {"steps": 3}}))
+    model = str(tiny_pipeline_dir("sd1"))
+    result = run_sdkit(capsys, "generate", "--preset", str(preset), "--model", model, "--dry-run", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["params"]["steps"] == 3
+    conflict = run_sdkit(capsys, "generate", "--preset", str(preset), "--task", "upscale", "--dry-run")
+    assert conflict.exit_code == 2 and "conflicts with preset" in conflict.stderr
+
+
+def test_flags_that_do_not_belong_to_the_task(capsys, tiny_pipeline_dir):
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--tile", "64", "--dry-run")
+    assert result.exit_code == 2 and "--tile cannot be used with txt2img" in result.stderr
+
+
+def test_output_dir_from_the_config(capsys, tmp_path, sdkit_home, tiny_pipeline_dir):
+    (sdkit_home / "config").mkdir(parents=True, exist_ok=True)
+    (sdkit_home / "config" / "config.yaml").write_text(f"output_dir: {tmp_path / 'configured'}\n")
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--steps", "1", "--seed", "3",
+                       "--width", "64", "--height", "64", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images"][0]["path"] == str(tmp_path / "configured" / "txt2img" / "00000-3.png")
