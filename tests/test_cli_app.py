@@ -74,11 +74,12 @@ def test_debug_flag_shows_the_traceback(capsys):
 
 
 def test_help_does_not_import_heavy_packages():
-    code = ("import sys, runpy; sys.argv=['sdkit','--help']\n"
-            "try:\n    runpy.run_module('sdkit', run_name='__main__')\nexcept SystemExit: pass\n"
-            "import json; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (HEAVY,))
     import subprocess
     import sys
+
+    code = ("import sys, runpy; sys.argv=['sdkit','--help']\n"
+            "try:\n    runpy.run_module('sdkit', run_name='__main__')\nexcept SystemExit: pass\n"
+            f"import json; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))")
 
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     loaded = json.loads(completed.stdout.strip().splitlines()[-1])
