@@ -215,3 +215,17 @@ def test_prediction_type_override_for_single_files(capsys, tiny_single_file):
     assert json.loads(result.stdout)["model_info"]["prediction_type"] == "v_prediction"
     bad = run_sdkit(capsys, "generate", "--model", model, "--prediction-type", "x", "--dry-run")
     assert bad.exit_code == 2 and "unknown prediction type" in bad.stderr
+
+
+def test_vae_override_is_used_and_recorded(capsys, tmp_path, tiny_pipeline_dir):
+    model = str(tiny_pipeline_dir("sd1"))
+    plain = generate_json(capsys, "--model", model, *FAST, "--output-dir", str(tmp_path / "a"))
+    from tiny_models import build_tiny_pipeline
+
+    other_vae = build_tiny_pipeline("sd1", tmp_path / "other", seed=1) / "vae"  # same shape, other weights
+    swapped = generate_json(capsys, "--model", model, *FAST, "--vae", str(other_vae), "--output-dir",
+                            str(tmp_path / "b"))
+    assert swapped["vae"] == str(other_vae)
+    assert not np.array_equal(pixels(plain["images"][0]["path"]), pixels(swapped["images"][0]["path"]))
+    with Image.open(swapped["images"][0]["path"]) as image:
+        assert "VAE: vae" in image.text["parameters"]
