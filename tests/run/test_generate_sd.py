@@ -143,9 +143,21 @@ def test_sidecar_holds_the_full_parameters(capsys, tmp_path, tiny_pipeline_dir):
     assert sidecar["seed"] == 11 and sidecar["params"]["steps"] == 2 and "Seed: 11" in sidecar["parameters"]
 
 
-def test_long_prompt_is_not_cut_silently(capsys, tmp_path, tiny_pipeline_dir):
-    prompt = " ".join(f"word{i}" for i in range(60))  # far more than 75 tokens for a character-level vocab
-    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), *FAST, "--prompt", prompt,
+def test_long_prompt_is_encoded_in_chunks_not_cut(capsys, tmp_path, tiny_pipeline_dir):
+    """Words past the encoder's 75-token window still change the image (A1111's chunking)."""
+    base = " ".join(f"w{i}" for i in range(40))  # ~120 tokens with the tests' character-level vocabulary
+    model = str(tiny_pipeline_dir("sd1"))
+    images = []
+    for ending in ("red", "blue"):
+        result = generate_json(capsys, "--model", model, *FAST, "--prompt", f"{base} {ending}", "--cfg-scale", "7",
+                               "--clip-skip", "2", "--output-dir", str(tmp_path / ending))
+        images.append(pixels(result["images"][0]["path"]))
+    assert not np.array_equal(images[0], images[1])
+
+
+def test_long_prompt_on_sdxl_warns_with_what_is_dropped(capsys, tmp_path, tiny_pipeline_dir):
+    prompt = " ".join(f"word{i}" for i in range(60))
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sdxl")), *FAST, "--prompt", prompt,
                        "--output-dir", str(tmp_path))
     assert result.exit_code == 0
     assert "the prompt has" in result.stderr and "tokens" in result.stderr and "ignored" in result.stderr
@@ -229,3 +241,18 @@ def test_vae_override_is_used_and_recorded(capsys, tmp_path, tiny_pipeline_dir):
     assert not np.array_equal(pixels(plain["images"][0]["path"]), pixels(swapped["images"][0]["path"]))
     with Image.open(swapped["images"][0]["path"]) as image:
         assert "VAE: vae" in image.text["parameters"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_clip_skip_changes_the_image_and_is_recorded(capsys, tmp_path, tiny_pipeline_dir, family):
+    model = str(tiny_pipeline_dir(family))
+    images = {}
+    for skip in ("1", "2"):
+        result = generate_json(capsys, "--model", model, *FAST, "--prompt", "a cat", "--clip-skip", skip,
+                               "--output-dir", str(tmp_path / skip))
+        images[skip] = result["images"][0]["path"]
+    assert not np.array_equal(pixels(images["1"]), pixels(images["2"]))
+    with Image.open(images["2"]) as image:
+        assert "Clip skip: 2" in image.text["parameters"]
+    with Image.open(images["1"]) as image:
+        assert "Clip skip" not in image.text["parameters"]

@@ -72,13 +72,15 @@ def _native_size(ref: Any, fallback: int) -> int:
         return fallback
 
 
-def _quiet_library_progress_bars() -> None:
+def _quiet_libraries() -> None:
     """diffusers and transformers draw tqdm bars while loading; sdkit draws its own progress instead."""
     import diffusers.utils.logging
     import transformers.utils.logging
 
     diffusers.utils.logging.disable_progress_bar()
     transformers.utils.logging.disable_progress_bar()
+    # Its notes (e.g. "sequence length is longer than 77") speak of internals sdkit already handles.
+    transformers.utils.logging.set_verbosity_error()
 
 
 class StableDiffusionEngine:
@@ -130,7 +132,7 @@ class StableDiffusionEngine:
                 f"{ref.name} is a {family} model, but engine {self.name!r} runs {self.family} models",
                 f"use --engine {ENGINE_FOR_FAMILY.get(family, '?')} or drop --engine to choose it from the model",
             )
-        _quiet_library_progress_bars()
+        _quiet_libraries()
         device = choose_device(options.device)
         dtype = choose_dtype(options.dtype, device)
         log.info("loading %s (%s, %s) on %s as %s", ref.name, ref.format, family, device, dtype_label(dtype))
@@ -178,7 +180,7 @@ class StableDiffusionEngine:
     def run(self, loaded: LoadedModel, params: ParamsBase, events: RunEvents) -> Iterator[GeneratedImage]:
         import torch
 
-        from sdkit.engines.prompts import check_prompt_length
+        from sdkit.engines.prompts import encode_in_chunks, warn_if_truncated
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
         assert isinstance(params, Txt2ImgParams)
@@ -191,14 +193,20 @@ class StableDiffusionEngine:
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
 
-        for text in (params.prompt, params.negative_prompt):
-            check_prompt_length(pipeline, text)
-
         call: dict[str, Any] = {
             "num_inference_steps": params.steps,
             "guidance_scale": params.cfg_scale,
             "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
         }
+        # SD 1.x/2.x: sdkit encodes long prompts in chunks and applies CLIP skip itself. SDXL's two encoders
+        # and pooled embedding are not chunked (yet): there a long prompt is cut, loudly.
+        embeddings = None
+        if self.family != "sdxl":
+            embeddings = encode_in_chunks(pipeline, params.prompt, params.negative_prompt, params.clip_skip,
+                                          loaded.device)
+        else:
+            for text in (params.prompt, params.negative_prompt):
+                warn_if_truncated(pipeline, text)
         if task is Task.TXT2IMG:
             call.update(height=params.height, width=params.width)
         if isinstance(params, Img2ImgParams):
@@ -217,8 +225,13 @@ class StableDiffusionEngine:
             start = batch_index * params.batch_size
             seeds = [(first_seed + start + offset) % (SEED_MAX + 1) for offset in range(params.batch_size)]
             generators = [torch.Generator(noise_device).manual_seed(seed) for seed in seeds]
-            batch_call = dict(call, prompt=[params.prompt] * len(seeds),
-                              negative_prompt=[params.negative_prompt] * len(seeds), generator=generators)
+            batch_call = dict(call, generator=generators)
+            if embeddings is None:
+                batch_call.update(prompt=[params.prompt] * len(seeds),
+                                  negative_prompt=[params.negative_prompt] * len(seeds))
+            else:
+                batch_call.update(prompt_embeds=embeddings.prompt.repeat(len(seeds), 1, 1),
+                                  negative_prompt_embeds=embeddings.negative.repeat(len(seeds), 1, 1), clip_skip=None)
             if task is Task.TXT2IMG:
                 batch_call["latents"] = self._initial_noise(pipeline, params, generators, loaded)
             events.image_started(start, total, params.steps)
