@@ -53,6 +53,7 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
     assert cell["ratio_vs_diffusers"] == pytest.approx(sdkit_side["median_s"] / plain_side["median_s"])
     assert cell["cpu_ratio_vs_diffusers"] == pytest.approx(sdkit_side["cpu_s"] / plain_side["cpu_s"])
     assert 0 < cell["sides"]["sdkit"]["cpu_s"]
+    assert cell["model_adjusted_ratio"] == pytest.approx(1 + cell["extra_s_vs_diffusers"] / plain_side["median_s"])
     # The baseline really ran the same job: same scheduler, seed and noise give the very same pixels.
     assert cell["same_images_as_diffusers"] is True
     assert cell["sides"]["sdkit"]["image_hashes"] == cell["sides"]["diffusers"]["image_hashes"]
@@ -86,22 +87,29 @@ def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkey
     assert cell["ratio_vs_diffusers"] is None
 
 
-def _cell(sdkit_seconds, diffusers_seconds, sdkit_cpu=None, diffusers_cpu=None):
-    sides = {"sdkit": SideResult("sdkit", seconds=sdkit_seconds, cpu_seconds=sdkit_cpu or sdkit_seconds,
-                                 image_hashes=["a", "a"]),
-             "diffusers": SideResult("diffusers", seconds=diffusers_seconds,
-                                     cpu_seconds=diffusers_cpu or diffusers_seconds, image_hashes=["b", "b"])}
-    return CellResult(BenchCell("euler_a", 20, 512, 512, 1), sides)
+def _side(name, seconds, cpu=None, unet=None):
+    unet = unet or [0.0] * len(seconds)
+    return SideResult(name, seconds=seconds, cpu_seconds=cpu or seconds, unet_seconds=unet,
+                      vae_seconds=[0.0] * len(seconds), image_hashes=["a"] * len(seconds))
+
+
+def _cell(sdkit, diffusers):
+    return CellResult(BenchCell("euler_a", 20, 512, 512, 1), {"sdkit": sdkit, "diffusers": diffusers})
 
 
 def test_ratio_over_target_is_flagged():
-    slow = _cell([1.05, 1.1, 9.0], [1.0, 1.0, 1.0])  # medians: one spike does not decide
+    slow = _cell(_side("sdkit", [1.05, 1.1, 9.0]), _side("diffusers", [1.0, 1.0, 1.0]))  # medians: one spike no
     assert slow.ratio == pytest.approx(1.1) and slow.cpu_ratio == pytest.approx(1.1)
+    assert slow.extra_seconds == pytest.approx(0.1) and slow.model_adjusted_ratio == pytest.approx(1.1)
     assert slow.flags == [f"sdkit is 1.100x plain diffusers (target <= {RATIO_TARGET})"]
-    assert _cell([1.01, 0.99], [1.0, 1.0]).flags == []
+    assert _cell(_side("sdkit", [1.01, 0.99]), _side("diffusers", [1.0, 1.0])).flags == []
     # Wall time over target but CPU time not: the machine was busy, sdkit did no extra work.
-    busy = _cell([1.1, 1.1], [1.0, 1.0], sdkit_cpu=[0.8, 0.8], diffusers_cpu=[0.8, 0.81])
+    busy = _cell(_side("sdkit", [1.1, 1.1], cpu=[0.8, 0.8]), _side("diffusers", [1.0, 1.0], cpu=[0.8, 0.81]))
     assert busy.cpu_ratio < 1 and busy.flags == []
+    # Slower only inside the UNet (the same computation on both sides): load noise, not sdkit's work.
+    noisy_unet = _cell(_side("sdkit", [1.2, 1.2], unet=[1.0, 1.0]), _side("diffusers", [1.0, 1.0], unet=[0.8, 0.8]))
+    assert noisy_unet.ratio == pytest.approx(1.2) and noisy_unet.extra_seconds == pytest.approx(0.0)
+    assert noisy_unet.flags == []
 
 
 def test_psnr_of_images():

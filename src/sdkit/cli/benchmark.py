@@ -134,7 +134,8 @@ def _print_matrix(report: Any) -> None:
     if has_gpu:
         table.add_column("GPU peak MiB", justify="right")
     table.add_column("diffusers s/image", justify="right")
-    table.add_column("sdkit/diffusers wall / CPU", justify="right")
+    table.add_column("sdkit/diffusers wall / CPU / model-adjusted", justify="right")
+    table.add_column("sdkit extra ms", justify="right")
     if has_fp32:
         table.add_column("speed vs diffusers fp32", justify="right")
         table.add_column("PSNR vs fp32", justify="right")
@@ -151,10 +152,14 @@ def _print_matrix(report: Any) -> None:
         plain = cell.sides.get("diffusers")
         row.append(_seconds(plain.median / batch) if plain is not None and plain.median else "-")
         if cell.ratio is None:
-            row.append("-")
+            row += ["-", "-"]
         else:
             colour = "red" if cell.over_target else "green"
-            row.append(f"[{colour}]{cell.ratio:.3f}x / {cell.cpu_ratio:.3f}x[/]")
+            adjusted = cell.model_adjusted_ratio
+            row.append(f"[{colour}]{cell.ratio:.3f}x / {cell.cpu_ratio:.3f}x / "
+                       f"{'-' if adjusted is None else f'{adjusted:.3f}x'}[/]")
+            extra = cell.extra_seconds
+            row.append("-" if extra is None else f"{extra * 1000:+.1f}")
         if has_fp32:
             row.append(f"{cell.fp32_speedup:.2f}x" if cell.fp32_speedup else "-")
             value = cell.psnr_vs_fp32_db
