@@ -71,9 +71,14 @@ def test_run_yields_the_upscaled_image_with_metadata_and_tile_progress(engine, i
 
 
 def test_stop_request_ends_the_run_without_an_image(engine, installed_x4, input_png):
+    from sdkit.core.errors import Interrupted
+
     loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
     params = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
-    assert list(engine.run(loaded, params, RecordingEvents(stop_after=1))) == []
+    made = []
+    with pytest.raises(Interrupted):  # the CLI turns it into exit code 130
+        made.extend(engine.run(loaded, params, RecordingEvents(stop_after=1)))
+    assert made == []
 
 
 def test_huge_untiled_image_is_refused_with_a_tiling_hint(engine, installed_x4, input_png, monkeypatch):

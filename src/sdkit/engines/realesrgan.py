@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sdkit.core.errors import Interrupted
 from sdkit.core.tasks import Mode, Task
 from sdkit.engines.base import GeneratedImage, LoadOptions, RunEvents, SizeLimits
 
@@ -56,7 +57,7 @@ class RealEsrganEngine:
                 should_stop=events.should_stop,
             )
         except Stopped:
-            return
+            raise Interrupted("stopped by the user before the image was finished", "rerun to upscale it") from None
         yield GeneratedImage(image=upscaled, index=0, seed=None, infotext=fields)
 
 
