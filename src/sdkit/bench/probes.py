@@ -18,7 +18,9 @@ class StageTimer:
     leaves them exactly as they were.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
+        # On a GPU the forwards only queue work: wait for it at both edges, or the times are launch times.
+        self._device = device
         self.unet_seconds = 0.0
         self.unet_calls = 0
         self.vae_seconds = 0.0
@@ -27,11 +29,13 @@ class StageTimer:
 
     def _pre(self, stage: str) -> Any:
         def hook(module: Any, args: Any) -> None:
+            synchronize(self._device)
             self._started[stage] = time.perf_counter()
         return hook
 
     def _post(self, stage: str) -> Any:
         def hook(module: Any, args: Any, output: Any) -> None:
+            synchronize(self._device)
             elapsed = time.perf_counter() - self._started.pop(stage, time.perf_counter())
             if stage == "unet":
                 self.unet_seconds += elapsed

@@ -172,9 +172,9 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     else:
         report.notes.append("no plain-diffusers baseline (--no-baseline): no ratios")
 
-    timers = {SDKIT: StageTimer().attach(loaded.components["unet"], loaded.components["vae"])}
+    timers = {SDKIT: StageTimer(device).attach(loaded.components["unet"], loaded.components["vae"])}
     for name, baseline in baselines.items():
-        timers[name] = StageTimer().attach(baseline.pipeline.unet, baseline.pipeline.vae)
+        timers[name] = StageTimer(device).attach(baseline.pipeline.unet, baseline.pipeline.vae)
     try:
         cells = [(sampler, steps, size, batch) for sampler in config.samplers for steps in config.steps
                  for size in config.sizes for batch in config.batch_sizes]
