@@ -3,9 +3,10 @@
 Usage (run from the repository root; the working folder holds data and checkpoints and is never committed):
     python training/train_demo_model.py data             # draw the captioned data set
     python training/train_demo_model.py vae  MINUTES     # train the VAE (resumes), then cache latents
-    python training/train_demo_model.py unet MINUTES     # train text encoder + UNet on latents (resumes)
+    python training/train_demo_model.py unet MINUTES [LR]  # text encoder + UNet on latents (resumes)
     python training/train_demo_model.py export [OUT]     # write the fp16 diffusers folder (default: the package's)
-Environment: SDKIT_DEMO_WORK (working folder, default /work/train-demo), SDKIT_DEMO_THREADS (default 2).
+Environment: SDKIT_DEMO_WORK (working folder, default /work/train-demo), SDKIT_DEMO_THREADS (default 1:
+on a shared, loaded 2-core machine one thread ran a VAE step 5x faster than two, which stall each other).
 Each stage is seeded; a resumed stage continues from its latest checkpoint (weights, optimiser, step, RNG).
 """
 
@@ -389,14 +390,15 @@ def stage_export(out: Path) -> None:
 # ------------------------------------------------------------------ main
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    torch.set_num_threads(int(os.environ.get("SDKIT_DEMO_THREADS", "2")))
+    torch.set_num_threads(int(os.environ.get("SDKIT_DEMO_THREADS", "1")))
     stage = argv[0] if argv else ""
     if stage == "data":
         stage_data()
     elif stage == "vae":
         stage_vae(float(argv[1]))
     elif stage == "unet":
-        stage_unet(float(argv[1]))
+        # An optional learning rate, for a final lower-rate phase resumed from the latest checkpoint.
+        stage_unet(float(argv[1]), **({"learning_rate": float(argv[2])} if len(argv) > 2 else {}))
     elif stage == "export":
         stage_export(Path(argv[1]) if len(argv) > 1 else DEMO_MODEL_DIR)
     else:
