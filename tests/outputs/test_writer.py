@@ -34,18 +34,19 @@ def test_a_failed_write_leaves_no_file(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _write_many(folder: str, worker: int) -> list[str]:
-    return [write_png(Path(folder), f"w{worker}", Image.new("RGB", (4, 4), (worker, 0, 0))).name for _ in range(15)]
+def _write_many(folder: str, worker: int, label: str) -> list[str]:
+    return [write_png(Path(folder), label, Image.new("RGB", (4, 4), (worker, 0, 0))).name for _ in range(15)]
 
 
-def test_two_processes_writing_at_once_never_collide(tmp_path):
+def test_two_processes_writing_the_same_names_at_once_never_collide(tmp_path):
+    # Both processes want the same names (same seed label): every file must still land, none replaced.
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        names = pool.starmap(_write_many, [(str(tmp_path), 1), (str(tmp_path), 2)])
+        names = pool.starmap(_write_many, [(str(tmp_path), 1, "7"), (str(tmp_path), 2, "7")])
     written = names[0] + names[1]
     assert len(set(written)) == 30
-    assert len(list(tmp_path.glob("*.png"))) == 30
-    numbers = sorted(int(name.split("-")[0]) for name in written)
-    assert len(set(numbers)) == 30
+    assert sorted(path.name for path in tmp_path.glob("*.png")) == sorted(written)
+    colours = {Image.open(tmp_path / name).getpixel((0, 0))[0] for name in names[0]}
+    assert colours == {1}  # each process's files hold its own pixels: nothing was overwritten
 
 
 def test_sidecar_is_refused_when_it_exists(tmp_path):
