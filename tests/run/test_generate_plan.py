@@ -53,3 +53,13 @@ def test_output_dir_from_the_config(capsys, tmp_path, sdkit_home, tiny_pipeline_
                        "--width", "64", "--height", "64", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["images"][0]["path"] == str(tmp_path / "configured" / "txt2img" / "00000-3.png")
+
+
+def test_dry_run_checks_sampler_names(capsys, tiny_pipeline_dir):
+    model = str(tiny_pipeline_dir("sd1"))
+    unsupported = run_sdkit(capsys, "generate", "--model", model, "--sampler", "DPM adaptive", "--dry-run")
+    assert unsupported.exit_code == 2 and "nearest" in unsupported.stderr.lower()
+    misspelt = run_sdkit(capsys, "generate", "--model", model, "--sampler", "eulr a", "--dry-run")
+    assert misspelt.exit_code == 2 and "did you mean" in misspelt.stderr
+    legacy = run_sdkit(capsys, "generate", "--model", model, "--sampler", "DPM++ 2M SDE Karras", "--dry-run", "--json")
+    assert json.loads(legacy.stdout)["sampler"] == {"id": "dpmpp_2m_sde", "schedule": "karras", "model_default": False}

@@ -95,6 +95,10 @@ def _show_plan(description: dict[str, Any], as_json: bool) -> None:
         table.add_row(key, str(description[key]))
     preset = description["preset"]
     table.add_row("preset", f"{preset['name']} ({preset['source']})" if preset else "-")
+    sampler = description.get("sampler")
+    if sampler:
+        label = "the model's own scheduler" if sampler["model_default"] else f"{sampler['id']} ({sampler['schedule']})"
+        table.add_row("sampler", label)
     for key, value in description["params"].items():
         table.add_row(f"  {key}", repr(value))
     out.print(table)

@@ -34,6 +34,7 @@ class RunPlan:
     model_ref: Any | None
     vae: str | None
     params: ParamsBase
+    sampler: Any | None = None  # the ResolvedSampler for tasks that sample
     preset: Any | None = None
     preset_changes: dict[str, Any] = field(default_factory=dict)
     flag_overrides: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +61,9 @@ class RunPlan:
             "model_info": self.model_ref.describe() if hasattr(self.model_ref, "describe") else None,
             "vae": self.vae,
             "preset": preset,
+            "sampler": None if self.sampler is None else {
+                "id": self.sampler.id, "schedule": self.sampler.schedule,
+                "model_default": self.sampler.is_model_default},
             "params": self.params.model_dump(mode="json"),
             "preset_changes": self.preset_changes,
             "flag_overrides": self.flag_overrides,
@@ -176,6 +180,7 @@ def make_plan(
     preset_params = dict(preset.params) if preset else {}
     merged = {**defaults, **preset_params, **flags}
     params = parse_params(engine_obj, run_task, {k: v for k, v in merged.items() if k in allowed}, run_mode)
+    sampler = _resolve_sampler(params)
 
     preset_changes = {key: value for key, value in preset_params.items() if defaults.get(key) != value}
     flag_overrides = {key: value for key, value in flags.items() if {**defaults, **preset_params}.get(key) != value}
@@ -187,6 +192,16 @@ def make_plan(
     set_context(options=params.model_dump(mode="json"))
     return RunPlan(
         task=run_task, mode=run_mode, engine=engine_obj, engine_entry=engine_entry, model=model,
-        model_ref=model_ref, vae=vae, params=params, preset=preset,
+        model_ref=model_ref, vae=vae, params=params, sampler=sampler, preset=preset,
         preset_changes=preset_changes, flag_overrides=flag_overrides,
     )
+
+
+def _resolve_sampler(params: ParamsBase) -> Any | None:
+    """Check the sampler and schedule names now, so `--dry-run` catches a misspelt or unsupported one."""
+    name = getattr(params, "sampler", None)
+    if name is None:
+        return None
+    from sdkit.samplers import resolve_sampler
+
+    return resolve_sampler(name, getattr(params, "schedule", None))
