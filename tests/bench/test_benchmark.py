@@ -46,6 +46,9 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
         assert side["it_per_s"] == pytest.approx(2 / side["median_s"])
         assert side["unet_calls"] == 2  # one CFG-batched UNet call per step
         assert 0 < side["unet_s"] < side["median_s"] and 0 < side["vae_decode_s"] < side["median_s"]
+        assert 0 < side["text_encoder_s"] < side["median_s"]
+        assert side["outside_models_s"] == pytest.approx(
+            side["median_s"] - side["unet_s"] - side["vae_decode_s"] - side["text_encoder_s"], abs=0.05)
         assert side["peak_rss_mb"] > 0
         assert side["images_identical"] is True
     assert len(cell["pair_ratios"]) == 2

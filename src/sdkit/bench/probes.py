@@ -12,7 +12,7 @@ from typing import Any
 
 
 class StageTimer:
-    """Adds up the wall time spent inside the UNet's forward and the VAE decoder's forward.
+    """Adds up the wall time spent inside the text encoders, the UNet and the VAE decoder (their forwards).
 
     Forward hooks, not wrapped methods: nothing about the models changes, and removing the hooks
     leaves them exactly as they were.
@@ -24,6 +24,7 @@ class StageTimer:
         self.unet_seconds = 0.0
         self.unet_calls = 0
         self.vae_seconds = 0.0
+        self.text_seconds = 0.0
         self._handles: list[Any] = []
         self._started: dict[str, float] = {}
 
@@ -40,19 +41,24 @@ class StageTimer:
             if stage == "unet":
                 self.unet_seconds += elapsed
                 self.unet_calls += 1
-            else:
+            elif stage == "vae":
                 self.vae_seconds += elapsed
+            else:
+                self.text_seconds += elapsed
         return hook
 
-    def attach(self, unet: Any, vae: Any) -> StageTimer:
+    def attach(self, unet: Any, vae: Any, text_encoders: list[Any] | tuple[Any, ...] = ()) -> StageTimer:
         # vae.decode is not a forward; its decoder is (post_quant_conv before it is a 1x1 conv: noise).
-        for stage, module in (("unet", unet), ("vae", vae.decoder)):
+        modules = [("unet", unet), ("vae", vae.decoder)]
+        # Each encoder under its own key: SDXL runs two, one after the other.
+        modules += [(f"text{index}", encoder) for index, encoder in enumerate(text_encoders) if encoder is not None]
+        for stage, module in modules:
             self._handles.append(module.register_forward_pre_hook(self._pre(stage)))
             self._handles.append(module.register_forward_hook(self._post(stage)))
         return self
 
     def reset(self) -> None:
-        self.unet_seconds = self.vae_seconds = 0.0
+        self.unet_seconds = self.vae_seconds = self.text_seconds = 0.0
         self.unet_calls = 0
 
     def detach(self) -> None:

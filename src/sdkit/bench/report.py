@@ -47,6 +47,7 @@ class SideResult:
     cpu_seconds: list[float] = field(default_factory=list)  # process CPU time: what a busy machine cannot inflate
     unet_seconds: list[float] = field(default_factory=list)
     vae_seconds: list[float] = field(default_factory=list)
+    text_seconds: list[float] = field(default_factory=list)  # the text encoder(s)
     unet_calls: int = 0
     peak_rss_mb: float | None = None
     run_rss_mb: float | None = None  # peak during the run minus the resident memory before it
@@ -59,9 +60,10 @@ class SideResult:
 
     @property
     def outside_models(self) -> list[float]:
-        """Per run: the time outside the UNet and the VAE decoder (text encoding, sampler, sdkit's own work)."""
-        return [total - unet - vae for total, unet, vae in zip(self.seconds, self.unet_seconds, self.vae_seconds,
-                                                               strict=False)]
+        """Per run: the time outside the text encoders, UNet and VAE decoder (sampler, glue, sdkit's own work)."""
+        text = self.text_seconds or [0.0] * len(self.seconds)
+        return [total - unet - vae - encode for total, unet, vae, encode
+                in zip(self.seconds, self.unet_seconds, self.vae_seconds, text, strict=False)]
 
     @property
     def identical(self) -> bool:
@@ -83,6 +85,7 @@ class SideResult:
             "it_per_s": cell.steps / median if median else None,
             "unet_s": _summary(self.unet_seconds)["median"],
             "vae_decode_s": _summary(self.vae_seconds)["median"],
+            "text_encoder_s": _summary(self.text_seconds)["median"],
             "outside_models_s": _summary(self.outside_models)["median"],
             "unet_calls": self.unet_calls,
             "peak_rss_mb": self.peak_rss_mb,
@@ -129,7 +132,7 @@ class CellResult:
 
     @property
     def extra_seconds(self) -> float | None:
-        """sdkit's time outside the UNet and VAE minus diffusers' (medians): what sdkit itself adds per run."""
+        """sdkit's time outside the models minus diffusers' (medians): what sdkit itself adds per run."""
         sdkit, plain = self.sides.get(SDKIT), self.sides.get(DIFFUSERS)
         if sdkit is None or plain is None or not sdkit.outside_models or not plain.outside_models:
             return None
@@ -137,7 +140,7 @@ class CellResult:
 
     @property
     def model_adjusted_ratio(self) -> float | None:
-        """The ratio with both sides' UNet and VAE time taken as equal: 1 + sdkit's extra time / diffusers' time.
+        """The ratio with both sides' model time taken as equal: 1 + sdkit's extra time / diffusers' time.
 
         Fair when the images are identical (the same computation ran in the models); it removes the load
         noise of the models' time, which is most of the run and the same work on both sides.
@@ -229,8 +232,8 @@ class BenchReport:
                     **asdict(cell.cell),
                     "side": side.side,
                     **{key: data[key] for key in ("repeats", "median_s", "min_s", "max_s", "s_per_image", "it_per_s",
-                                                  "unet_s", "vae_decode_s", "outside_models_s", "peak_rss_mb",
-                                                  "run_rss_mb", "gpu_peak_mb", "images_identical")},
+                                                  "unet_s", "vae_decode_s", "text_encoder_s", "outside_models_s",
+                                                  "peak_rss_mb", "run_rss_mb", "gpu_peak_mb", "images_identical")},
                     "cpu_s": data["cpu_s"],
                     "ratio_vs_diffusers": cell.ratio if side.side == SDKIT else None,
                     "cpu_ratio_vs_diffusers": cell.cpu_ratio if side.side == SDKIT else None,

@@ -102,6 +102,7 @@ def _timed(run: Callable[[], list[Any]], timer: StageTimer, device: str, side: S
     side.cpu_seconds.append(time.process_time() - cpu_started)
     side.unet_seconds.append(timer.unet_seconds)
     side.vae_seconds.append(timer.vae_seconds)
+    side.text_seconds.append(timer.text_seconds)
     side.unet_calls = timer.unet_calls
     peak = peak_rss_mb()
     if peak is not None:
@@ -172,9 +173,14 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     else:
         report.notes.append("no plain-diffusers baseline (--no-baseline): no ratios")
 
-    timers = {SDKIT: StageTimer(device).attach(loaded.components["unet"], loaded.components["vae"])}
+    def encoders(parts: Any) -> list[Any]:
+        return [parts.get("text_encoder"), parts.get("text_encoder_2")]
+
+    timers = {SDKIT: StageTimer(device).attach(loaded.components["unet"], loaded.components["vae"],
+                                               encoders(loaded.components))}
     for name, baseline in baselines.items():
-        timers[name] = StageTimer(device).attach(baseline.pipeline.unet, baseline.pipeline.vae)
+        timers[name] = StageTimer(device).attach(baseline.pipeline.unet, baseline.pipeline.vae,
+                                                 encoders(baseline.pipeline.components))
     try:
         cells = [(sampler, steps, size, batch) for sampler in config.samplers for steps in config.steps
                  for size in config.sizes for batch in config.batch_sizes]
