@@ -180,7 +180,7 @@ class StableDiffusionEngine:
     def run(self, loaded: LoadedModel, params: ParamsBase, events: RunEvents) -> Iterator[GeneratedImage]:
         import torch
 
-        from sdkit.engines.prompts import encode_in_chunks, warn_if_truncated
+        from sdkit.engines.prompts import encode_in_chunks, encode_sdxl_in_chunks
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
         assert isinstance(params, Txt2ImgParams)
@@ -198,15 +198,10 @@ class StableDiffusionEngine:
             "guidance_scale": params.cfg_scale,
             "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
         }
-        # SD 1.x/2.x: sdkit encodes long prompts in chunks and applies CLIP skip itself. SDXL's two encoders
-        # and pooled embedding are not chunked (yet): there a long prompt is cut, loudly.
-        embeddings = None
-        if self.family != "sdxl":
-            embeddings = encode_in_chunks(pipeline, params.prompt, params.negative_prompt, params.clip_skip,
-                                          loaded.device)
-        else:
-            for text in (params.prompt, params.negative_prompt):
-                warn_if_truncated(pipeline, text)
+        # Long prompts are encoded in chunks by sdkit (and CLIP skip on SD 1.x/2.x, where diffusers' own
+        # fails with transformers 5); otherwise the pipeline encodes the prompt as plain diffusers does.
+        encode = encode_sdxl_in_chunks if self.family == "sdxl" else encode_in_chunks
+        embeddings = encode(pipeline, params.prompt, params.negative_prompt, params.clip_skip, loaded.device)
         if task is Task.TXT2IMG:
             call.update(height=params.height, width=params.width)
         if isinstance(params, Img2ImgParams):
@@ -230,8 +225,7 @@ class StableDiffusionEngine:
                 batch_call.update(prompt=[params.prompt] * len(seeds),
                                   negative_prompt=[params.negative_prompt] * len(seeds))
             else:
-                batch_call.update(prompt_embeds=embeddings.prompt.repeat(len(seeds), 1, 1),
-                                  negative_prompt_embeds=embeddings.negative.repeat(len(seeds), 1, 1), clip_skip=None)
+                batch_call.update(embeddings.pipeline_arguments(len(seeds)), clip_skip=None)
             if task is Task.TXT2IMG:
                 batch_call["latents"] = self._initial_noise(pipeline, params, generators, loaded)
             events.image_started(start, total, params.steps)
