@@ -68,6 +68,24 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
     assert rows[0]["images_identical"] == "True"
 
 
+def test_bf16_is_compared_with_diffusers_fp32(capsys, tmp_path, tiny_sd1):
+    json_file = tmp_path / "bench.json"
+    result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, "--samplers", "euler_a", "--steps", "1",
+                       "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--threads", "1", "--dtype", "bf16",
+                       "--json", json_file)
+    assert result.exit_code == 0, result.output
+    assert "PSNR vs fp32" in result.stdout
+    report = json.loads(json_file.read_text())
+    assert report["settings"]["dtype_used"] == "bf16"
+    assert set(report["load_seconds"]) == {"sdkit", "diffusers", "diffusers-fp32"}
+    (cell,) = report["cells"]
+    # The baseline mirrors sdkit's fp32 VAE beside the bf16 UNet, so both compute the same images ...
+    assert cell["same_images_as_diffusers"] is True
+    # ... which are close to, but not the same as, diffusers' fp32 images.
+    assert 25 < cell["psnr_vs_diffusers_fp32_db"] < math.inf
+    assert cell["speedup_vs_diffusers_fp32"] > 0
+
+
 def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkeypatch):
     import torch
 
