@@ -2,7 +2,8 @@
 
 Per cell: `warmup` untimed runs of every side, then `repeats` timed rounds; each round runs every side
 once, and the order flips from round to round (A B, B A, ...) so that a machine whose load drifts, or
-that is shared, slows both sides alike. sdkit/diffusers ratios are taken within each round.
+that is shared, slows both sides alike. Ratios compare the sides' medians (see `CellResult`); the
+per-round ratios are kept in the report too.
 """
 
 from __future__ import annotations
