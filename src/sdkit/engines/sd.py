@@ -193,23 +193,11 @@ class StableDiffusionEngine:
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
 
-        call: dict[str, Any] = {
-            "num_inference_steps": params.steps,
-            "guidance_scale": params.cfg_scale,
-            "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
-        }
+        call = self._task_arguments(params)
         # Long prompts are encoded in chunks by sdkit (and CLIP skip on SD 1.x/2.x, where diffusers' own
         # fails with transformers 5); otherwise the pipeline encodes the prompt as plain diffusers does.
         encode = encode_sdxl_in_chunks if self.family == "sdxl" else encode_in_chunks
         embeddings = encode(pipeline, params.prompt, params.negative_prompt, params.clip_skip, loaded.device)
-        if task is Task.TXT2IMG:
-            call.update(height=params.height, width=params.width)
-        if isinstance(params, Img2ImgParams):
-            call["image"] = load_image(params.image, (params.width, params.height))
-            call["strength"] = params.strength
-        if isinstance(params, InpaintParams):
-            call["mask_image"] = load_mask(params.mask, (params.width, params.height), params.mask_blur)
-            call.update(height=params.height, width=params.width)
 
         first_seed = params.seed if params.seed >= 0 else random.randrange(SEED_MAX)
         noise_device = "cpu" if params.rng == "cpu" else loaded.device
@@ -248,6 +236,24 @@ class StableDiffusionEngine:
                     infotext={**fields, "Seed": seeds[offset]},
                     prompt=params.prompt, negative_prompt=params.negative_prompt,
                 )
+
+    @staticmethod
+    def _task_arguments(params: Txt2ImgParams) -> dict[str, Any]:
+        """The pipeline arguments every batch of this run shares (inputs are read once, here)."""
+        call: dict[str, Any] = {
+            "num_inference_steps": params.steps,
+            "guidance_scale": params.cfg_scale,
+            "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
+        }
+        if isinstance(params, Img2ImgParams):
+            call["image"] = load_image(params.image, (params.width, params.height))
+            call["strength"] = params.strength
+        else:
+            call.update(height=params.height, width=params.width)
+        if isinstance(params, InpaintParams):
+            call["mask_image"] = load_mask(params.mask, (params.width, params.height), params.mask_blur)
+            call.update(height=params.height, width=params.width)
+        return call
 
     @staticmethod
     def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel) -> Any:
