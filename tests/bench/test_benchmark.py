@@ -98,12 +98,14 @@ def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkey
     monkeypatch.setattr(StableDiffusionEngine, "_initial_noise", staticmethod(unseeded_noise))
     json_file = tmp_path / "bench.json"
     result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--no-baseline",
-                       "--json", json_file)
+                       "--warmup", "1", "--json", json_file)
     assert result.exit_code == 0, result.output
     assert "sdkit images differ between repeats" in result.stdout
+    assert "first run: sdkit" in result.stdout
     assert "flagged" in result.stderr
     (cell,) = json.loads(json_file.read_text())["cells"]
     assert cell["sides"]["sdkit"]["images_identical"] is False
+    assert len(cell["sides"]["sdkit"]["warmup_s"]) == 1  # timed apart from the repeats
     assert cell["flags"] == ["sdkit images differ between repeats"]
     assert cell["ratio_vs_diffusers"] is None
 

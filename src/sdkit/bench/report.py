@@ -45,6 +45,7 @@ class SideResult:
     side: str
     seconds: list[float] = field(default_factory=list)
     cpu_seconds: list[float] = field(default_factory=list)  # process CPU time: what a busy machine cannot inflate
+    warmup_seconds: list[float] = field(default_factory=list)  # the untimed runs before the repeats
     unet_seconds: list[float] = field(default_factory=list)
     vae_seconds: list[float] = field(default_factory=list)
     text_seconds: list[float] = field(default_factory=list)  # the text encoder(s)
@@ -80,6 +81,7 @@ class SideResult:
             "min_s": times["min"],
             "max_s": times["max"],
             "seconds": self.seconds,
+            "warmup_s": self.warmup_seconds,
             "cpu_s": _summary(self.cpu_seconds)["median"],
             "s_per_image": median / cell.batch_size if median else None,
             "it_per_s": cell.steps / median if median else None,

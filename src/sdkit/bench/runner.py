@@ -230,7 +230,11 @@ def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], devi
     names = list(sides)
     for _ in range(config.warmup):
         for name in names:
+            started = time.perf_counter()
             sides[name]()
+            synchronize(device)
+            # Kept: the first run shows one-time costs (lazy initialisation, hashing a new model file).
+            results[name].warmup_seconds.append(time.perf_counter() - started)
     result = CellResult(cell, results)
     first_images: dict[str, list[Any]] = {}
     for round_index in range(config.repeats):

@@ -122,6 +122,9 @@ def _seconds(value: float | None) -> str:
 def _print_matrix(report: Any) -> None:
     settings = report.settings
     loads = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report.load_seconds.items())
+    first = report.cells[0].sides
+    if all(side.warmup_seconds for side in first.values()):
+        loads += " · first run: " + ", ".join(f"{name} {side.warmup_seconds[0]:.2f} s" for name, side in first.items())
     table = Table(title=f"{settings.get('model_name')} on {settings.get('device_used')} as {settings.get('dtype_used')}"
                         f" · {settings['repeats']} repeats after {settings['warmup']} warm-up · load: {loads}",
                   title_justify="left")
