@@ -169,3 +169,16 @@ def test_the_benchmark_command_module_is_light():
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules))")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("load", "threads", "noted"), [(9.0, (), True), (9.0, ("--threads", "1"), False),
+                                                        (0.2, (), False)])
+def test_a_busy_machine_gets_the_threads_note(capsys, monkeypatch, tmp_path, load, threads, noted):
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # A model that does not exist stops the run right after the note, before anything is loaded.
+    result = run_sdkit(capsys, "benchmark", "--model", tmp_path / "no-such-model", *threads)
+    assert result.exit_code == 2
+    assert ("--threads 1 is often much faster" in result.stderr) is noted

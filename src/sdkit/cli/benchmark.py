@@ -90,6 +90,7 @@ def benchmark(
             warmup=warmup, dtype=dtype, device=device, seed=seed, threads=threads, baseline=baseline, fp32_baseline=fp32_baseline,
         )
         config.check()
+        _warn_if_busy(threads)
         with err.status("benchmark: starting") as status:
             report = run_benchmark(config, progress=lambda message: status.update(f"benchmark: {message}"))
     else:
@@ -113,6 +114,19 @@ def benchmark(
     if csv_file is not None:
         report.write_csv(csv_file)
         err.print(f"table written to {csv_file}")
+
+
+def _warn_if_busy(threads: int | None) -> None:
+    """Say so when other processes keep the cores busy: torch's threads then wait on each other."""
+    import os
+
+    if threads is not None or not hasattr(os, "getloadavg"):
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load >= max(1.0, cores / 2):
+        err.print(f"[yellow]note:[/] the machine is busy (load average {load:.1f} on {cores} cores); on the CPU "
+                  "torch's threads then wait on each other, and --threads 1 is often much faster "
+                  "(docs/performance.md)")
 
 
 def _seconds(value: float | None) -> str:
