@@ -154,7 +154,9 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     loaded = load_model(first)
     report.load_seconds[SDKIT] = time.perf_counter() - started
     device, dtype = loaded.device, loaded.dtype
-    report.settings.update(device_used=device, dtype_used=dtype_label(dtype))
+    if config.threads:
+        torch.set_num_threads(config.threads)  # loading may choose a thread count of its own; --threads wins
+    report.settings.update(device_used=device, dtype_used=dtype_label(dtype), threads_used=torch.get_num_threads())
     torch.manual_seed(0)  # nothing should depend on the global seed; if something does, it is at least fixed
 
     baselines: dict[str, DiffusersBaseline] = {}

@@ -140,6 +140,7 @@ def _print_matrix(report: Any) -> None:
     if all(side.warmup_seconds for side in first.values()):
         loads += " · first run: " + ", ".join(f"{name} {side.warmup_seconds[0]:.2f} s" for name, side in first.items())
     table = Table(title=f"{settings.get('model_name')} on {settings.get('device_used')} as {settings.get('dtype_used')}"
+                        f" · {settings.get('threads_used')} thread(s)"
                         f" · {settings['repeats']} repeats after {settings['warmup']} warm-up · load: {loads}",
                   title_justify="left")
     has_fp32 = any(cell.fp32_speedup is not None for cell in report.cells)
