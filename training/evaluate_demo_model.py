@@ -67,7 +67,7 @@ def seen_sample(count: int) -> list[Combo]:
 def evaluate_txt2img(pipeline, seen: list[Combo]) -> dict:
     results = {}
     for label, combos in (("held_out", list(HELD_OUT)), ("seen", seen)):
-        for cfg in (DEFAULT_CFG, 2.0, 1.0):  # 2: this model's best scale
+        for cfg in sorted({DEFAULT_CFG, 7.0, 2.0, 1.0}, reverse=True):  # 7: the basic preset; 2: this model's best
             images, expected = txt2img(pipeline, combos, cfg=cfg)
             results[f"{label} cfg {cfg:g}"] = percent(score_images(images, expected))
     return results
@@ -89,7 +89,7 @@ def evaluate_samplers(pipeline, seen: list[Combo]) -> dict:
         except Exception as error:  # a sampler whose optional package is missing: report, do not stop
             results[sampler_id] = {"steps": steps, "error": str(error)}
             continue
-        images, expected = txt2img(pipeline, combos, steps=steps, seeds=(0,))
+        images, expected = txt2img(pipeline, combos, steps=steps, cfg=DEFAULT_CFG, seeds=(0,))
         scores = score_images(images, expected)
         results[sampler_id] = {"steps": steps, **percent(scores)}
     pipeline.scheduler = original
@@ -160,16 +160,21 @@ def measure_speed(pipeline, repeats: int = 5) -> dict:
 
 
 def main() -> None:
+    global DEFAULT_CFG
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEMO_MODEL_DIR)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seen", type=int, default=24, help="how many seen combinations to sample")
     parser.add_argument("--quick", action="store_true", help="txt2img and speed only")
+    parser.add_argument("--cfg", type=float, default=DEFAULT_CFG,
+                        help="guidance for the sampler, img2img, inpaint and speed checks")
     args = parser.parse_args()
+    DEFAULT_CFG = args.cfg  # the one knob the helpers share; set once, before any of them runs
     started = time.time()
     txt2img_pipeline, img2img_pipeline, inpaint_pipeline = load_pipelines(args.model)
     seen = seen_sample(args.seen)
-    report: dict = {"model": str(args.model), "steps": DEFAULT_STEPS, "cfg": DEFAULT_CFG, "seeds": list(SEEDS),
+    report: dict = {"model": str(args.model), "steps": DEFAULT_STEPS,
+                    "cfg (samplers, img2img, inpaint, speed)": DEFAULT_CFG, "seeds": list(SEEDS),
                     "scheduler": txt2img_pipeline.scheduler.__class__.__name__,
                     "held_out_combinations": len(HELD_OUT), "seen_combinations": len(seen)}
     report["speed"] = measure_speed(txt2img_pipeline)
