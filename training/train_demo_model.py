@@ -3,7 +3,7 @@
 Usage (run from the repository root; the working folder holds data and checkpoints and is never committed):
     python training/train_demo_model.py data             # draw the captioned data set
     python training/train_demo_model.py vae  MINUTES     # train the VAE (resumes), then cache latents
-    python training/train_demo_model.py unet MINUTES [LR]  # text encoder + UNet on latents (resumes)
+    python training/train_demo_model.py unet MINUTES [lr=X noise=Y]  # text encoder + UNet (resumes)
     python training/train_demo_model.py export [OUT]     # write the fp16 diffusers folder (default: the package's)
 Environment: SDKIT_DEMO_WORK (working folder, default /work/train-demo), SDKIT_DEMO_THREADS (default 1:
 on a shared, loaded 2-core machine one thread ran a VAE step 5x faster than two, which stall each other).
@@ -274,7 +274,12 @@ def make_scheduler():
 
 # ------------------------------------------------------------------ stage: unet
 def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3, ema_decay: float = 0.995,
-               empty_caption_share: float = 0.1, min_snr: float = 5.0) -> None:
+               empty_caption_share: float = 0.1, min_snr: float = 5.0, posterior_noise: float = 1.0) -> None:
+    """Train text encoder and UNet jointly on cached latents: mean + posterior_noise * std * N(0, 1).
+
+    posterior_noise 0 trains on the posterior means alone: a cleaner target than samples, which the
+    decoder (trained on noisy samples) still decodes exactly.
+    """
     from diffusers import AutoencoderKL
 
     _, captions = load_data()
@@ -303,6 +308,7 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         step, spent = int(state["step"]), float(state["seconds"])
         restore_rng(state["rng"])
         log.info("unet: resumed at step %d (%.0fs trained)", step, spent)
+    log.info("unet: lr %g, posterior noise %g, batch %d", learning_rate, posterior_noise, batch_size)
     log.info("unet: text encoder %d, unet %d parameters", sum(p.numel() for p in text_encoder.parameters()),
              sum(p.numel() for p in unet.parameters()))
     scheduler = make_scheduler()
@@ -319,7 +325,8 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         for group in optimiser.param_groups:
             group["lr"] = learning_rate * min(1.0, (step + 1) / 100)
         index = torch.randint(0, len(captions), (batch_size,))
-        clean = (latent_mean[index] + latent_std[index] * torch.randn_like(latent_mean[index])) * scaling_factor
+        jitter = posterior_noise * latent_std[index] * torch.randn_like(latent_mean[index])
+        clean = (latent_mean[index] + jitter) * scaling_factor
         ids = caption_ids[index].clone()
         ids[torch.rand(batch_size) < empty_caption_share] = empty_ids  # unconditional examples, for CFG
         noise = torch.randn_like(clean)
@@ -397,8 +404,10 @@ def main(argv: list[str]) -> None:
     elif stage == "vae":
         stage_vae(float(argv[1]))
     elif stage == "unet":
-        # An optional learning rate, for a final lower-rate phase resumed from the latest checkpoint.
-        stage_unet(float(argv[1]), **({"learning_rate": float(argv[2])} if len(argv) > 2 else {}))
+        # Optional settings for a later phase resumed from the latest checkpoint, e.g. `lr=2e-4 noise=0`.
+        options = dict(item.split("=", 1) for item in argv[2:])
+        stage_unet(float(argv[1]), learning_rate=float(options.get("lr", 1e-3)),
+                   posterior_noise=float(options.get("noise", 1.0)))
     elif stage == "export":
         stage_export(Path(argv[1]) if len(argv) > 1 else DEMO_MODEL_DIR)
     else:
