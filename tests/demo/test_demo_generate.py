@@ -8,16 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from cli_helpers import run_sdkit
 from PIL import Image
 
-from sdkit.demo import DEMO_MODEL_DIR
 from sdkit.demo.evaluate import read_image
 from sdkit.demo.shapes import Combo, draw_at
-
-pytestmark = pytest.mark.skipif(not (Path(DEMO_MODEL_DIR) / "model_index.json").is_file(),
-                                reason="the demo model is not built in this checkout")
 
 SAMPLE = [Combo("red", "circle", "blue"), Combo("yellow", "square", "purple"), Combo("white", "triangle", "green")]
 
