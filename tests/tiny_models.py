@@ -29,25 +29,14 @@ MAX_TOKENS = 77
 
 
 # ---------------------------------------------------------------------------------------------- parts
-def _byte_symbols() -> list[str]:
-    """The 256 printable stand-ins for bytes that byte-level BPE vocabularies (GPT-2, CLIP) use."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    codes = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            codes.append(256 + extra)
-            extra += 1
-    return [chr(code) for code in codes]
-
-
 def write_char_tokenizer(folder: Path, pad_token: str = "<|endoftext|>") -> Any:
     """A character-level CLIP tokenizer (514 entries, no merges) saved in `folder`, and returned."""
     from transformers import CLIPTokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
-    symbols = _byte_symbols()
+    from sdkit.models.clip_vocab import byte_symbols
+
+    symbols = byte_symbols()
     vocab = {symbol: index for index, symbol in enumerate(symbols)}
     vocab.update({symbol + "</w>": 256 + index for index, symbol in enumerate(symbols)})
     vocab["<|startoftext|>"] = len(vocab)
