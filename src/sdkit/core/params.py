@@ -1,7 +1,7 @@
 """`parse_params`: merge engine defaults under a request and validate the result, all problems at once.
 
-The result is a frozen `Params` model in which every field has a value, so engines never see a
-missing or out-of-range value and never need to validate anything themselves.
+The result is a frozen params model (a `ParamsBase` subclass per task) in which every field has a
+value, so engines never see a missing or out-of-range value and never need to validate anything themselves.
 """
 
 from __future__ import annotations
@@ -77,8 +77,6 @@ PARAMS_TYPES: dict[Task, type[ParamsBase]] = {
     Task.INPAINT: InpaintParams,
     Task.UPSCALE: UpscaleParams,
 }
-
-Params = ParamsBase
 
 
 def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> list[Problem]:

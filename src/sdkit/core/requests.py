@@ -1,7 +1,7 @@
 """What a user asks for, per task, before defaults are applied.
 
 Every field is optional: a request is one layer (flags or preset) of the final parameters. Engine
-defaults fill what both leave unset, and `parse_params` turns the merged request into frozen `Params`.
+defaults fill what both leave unset, and `parse_params` turns the merged request into frozen params.
 """
 
 from __future__ import annotations

@@ -9,13 +9,12 @@ the part that distinguishes one fine-tune from another (A1111 has no hash for fo
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sdkit.runtime.paths import paths
-from sdkit.runtime.state import write_json_atomic
+from sdkit.runtime.state import read_json_dict, write_json_atomic
 
 if TYPE_CHECKING:
     from sdkit.models.base import ModelRef
@@ -32,14 +31,6 @@ def hash_cache_file() -> Path:
     return paths().cache_dir / "model-hashes.json"
 
 
-def _read_cache(cache_file: Path) -> dict[str, str]:
-    try:
-        data = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _cache_key(path: Path) -> str:
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
@@ -49,7 +40,7 @@ def file_sha256(path: Path) -> str:
     """The full SHA-256 of `path` (hex), from the cache when the file has not changed."""
     key = _cache_key(path)
     cache_file = hash_cache_file()
-    cache = _read_cache(cache_file)
+    cache = read_json_dict(cache_file)
     cached = cache.get(key)
     if isinstance(cached, str) and len(cached) == 64:
         return cached
@@ -58,7 +49,7 @@ def file_sha256(path: Path) -> str:
         while block := stream.read(CHUNK):
             digest.update(block)
     value = digest.hexdigest()
-    cache = _read_cache(cache_file)  # re-read: another process may have added entries meanwhile
+    cache = read_json_dict(cache_file)  # re-read: another process may have added entries meanwhile
     cache[key] = value
     try:
         write_json_atomic(cache_file, cache)

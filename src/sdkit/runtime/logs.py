@@ -83,7 +83,3 @@ def log_failure(error: BaseException) -> None:
     for handler in log.handlers:
         handler.flush()
 
-
-def log_to_file_only(message: str, *args: Any) -> None:
-    """Record at info level in the file without troubling the console."""
-    log.info(message, *args)

@@ -11,7 +11,8 @@ from typing import Any
 from sdkit.runtime.paths import paths
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_json_dict(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or {} when the file is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -33,7 +34,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def read_state() -> dict[str, Any]:
-    return _read(paths().state_file)
+    return read_json_dict(paths().state_file)
 
 
 def update_state(**values: Any) -> None:
