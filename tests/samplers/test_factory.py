@@ -91,6 +91,13 @@ def test_model_settings_that_would_contradict_the_choice_are_overridden():
     assert scheduler.config.prediction_type == "v_prediction"  # a v-prediction model stays one
 
 
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_ddim_and_ddpm_never_clip_latents_even_when_the_model_config_is_silent(sampler):
+    # diffusers' own default (clip_sample=True) squashes latents into [-1, 1]: washed-out colours.
+    silent = {key: value for key, value in sd1_config().items() if key != "clip_sample"}
+    assert make_scheduler(resolve_sampler(sampler, "automatic"), silent).config.clip_sample is False
+
+
 def test_model_default_keeps_the_models_own_scheduler():
     from diffusers import DPMSolverMultistepScheduler, EulerDiscreteScheduler
 

@@ -78,8 +78,13 @@ DPMPP_SDE = SamplerSpec(
     default_schedule="karras", schedule_types=SIGMAS_ONLY, stochastic=True,
     notes="runs on DPMSolverSinglestepScheduler (sde-dpmsolver++); close to, not equal to, A1111's",
 )
+# diffusers' DDIM and DDPM clip the predicted clean sample to [-1, 1] unless the model's config says not to:
+# right for pixel-space models, wrong for latents (their range is wider), and neither A1111 nor ComfyUI
+# clips. A model config without `clip_sample` (the demo model's, many converted ones) got washed-out colours.
+NO_X0_CLIPPING = {"clip_sample": False}
 DDIM = SamplerSpec(
     id="ddim", display_name="DDIM", scheduler_class="DDIMScheduler",
+    scheduler_kwargs=NO_X0_CLIPPING,
     aliases=("DDIMScheduler",), schedule_types=SPACING_ONLY,
 )
 PLMS = SamplerSpec(
@@ -110,6 +115,7 @@ LCM = SamplerSpec(
 )
 DDPM = SamplerSpec(
     id="ddpm", display_name="DDPM", scheduler_class="DDPMScheduler",
+    scheduler_kwargs=NO_X0_CLIPPING,
     aliases=("DDPMScheduler",), schedule_types=SPACING_ONLY, stochastic=True,
 )
 
