@@ -63,3 +63,43 @@ def test_dry_run_checks_sampler_names(capsys, tiny_pipeline_dir):
     assert misspelt.exit_code == 2 and "did you mean" in misspelt.stderr
     legacy = run_sdkit(capsys, "generate", "--model", model, "--sampler", "DPM++ 2M SDE Karras", "--dry-run", "--json")
     assert json.loads(legacy.stdout)["sampler"] == {"id": "dpmpp_2m_sde", "schedule": "karras", "model_default": False}
+
+
+def _model_with_recommendations(tmp_path, tiny_pipeline_dir, content: str):
+    import shutil
+
+    model = tmp_path / "recommending-model"
+    shutil.copytree(tiny_pipeline_dir("sd1"), model)
+    (model / "sdkit.json").write_text(content)
+    return model
+
+
+def test_a_model_folder_recommends_settings_between_engine_defaults_and_preset(capsys, tmp_path, sdkit_home,
+                                                                             tiny_pipeline_dir):
+    model = _model_with_recommendations(tmp_path, tiny_pipeline_dir, json.dumps(
+        {"recommended": {"cfg_scale": 3.5, "steps": 9, "image": "/etc/passwd", "cfg_scael": 2}}))
+    quiet_preset = tmp_path / "quiet.yaml"
+    quiet_preset.write_text(yaml.safe_dump({"schema_version": 1, "task": "txt2img", "params": {"prompt": "x"}}))
+
+    plain = json.loads(run_sdkit(capsys, "generate", "--preset", str(quiet_preset), "--model", str(model),
+                                 "--dry-run", "--json").stdout)["params"]
+    assert (plain["cfg_scale"], plain["steps"]) == (3.5, 9)  # over the engine's 7.0 and 20
+    assert plain.get("image") is None  # only sampling settings may be recommended
+
+    preset = json.loads(run_sdkit(capsys, "generate", "--preset", "img2img/restore", "--model", str(model),
+                                  "--image", "in.png", "--dry-run", "--json").stdout)["params"]
+    assert (preset["cfg_scale"], preset["steps"]) == (6.0, 30)  # the preset's own values win
+    flag = json.loads(run_sdkit(capsys, "generate", "--preset", str(quiet_preset), "--model", str(model),
+                                "--cfg-scale", "5", "--dry-run", "--json").stdout)["params"]
+    assert flag["cfg_scale"] == 5.0
+
+    log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
+    assert "recommends {'cfg_scale': 3.5, 'steps': 9}" in log_text
+    assert "ignoring cfg_scael, image" in log_text
+
+
+def test_an_unreadable_recommendation_file_is_a_clear_input_error(capsys, tmp_path, tiny_pipeline_dir):
+    model = _model_with_recommendations(tmp_path, tiny_pipeline_dir, "{not json")
+    result = run_sdkit(capsys, "generate", "--model", str(model), "--dry-run")
+    assert result.exit_code == 2
+    assert "sdkit.json" in result.stderr and "Traceback" not in result.stderr

@@ -14,6 +14,7 @@ from sdkit.core.errors import UserInputError
 from sdkit.core.params import ParamsBase, parse_params
 from sdkit.core.requests import request_fields
 from sdkit.core.tasks import Mode, Task
+from sdkit.models.recommended import recommended_params
 from sdkit.registry import PIPELINES, Entry, registry
 from sdkit.runtime.logs import set_context
 
@@ -175,6 +176,11 @@ def make_plan(
     model_defaults_fn = getattr(engine_obj, "model_defaults", None)
     if model_defaults_fn is not None and model_ref is not None:
         defaults.update(model_defaults_fn(model_ref, run_task, run_mode))
+    if model_ref is not None:
+        recommended = recommended_params(model_ref.path)
+        if recommended:
+            log.info("%s recommends %s", model_ref.name, recommended)
+            defaults.update(recommended)
     if run_task in (Task.IMG2IMG, Task.INPAINT):
         defaults.update(_init_image_size(flags.get("image") or (preset.params.get("image") if preset else None)))
     preset_params = dict(preset.params) if preset else {}
