@@ -64,10 +64,10 @@ def seen_sample(count: int) -> list[Combo]:
     return random.Random(1234).sample(seen_combos(), count)
 
 
-def evaluate_txt2img(pipeline, seen: list[Combo]) -> dict:
+def evaluate_txt2img(pipeline, seen: list[Combo], scales: list[float]) -> dict:
     results = {}
     for label, combos in (("held_out", list(HELD_OUT)), ("seen", seen)):
-        for cfg in sorted({DEFAULT_CFG, 7.0, 2.0, 1.0}, reverse=True):  # 7: the basic preset; 2: this model's best
+        for cfg in sorted({DEFAULT_CFG, *scales}, reverse=True):
             images, expected = txt2img(pipeline, combos, cfg=cfg)
             results[f"{label} cfg {cfg:g}"] = percent(score_images(images, expected))
     return results
@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="txt2img and speed only")
     parser.add_argument("--cfg", type=float, default=DEFAULT_CFG,
                         help="guidance for the sampler, img2img, inpaint and speed checks")
+    parser.add_argument("--txt2img-cfgs", default="7,1", help="further guidance scales for the txt2img table")
     args = parser.parse_args()
     DEFAULT_CFG = args.cfg  # the one knob the helpers share; set once, before any of them runs
     started = time.time()
@@ -178,7 +179,7 @@ def main() -> None:
                     "scheduler": txt2img_pipeline.scheduler.__class__.__name__,
                     "held_out_combinations": len(HELD_OUT), "seen_combinations": len(seen)}
     report["speed"] = measure_speed(txt2img_pipeline)
-    report["txt2img"] = evaluate_txt2img(txt2img_pipeline, seen)
+    report["txt2img"] = evaluate_txt2img(txt2img_pipeline, seen, [float(s) for s in args.txt2img_cfgs.split(",")])
     if not args.quick:
         report["samplers"] = evaluate_samplers(txt2img_pipeline, seen)
         probe = list(HELD_OUT[:6]) + seen[:6]

@@ -2,9 +2,12 @@
 
 Usage (run from the repository root; the working folder holds data and checkpoints and is never committed):
     python training/train_demo_model.py data             # draw the captioned data set
-    python training/train_demo_model.py vae  MINUTES     # train the VAE (resumes), then cache latents
-    python training/train_demo_model.py unet MINUTES [lr=X noise=Y]  # text encoder + UNet (resumes)
-    python training/train_demo_model.py export [OUT]     # write the fp16 diffusers folder (default: the package's)
+    python training/train_demo_model.py vae  MINUTES [lr=X codes=W]  # train the VAE (resumes), then cache latents
+    python training/train_demo_model.py latents          # re-cache latents of every image with the saved VAE
+    python training/train_demo_model.py unet MINUTES [lr=X noise=Y ema=D decay=cosine warm=CKPT]
+                                                         # text encoder + UNet (resumes)
+    python training/train_demo_model.py export [OUT] [cfg=X]  # write the fp16 diffusers folder (default: the
+                                                         # package's) recommending guidance X (sdkit.json)
 Environment: SDKIT_DEMO_WORK (working folder, default /work/train-demo), SDKIT_DEMO_THREADS (default 1:
 on a shared, loaded 2-core machine one thread ran a VAE step 5x faster than two, which stall each other).
 Each stage is seeded; a resumed stage continues from its latest checkpoint (weights, optimiser, step, RNG).
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -34,7 +38,7 @@ DATASET_SIZE = int(os.environ.get("SDKIT_DEMO_DATASET_SIZE", "30000"))
 DATA_SEED = 0
 MAX_TOKENS = 16  # tokenizer model_max_length == text encoder max_position_embeddings (the pipeline pads to it)
 CHECKPOINT_SECONDS = 180
-LATENT_IMAGES = 12_000
+LATENT_IMAGES = 30_000  # the first run cached 12,000; `latents` re-caches all of them for the second
 LATENT_CHANNELS = 4
 VAE_BLOCKS = (16, 32, 64)  # three blocks: 64x64 pixels -> 16x16 latents (scale factor 4)
 
@@ -115,7 +119,51 @@ def stage_data() -> None:
 
 
 # ------------------------------------------------------------------ stage: vae
-def stage_vae(minutes: float, batch_size: int = 8, learning_rate: float = 1.5e-3, kl_weight: float = 1e-6) -> None:
+# Where each flat colour sits in latent space (times COLOUR_CODE_SCALE): 8 of the 16 corners of a 4-D cube,
+# each two channels from the others (the even-weight code). Left to itself the first VAE packed the
+# colours close together (red-orange 0.84, purple-blue 0.87 latent std apart) and drew purple as a texture,
+# so the UNet's small errors swapped colours; these corners are at least 2.8 apart.
+COLOUR_CODES = {
+    "white": (1, 1, 1, 1), "black": (-1, -1, -1, -1), "yellow": (1, 1, -1, -1), "purple": (-1, -1, 1, 1),
+    "red": (1, -1, 1, -1), "green": (-1, 1, -1, 1), "orange": (1, -1, -1, 1), "blue": (-1, 1, 1, -1),
+}
+COLOUR_CODE_SCALE = 1.5
+COLOUR_CODE_WEIGHT = 0.1
+
+
+def colour_labels(images: np.ndarray) -> torch.Tensor:
+    """Each pixel's palette index (the data set is drawn without anti-aliasing, so every pixel is exact)."""
+    from sdkit.demo.shapes import COLOURS
+
+    packed = images.astype(np.int64) @ np.array([65536, 256, 1])
+    labels = np.full(packed.shape, -1, dtype=np.int64)
+    for index, rgb in enumerate(COLOURS.values()):
+        labels[packed == rgb[0] * 65536 + rgb[1] * 256 + rgb[2]] = index
+    return torch.from_numpy(labels)
+
+
+def colour_code_loss(latent_mean: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """MSE between the latent and its colour's code, where a latent pixel sees one flat colour only.
+
+    A latent pixel covers 4x4 pixels; it counts as flat when the 12x12 window around it (its block and the
+    eight neighbours) holds a single colour. Edges stay free for whatever the decoder needs there.
+    """
+    from sdkit.demo.shapes import COLOURS
+
+    codes = COLOUR_CODE_SCALE * torch.tensor([COLOUR_CODES[name] for name in COLOURS], dtype=torch.float32)
+    label_map = labels.unsqueeze(1).float()
+    highest = F.max_pool2d(label_map, kernel_size=12, stride=4, padding=4)
+    lowest = -F.max_pool2d(-label_map, kernel_size=12, stride=4, padding=4)
+    flat = (highest == lowest)[:, 0]  # (batch, 16, 16)
+    if not flat.any():
+        return latent_mean.sum() * 0
+    target = codes[highest[:, 0].long().clamp(min=0)]  # (batch, 16, 16, 4)
+    return F.mse_loss(latent_mean.permute(0, 2, 3, 1)[flat], target[flat])
+
+
+def stage_vae(minutes: float, batch_size: int = 8, learning_rate: float = 1.5e-3, kl_weight: float = 1e-6,
+              code_weight: float = 0.0) -> None:
+    """Train the VAE (resumes). code_weight > 0 pulls flat colours onto COLOUR_CODES (the second VAE)."""
     images, captions = load_data()
     checkpoint_path = WORK / "vae.ckpt"
     torch.manual_seed(1)
@@ -134,20 +182,25 @@ def stage_vae(minutes: float, batch_size: int = 8, learning_rate: float = 1.5e-3
     vae.train()
     started, last_save, recent = time.time(), time.time(), []
     while time.time() - started < minutes * 60:
-        batch = images_to_tensor(images[np.random.randint(0, len(images), batch_size)])
+        chosen = np.random.randint(0, len(images), batch_size)
+        batch = images_to_tensor(images[chosen])
         posterior = vae.encode(batch).latent_dist
         reconstruction = vae.decode(posterior.sample()).sample
         # MSE for colour, L1 for crisp edges; a tiny KL keeps the latent a well-behaved Gaussian.
         mse = F.mse_loss(reconstruction, batch)
         loss = mse + F.l1_loss(reconstruction, batch) + kl_weight * posterior.kl().mean()
+        if code_weight:
+            code_loss = colour_code_loss(posterior.mean, colour_labels(images[chosen]))
+            loss = loss + code_weight * code_loss
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         optimiser.step()
         step += 1
-        recent.append(mse.item())
+        recent.append((mse.item(), code_loss.item() if code_weight else 0.0))
         if step % 10 == 0:
-            log.info("vae step %d  %.0fs  mse(avg10) %.5f", step, spent + time.time() - started, np.mean(recent[-10:]))
+            log.info("vae step %d  %.0fs  mse(avg10) %.5f  code(avg10) %.4f", step, spent + time.time() - started,
+                     *np.mean(recent[-10:], axis=0))
         if time.time() - last_save > CHECKPOINT_SECONDS:
             save_checkpoint(checkpoint_path, model=vae.state_dict(), optimiser=optimiser.state_dict(), step=step,
                             seconds=spent + time.time() - started, rng=rng_state())
@@ -164,12 +217,7 @@ def finish_vae(vae, images: np.ndarray, captions: list[str], step: int, seconds:
     """Score reconstructions with the evaluator, cache latents, set scaling_factor, save the VAE folder."""
     vae.eval()
     means, stds = [], []
-    # The UNet learns from the first LATENT_IMAGES images (encoding all of them costs more than it gives).
-    for start in range(0, min(len(images), LATENT_IMAGES), 500):
-        posterior = vae.encode(images_to_tensor(images[start : min(start + 500, LATENT_IMAGES)])).latent_dist
-        means.append(posterior.mean)
-        stds.append(posterior.std)
-    mean, std = torch.cat(means), torch.cat(stds)
+    mean, std = encode_latents(vae, images)
     scaling_factor = float(1.0 / mean.std())
     vae.register_to_config(scaling_factor=scaling_factor)
     sample = np.random.RandomState(7).choice(len(mean), 300, replace=False)
@@ -183,12 +231,41 @@ def finish_vae(vae, images: np.ndarray, captions: list[str], step: int, seconds:
     log.info("vae report: %s", json.dumps(report))
     (WORK / "vae_report.json").write_text(json.dumps(report, indent=2))
     vae.save_pretrained(WORK / "vae")
-    torch.save({"mean": mean.half(), "std": std.half()}, WORK / "latents.pt")
+    save_latents(mean, std)
     grid = np.concatenate([np.concatenate(list(images[sample[:10]]), 1),
                            np.concatenate([np.asarray(image) for image in reconstructions[:10]], 1)], 0)
     from PIL import Image
 
     Image.fromarray(grid).save(WORK / "vae_reconstructions.png")
+
+
+@torch.no_grad()
+def encode_latents(vae, images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and stds of the first LATENT_IMAGES images, the UNet's training set."""
+    vae.eval()
+    means, stds = [], []
+    for start in range(0, min(len(images), LATENT_IMAGES), 500):
+        posterior = vae.encode(images_to_tensor(images[start : min(start + 500, LATENT_IMAGES)])).latent_dist
+        means.append(posterior.mean)
+        stds.append(posterior.std)
+    return torch.cat(means), torch.cat(stds)
+
+
+def save_latents(mean: torch.Tensor, std: torch.Tensor) -> None:
+    temporary = WORK / "latents.tmp"
+    torch.save({"mean": mean.half(), "std": std.half()}, temporary)
+    os.replace(temporary, WORK / "latents.pt")
+
+
+def stage_latents() -> None:
+    """Re-cache latents with the saved VAE (its scaling factor stays: the UNet was trained with it)."""
+    from diffusers import AutoencoderKL
+
+    started = time.time()
+    images, _ = load_data()
+    mean, std = encode_latents(AutoencoderKL.from_pretrained(WORK / "vae"), images)
+    save_latents(mean, std)
+    log.info("latents: %d images in %.0fs, std %.3f", len(mean), time.time() - started, float(mean.std()))
 
 
 # ------------------------------------------------------------------ tokenizer, text encoder, UNet
@@ -260,7 +337,29 @@ def make_unet():
         # No attention at 16x16: it is the dearest level, and the coarser levels carry the prompt well enough.
         down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (len(UNET_BLOCKS) - 1),
         up_block_types=("CrossAttnUpBlock2D",) * (len(UNET_BLOCKS) - 1) + ("UpBlock2D",),
-        cross_attention_dim=TEXT_HIDDEN, attention_head_dim=4, norm_num_groups=16)
+        cross_attention_dim=TEXT_HIDDEN, attention_head_dim=4, norm_num_groups=16,
+        # The prompt, pooled, also joins the timestep embedding, so every ResNet block (the 16x16 level too)
+        # is told the colours; cross-attention alone left shape colours mixed. Plain SD pipelines run it:
+        # the UNet pools the text encoder's states itself.
+        addition_embed_type="text", addition_embed_type_num_heads=4)
+
+
+def warm_start(modules: torch.nn.ModuleDict, checkpoint_path: Path) -> None:
+    """Start from an earlier run's EMA weights; parts it lacked start as a no-op.
+
+    If the run lacked the text embedding, its last LayerNorm gets zero gain, so the grown UNet first computes
+    exactly what the earlier one did and learns to use the new path from there. A run on another VAE's
+    latents is still a better start than random weights: the text encoder and the UNet's features carry over.
+    """
+    state = load_checkpoint(checkpoint_path)
+    if state is None:
+        raise SystemExit(f"warm start: no checkpoint at {checkpoint_path}")
+    missing, unexpected = modules.load_state_dict(state["ema"], strict=False)
+    if unexpected or any(not name.startswith("unet.add_embedding.") for name in missing):
+        raise SystemExit(f"warm start: {checkpoint_path} does not fit (missing {missing}, unexpected {unexpected})")
+    if missing:  # an earlier run without the text embedding: make the new path start as a no-op
+        torch.nn.init.zeros_(modules["unet"].add_embedding.norm2.weight)
+    log.info("unet: warm start from %s (step %d), new: %s", checkpoint_path, int(state["step"]), missing)
 
 
 def make_scheduler():
@@ -274,11 +373,13 @@ def make_scheduler():
 
 # ------------------------------------------------------------------ stage: unet
 def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3, ema_decay: float = 0.995,
-               empty_caption_share: float = 0.1, min_snr: float = 5.0, posterior_noise: float = 1.0) -> None:
+               empty_caption_share: float = 0.1, min_snr: float = 5.0, posterior_noise: float = 1.0,
+               decay: str = "none", warm: Path | None = None) -> None:
     """Train text encoder and UNet jointly on cached latents: mean + posterior_noise * std * N(0, 1).
 
     posterior_noise 0 trains on the posterior means alone: a cleaner target than samples, which the
-    decoder (trained on noisy samples) still decodes exactly.
+    decoder (trained on noisy samples) still decodes exactly. decay "cosine" lowers the rate over this
+    phase's minutes to 5 % of it; `warm` starts a new run (no checkpoint yet) from another run's weights.
     """
     from diffusers import AutoencoderKL
 
@@ -308,7 +409,11 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         step, spent = int(state["step"]), float(state["seconds"])
         restore_rng(state["rng"])
         log.info("unet: resumed at step %d (%.0fs trained)", step, spent)
-    log.info("unet: lr %g, posterior noise %g, batch %d", learning_rate, posterior_noise, batch_size)
+    elif warm is not None:
+        warm_start(modules, warm)
+        ema = {name: value.detach().clone() for name, value in modules.state_dict().items()}
+    log.info("unet: lr %g (%s), posterior noise %g, batch %d, ema %g", learning_rate, decay, posterior_noise,
+             batch_size, ema_decay)
     log.info("unet: text encoder %d, unet %d parameters", sum(p.numel() for p in text_encoder.parameters()),
              sum(p.numel() for p in unet.parameters()))
     scheduler = make_scheduler()
@@ -320,10 +425,13 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         save_checkpoint(checkpoint_path, model=modules.state_dict(), ema=ema, optimiser=optimiser.state_dict(),
                         step=step, seconds=spent + time.time() - started, rng=rng_state())
 
-    started, last_save, recent = time.time(), time.time(), []
+    started, last_save, recent, phase_step = time.time(), time.time(), [], 0
     while time.time() - started < minutes * 60:
+        progress = (time.time() - started) / (minutes * 60)
+        scale = max(0.05, 0.5 * (1 + math.cos(math.pi * progress))) if decay == "cosine" else 1.0
+        phase_step += 1
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate * min(1.0, (step + 1) / 100)
+            group["lr"] = learning_rate * scale * min(1.0, phase_step / 100)
         index = torch.randint(0, len(captions), (batch_size,))
         jitter = posterior_noise * latent_std[index] * torch.randn_like(latent_mean[index])
         clean = (latent_mean[index] + jitter) * scaling_factor
@@ -360,7 +468,20 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
 
 
 # ------------------------------------------------------------------ stage: export
-def stage_export(out: Path) -> None:
+# img2img encodes with a posterior *sample*, but the UNet learned posterior *means*; at std 0.5 (against a
+# latent std of 1.47) the sample's noise was itself enough to repaint colours at low strength. Shrinking the
+# exported encoder's std makes a sample equal its mean to within 1/40 of that noise; means, the decoder and
+# everything the UNet saw are untouched.
+POSTERIOR_STD_DIVISOR = 40.0
+
+
+@torch.no_grad()
+def narrow_posterior(vae) -> None:
+    """Divide the encoder's posterior std by POSTERIOR_STD_DIVISOR (logvar lives in quant_conv's second half)."""
+    vae.quant_conv.bias[LATENT_CHANNELS:] -= 2 * math.log(POSTERIOR_STD_DIVISOR)
+
+
+def stage_export(out: Path, recommended_cfg: float) -> None:
     """Write the fp16 diffusers folder from the VAE and the EMA weights of the latest UNet checkpoint."""
     from diffusers import AutoencoderKL, StableDiffusionPipeline
 
@@ -369,8 +490,10 @@ def stage_export(out: Path) -> None:
     modules = torch.nn.ModuleDict({"text_encoder": text_encoder, "unet": unet})
     state = load_checkpoint(WORK / "unet.ckpt")
     modules.load_state_dict(state["ema"])
+    vae = AutoencoderKL.from_pretrained(WORK / "vae")
+    narrow_posterior(vae)
     pipeline = StableDiffusionPipeline(
-        vae=AutoencoderKL.from_pretrained(WORK / "vae"), text_encoder=text_encoder, tokenizer=tokenizer,
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
         unet=unet, scheduler=make_scheduler(), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False)
     if out.exists():
@@ -389,7 +512,10 @@ def stage_export(out: Path) -> None:
         shutil.copy(WORK / "tokenizer" / name, out / "tokenizer" / name)
     (out / "training.json").write_text(json.dumps(
         {"unet_steps": int(state["step"]), "unet_seconds": round(float(state["seconds"])),
+         "posterior_std_divisor": POSTERIOR_STD_DIVISOR,
          "vae": json.loads((WORK / "vae_report.json").read_text())}, indent=2) + "\n")
+    # The guidance scale the evaluation found best; sdkit applies it unless a preset or flag sets one.
+    (out / "sdkit.json").write_text(json.dumps({"recommended": {"cfg_scale": recommended_cfg}}, indent=2) + "\n")
     size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     log.info("export: %s, %.1f MB, unet step %d", out, size / 1e6, int(state["step"]))
 
@@ -402,14 +528,21 @@ def main(argv: list[str]) -> None:
     if stage == "data":
         stage_data()
     elif stage == "vae":
-        stage_vae(float(argv[1]))
+        options = dict(item.split("=", 1) for item in argv[2:])
+        stage_vae(float(argv[1]), learning_rate=float(options.get("lr", 1.5e-3)),
+                  code_weight=float(options.get("codes", 0.0)))
+    elif stage == "latents":
+        stage_latents()
     elif stage == "unet":
         # Optional settings for a later phase resumed from the latest checkpoint, e.g. `lr=2e-4 noise=0`.
         options = dict(item.split("=", 1) for item in argv[2:])
         stage_unet(float(argv[1]), learning_rate=float(options.get("lr", 1e-3)),
-                   posterior_noise=float(options.get("noise", 1.0)))
+                   posterior_noise=float(options.get("noise", 1.0)), ema_decay=float(options.get("ema", 0.995)),
+                   decay=options.get("decay", "none"), warm=Path(options["warm"]) if "warm" in options else None)
     elif stage == "export":
-        stage_export(Path(argv[1]) if len(argv) > 1 else DEMO_MODEL_DIR)
+        folders = [item for item in argv[1:] if "=" not in item]
+        options = dict(item.split("=", 1) for item in argv[1:] if "=" in item)
+        stage_export(Path(folders[0]) if folders else DEMO_MODEL_DIR, float(options.get("cfg", 7.0)))
     else:
         sys.exit(__doc__)
 

@@ -29,7 +29,7 @@ def test_every_builtin_file_is_valid_and_current():
 
 
 @pytest.mark.parametrize(("name", "task", "engine", "mode", "params"), [
-    ("txt2img/basic", Task.TXT2IMG, None, Mode.NORMAL, {"steps": 20, "cfg_scale": 7.0}),
+    ("txt2img/basic", Task.TXT2IMG, None, Mode.NORMAL, {"steps": 20}),
     ("txt2img/sdxl", Task.TXT2IMG, "sdxl", Mode.NORMAL,
      {"width": 1024, "height": 1024, "steps": 30, "cfg_scale": 6.0, "sampler": "DPM++ 2M", "schedule": "karras"}),
     ("txt2img/sdxl-turbo", Task.TXT2IMG, "sdxl", Mode.TURBO,
@@ -48,6 +48,7 @@ def test_basic_leaves_the_model_and_size_unset_for_the_demo_model():
     basic = load_preset("txt2img/basic")
     assert basic.model is None
     assert "width" not in basic.params and "height" not in basic.params  # the model's native size applies
+    assert "cfg_scale" not in basic.params  # the engine's 7, or what the model recommends (the demo's is lower)
 
 
 def test_preset_changes_against_engine_defaults():
