@@ -22,10 +22,17 @@ from sdkit.demo.evaluate import palette_labels, read_image, score_images
 from sdkit.demo.shapes import COLOURS, HELD_OUT, IMAGE_SIZE, Combo, draw, draw_at, seen_combos
 
 DEFAULT_STEPS = 20
-DEFAULT_CFG = 7.0  # presets/txt2img/basic.yaml: 20 steps, cfg 7, the model's own sampler
+DEFAULT_CFG = 7.0  # the engine's; main() replaces it with the model's recommended scale (what basic runs)
 SEEDS = (0, 1)
 # Distilled-model samplers: meaningless on a model that was not distilled for them.
 SKIPPED_SAMPLERS = {"lcm"}
+
+
+def recommended_cfg(model: Path) -> float:
+    """What the basic preset runs with: the model's recommended guidance scale, else the engine's 7."""
+    from sdkit.models.recommended import recommended_params
+
+    return float(recommended_params(model).get("cfg_scale", DEFAULT_CFG))
 
 
 def load_pipelines(model: Path):
@@ -166,11 +173,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seen", type=int, default=24, help="how many seen combinations to sample")
     parser.add_argument("--quick", action="store_true", help="txt2img and speed only")
-    parser.add_argument("--cfg", type=float, default=DEFAULT_CFG,
-                        help="guidance for the sampler, img2img, inpaint and speed checks")
+    parser.add_argument("--cfg", type=float, default=None,
+                        help="guidance for the sampler, img2img, inpaint and speed checks "
+                             "(default: the model's recommended scale from sdkit.json, else 7)")
     parser.add_argument("--txt2img-cfgs", default="7,1", help="further guidance scales for the txt2img table")
     args = parser.parse_args()
-    DEFAULT_CFG = args.cfg  # the one knob the helpers share; set once, before any of them runs
+    # The one knob the helpers share; set once, before any of them runs.
+    DEFAULT_CFG = args.cfg if args.cfg is not None else recommended_cfg(args.model)
     started = time.time()
     txt2img_pipeline, img2img_pipeline, inpaint_pipeline = load_pipelines(args.model)
     seen = seen_sample(args.seen)

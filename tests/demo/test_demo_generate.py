@@ -38,22 +38,26 @@ def test_the_readme_command_draws_the_prompted_picture(capsys, tmp_path, monkeyp
     assert (seen.background, seen.colour, seen.shape) == ("blue", "red", "circle")
 
 
-def test_every_supported_sampler_runs_and_the_deterministic_ones_paint_the_prompted_background(capsys, tmp_path):
-    """The demo model is weak on shape colour (docs/demo-model.md), but a sampler mapped onto the wrong
-    scheduler or schedule also loses the background, which the deterministic samplers otherwise get right."""
+def test_every_supported_sampler_paints_the_prompted_colours(capsys, tmp_path):
+    """Issue 5's sampler target: at the preset's 20 steps (and the model's recommended CFG), each sampler
+    gets at least 80 % of the colour judgements (background and shape colour) right. A sampler mapped onto
+    the wrong scheduler, schedule or noise loses colours here. LCM is left out: it samples only models
+    distilled for it (sdkit's lcm mode), which the demo model is not."""
     from sdkit.samplers import sampler_table
 
-    specs = sorted((spec for spec in sampler_table().samplers.values() if spec.supported), key=lambda s: s.id)
-    right = total = 0
+    specs = sorted((spec for spec in sampler_table().samplers.values() if spec.supported and spec.id != "lcm"),
+                   key=lambda spec: spec.id)
+    shares = {}
     for spec in specs:
-        for index, combo in enumerate(SAMPLE[:2]):
+        right = []
+        for index, combo in enumerate(SAMPLE):
             [path] = generate(capsys, tmp_path / spec.id, "--prompt", combo.caption, "--sampler", spec.id,
-                              "--steps", "20", "--cfg-scale", "2", "--seed", str(index))
+                              "--steps", "20", "--seed", str(index))
             seen = reading(path)
-            if not spec.stochastic:
-                right += seen.background == combo.background
-                total += 1
-    assert total >= 16 and right / total >= 0.8, f"{right}/{total} backgrounds right"
+            right += [seen.background == combo.background, seen.colour == combo.colour]
+        shares[spec.id] = sum(right) / len(right)
+    assert len(shares) >= 16
+    assert not {sampler: share for sampler, share in shares.items() if share < 0.8}, shares
 
 
 def test_inpaint_changes_the_masked_area_and_leaves_the_rest(capsys, tmp_path):

@@ -1,7 +1,8 @@
 """The bundled demo model loads with plain diffusers and draws what it is asked for, as the evaluator reads it.
 
-A small fixed-seed sample of the full evaluation (training/evaluate_demo_model.py): the thresholds sit one
-image below what this sample measured, so a broken pipeline, CFG or img2img path fails them.
+A small fixed-seed sample of the full evaluation (training/evaluate_demo_model.py, docs/demo-model.md):
+the txt2img thresholds are issue 5's targets, so a model, pipeline, CFG or img2img path that falls below
+them fails CI.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import pytest
 
 from sdkit.demo import DEMO_MODEL_DIR
 from sdkit.demo.evaluate import read_image, score_images
-from sdkit.demo.shapes import HELD_OUT, IMAGE_SIZE, Combo, draw, seen_combos, vocabulary
+from sdkit.demo.shapes import COLOURS, HELD_OUT, IMAGE_SIZE, Combo, draw, seen_combos, vocabulary
 
 STEPS = 20
-BEST_CFG = 2.0
-PROMPTS = list(HELD_OUT[:6]) + random.Random(7).sample(seen_combos(), 6)
+RECOMMENDED_CFG = json.loads((DEMO_MODEL_DIR / "sdkit.json").read_text())["recommended"]["cfg_scale"]
+# Every held-out combination and 12 seen ones (the first of the full evaluation's seen sample), seeds 0 and 1:
+# the held-out half is exactly the documented run's.
+PROMPTS = list(HELD_OUT) + random.Random(1234).sample(seen_combos(), 24)[: len(HELD_OUT)]
+SEEDS = (0, 1)
+HALF = len(HELD_OUT) * len(SEEDS)
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +37,24 @@ def pipeline():
     return pipe
 
 
-def generate(pipe, combos: list[Combo], guidance_scale: float = 7.0) -> list:
+def generate(pipe, combos: list[Combo], guidance_scale: float, seeds: tuple[int, ...] = SEEDS,
+             batch: int = 24) -> tuple[list, list[Combo]]:
+    """Every combo at every seed, as training/evaluate_demo_model.py does; the images and their prompts."""
     import torch
 
-    generators = [torch.Generator("cpu").manual_seed(index) for index in range(len(combos))]
-    return pipe(prompt=[combo.caption for combo in combos], generator=generators, num_inference_steps=STEPS,
-                guidance_scale=guidance_scale).images
+    jobs = [(combo, seed) for combo in combos for seed in seeds]
+    images = []
+    for start in range(0, len(jobs), batch):
+        chunk = jobs[start : start + batch]
+        images += pipe(prompt=[combo.caption for combo, _ in chunk], num_inference_steps=STEPS,
+                       generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in chunk],
+                       guidance_scale=guidance_scale).images
+    return images, [combo for combo, _ in jobs]
+
+
+@pytest.fixture(scope="module")
+def recommended_images(pipeline) -> tuple[list, list[Combo]]:
+    return generate(pipeline, PROMPTS, RECOMMENDED_CFG)
 
 
 def test_folder_is_a_small_fp16_sd1_layout():
@@ -76,24 +93,37 @@ def test_default_size_is_the_training_resolution(pipeline):
     assert {pipeline.unet.dtype, pipeline.vae.dtype, pipeline.text_encoder.dtype} == {pipeline.unet.dtype}
 
 
-def test_txt2img_draws_the_prompted_colours_and_shape(pipeline):
-    # Guidance 2 is this model's best scale (docs/demo-model.md); this sample measured 83 / 42 / 100 %.
-    images = generate(pipeline, PROMPTS, guidance_scale=BEST_CFG)
+def test_it_recommends_a_low_guidance_scale():
+    assert 1 < RECOMMENDED_CFG < 7
+
+
+def test_txt2img_meets_the_targets_on_held_out_and_seen_prompts(recommended_images):
+    images, expected = recommended_images
     assert images[0].size == (IMAGE_SIZE, IMAGE_SIZE)
-    scores = score_images(images, PROMPTS)
-    assert scores["background"] >= 0.75, scores
-    assert scores["colour"] >= 0.33, scores
-    assert scores["shape"] >= 0.9, scores
+    held_out = score_images(images[:HALF], expected[:HALF])
+    seen = score_images(images[HALF:], expected[HALF:])
+    for scores in (held_out, seen):
+        assert scores["background"] >= 0.9 and scores["colour"] >= 0.85 and scores["shape"] >= 0.75, (held_out, seen)
 
 
-def test_cfg_changes_what_is_drawn(pipeline):
-    # A pipeline that ignored guidance_scale would draw the same pixels at every scale.
-    unguided = np.stack([np.asarray(image, np.float32) for image in generate(pipeline, PROMPTS[:6], 1.0)])
-    guided = np.stack([np.asarray(image, np.float32) for image in generate(pipeline, PROMPTS[:6], 7.0)])
-    assert np.abs(guided - unguided).mean() > 10
+def test_guidance_1_follows_the_prompt_worse_than_the_recommended_scale(pipeline, recommended_images):
+    unguided = score_images(*generate(pipeline, PROMPTS, 1.0))
+    guided = score_images(*recommended_images)
+    # At least four more of the 144 judgements (3 per image) right with guidance than without.
+    assert sum(guided.values()) >= sum(unguided.values()) + 4 / len(recommended_images[0]), (guided, unguided)
 
 
-def test_img2img_strength_sets_how_much_changes(pipeline):
+def test_the_encoder_posterior_is_narrow_so_img2img_starts_from_the_image(pipeline):
+    import torch
+
+    image = torch.from_numpy(np.asarray(draw(PROMPTS[0], random.Random(1)), np.float32)).permute(2, 0, 1) / 127.5 - 1
+    with torch.no_grad():
+        posterior = pipeline.vae.encode(image[None]).latent_dist
+    # img2img samples the posterior; the UNet learned its means, which are about 1 latent std apart per colour.
+    assert float(posterior.std.mean() / posterior.mean.std()) < 0.05
+
+
+def test_img2img_low_strength_keeps_the_picture_and_high_strength_follows_a_new_colour(pipeline):
     import torch
     from diffusers import StableDiffusionImg2ImgPipeline
 
@@ -101,18 +131,16 @@ def test_img2img_strength_sets_how_much_changes(pipeline):
     rng = random.Random(11)
     combos = PROMPTS[:6]
     sources = [draw(combo, rng) for combo in combos]
+    others = [Combo(next(c for c in COLOURS if c not in (combo.colour, combo.background)), combo.shape,
+                    combo.background) for combo in combos]
 
-    def run(strength: float) -> list:
-        return img2img(prompt=[combo.caption for combo in combos], image=sources, strength=strength,
-                       num_inference_steps=STEPS, guidance_scale=BEST_CFG,
-                       generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(combos))]).images
+    def run(prompts: list[Combo], strength: float) -> list:
+        return img2img(prompt=[combo.caption for combo in prompts], image=sources, strength=strength,
+                       num_inference_steps=STEPS, guidance_scale=RECOMMENDED_CFG,
+                       generator=[torch.Generator("cpu").manual_seed(i) for i in range(len(prompts))]).images
 
-    def change(results: list) -> float:
-        return float(np.mean([np.abs(np.asarray(result, np.float32) - np.asarray(source, np.float32)).mean()
-                              for result, source in zip(results, sources, strict=True)]))
-
-    low, high = run(0.2), run(0.9)
-    # This model repaints more than it should even at low strength (docs/demo-model.md), so the bound is loose.
-    assert change(low) < 0.85 * change(high), (change(low), change(high))
-    kept = [read_image(result).background == combo.background for combo, result in zip(combos, low, strict=True)]
-    assert sum(kept) >= 5, kept
+    kept = [read_image(result).scores(combo) for combo, result in zip(combos, run(combos, 0.3), strict=True)]
+    assert all(sum(score[key] for score in kept) >= 5 for key in ("background", "colour", "shape")), kept
+    changed = [read_image(result).colour == other.colour
+               for other, result in zip(others, run(others, 0.9), strict=True)]
+    assert sum(changed) >= 4, changed
