@@ -122,13 +122,13 @@ def stage_data() -> None:
 # Where each flat colour sits in latent space (times COLOUR_CODE_SCALE): 8 of the 16 corners of a 4-D cube,
 # each two channels from the others (the even-weight code). Left to itself the first VAE packed the
 # colours close together (red-orange 0.84, purple-blue 0.87 latent std apart) and drew purple as a texture,
-# so the UNet's small errors swapped colours; these corners are at least 2.8 apart.
+# so the UNet's small errors swapped colours; these corners are 2*sqrt(2) code units apart or more (2.6 latent
+# standard deviations once trained, 3x the first VAE's closest pair).
 COLOUR_CODES = {
     "white": (1, 1, 1, 1), "black": (-1, -1, -1, -1), "yellow": (1, 1, -1, -1), "purple": (-1, -1, 1, 1),
     "red": (1, -1, 1, -1), "green": (-1, 1, -1, 1), "orange": (1, -1, -1, 1), "blue": (-1, 1, 1, -1),
 }
 COLOUR_CODE_SCALE = 1.5
-COLOUR_CODE_WEIGHT = 0.1
 
 
 def colour_labels(images: np.ndarray) -> torch.Tensor:
@@ -215,8 +215,6 @@ def stage_vae(minutes: float, batch_size: int = 8, learning_rate: float = 1.5e-3
 @torch.no_grad()
 def finish_vae(vae, images: np.ndarray, captions: list[str], step: int, seconds: float) -> None:
     """Score reconstructions with the evaluator, cache latents, set scaling_factor, save the VAE folder."""
-    vae.eval()
-    means, stds = [], []
     mean, std = encode_latents(vae, images)
     scaling_factor = float(1.0 / mean.std())
     vae.register_to_config(scaling_factor=scaling_factor)
@@ -383,6 +381,8 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
     """
     from diffusers import AutoencoderKL
 
+    if decay not in ("none", "cosine"):
+        raise SystemExit(f"unet: decay must be none or cosine, not {decay!r}")
     _, captions = load_data()
     latents = torch.load(WORK / "latents.pt", weights_only=True)
     latent_mean, latent_std = latents["mean"].float(), latents["std"].float()
@@ -429,7 +429,7 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
     while time.time() - started < minutes * 60:
         progress = (time.time() - started) / (minutes * 60)
         scale = max(0.05, 0.5 * (1 + math.cos(math.pi * progress))) if decay == "cosine" else 1.0
-        phase_step += 1
+        phase_step += 1  # each phase warms up again: a resumed run may start at a new rate
         for group in optimiser.param_groups:
             group["lr"] = learning_rate * scale * min(1.0, phase_step / 100)
         index = torch.randint(0, len(captions), (batch_size,))
@@ -468,8 +468,8 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
 
 
 # ------------------------------------------------------------------ stage: export
-# img2img encodes with a posterior *sample*, but the UNet learned posterior *means*; at std 0.5 (against a
-# latent std of 1.47) the sample's noise was itself enough to repaint colours at low strength. Shrinking the
+# img2img encodes with a posterior *sample*, but the UNet learned posterior *means*; at std 0.4-0.5 (against
+# a latent std of ~1.5) the sample's noise was itself enough to repaint colours at low strength. Shrinking the
 # exported encoder's std makes a sample equal its mean to within 1/40 of that noise; means, the decoder and
 # everything the UNet saw are untouched.
 POSTERIOR_STD_DIVISOR = 40.0
