@@ -33,9 +33,9 @@ def write_char_tokenizer(folder: Path, pad_token: str = "<|endoftext|>") -> Any:
     """A character-level CLIP tokenizer (514 entries, no merges) saved in `folder`, and returned."""
     from transformers import CLIPTokenizer
 
-    folder.mkdir(parents=True, exist_ok=True)
     from sdkit.models.clip_vocab import byte_symbols
 
+    folder.mkdir(parents=True, exist_ok=True)
     symbols = byte_symbols()
     vocab = {symbol: index for index, symbol in enumerate(symbols)}
     vocab.update({symbol + "</w>": 256 + index for index, symbol in enumerate(symbols)})

@@ -270,10 +270,10 @@ class StableDiffusionEngine:
         if isinstance(params, Img2ImgParams):
             call["image"] = load_image(params.image, (params.width, params.height))
             call["strength"] = params.strength
-        else:
-            call.update(height=params.height, width=params.width)
         if isinstance(params, InpaintParams):
             call["mask_image"] = load_mask(params.mask, (params.width, params.height), params.mask_blur)
+        if isinstance(params, InpaintParams) or not isinstance(params, Img2ImgParams):
+            # img2img takes its size from the (already resized) input image; the others are told it.
             call.update(height=params.height, width=params.width)
         return call
 

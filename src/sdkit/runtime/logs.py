@@ -82,4 +82,3 @@ def log_failure(error: BaseException) -> None:
     log.debug("failure: %s\ncontext: %s\n%s", error, details, trace)
     for handler in log.handlers:
         handler.flush()
-
