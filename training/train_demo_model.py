@@ -449,17 +449,19 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
         optimiser.step()
         step += 1
-        decay = min(ema_decay, (1 + step) / (10 + step))
+        # Its own name: this loop also reads `decay`, the learning-rate schedule (reusing the name once
+        # switched the cosine schedule off after the first step).
+        ema_rate = min(ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
             for name, value in modules.state_dict().items():
                 if value.dtype.is_floating_point:
-                    ema[name].mul_(decay).add_(value, alpha=1 - decay)
+                    ema[name].mul_(ema_rate).add_(value, alpha=1 - ema_rate)
                 else:
                     ema[name].copy_(value)
         recent.append(loss.item())
         if step % 10 == 0:
-            log.info("unet step %d  %.0fs  loss(avg10) %.4f", step, spent + time.time() - started,
-                     np.mean(recent[-10:]))
+            log.info("unet step %d  %.0fs  lr %.2e  loss(avg10) %.4f", step, spent + time.time() - started,
+                     optimiser.param_groups[0]["lr"], np.mean(recent[-10:]))
         if time.time() - last_save > CHECKPOINT_SECONDS:
             checkpoint()
             last_save = time.time()
