@@ -218,7 +218,7 @@ def finish_vae(vae, images: np.ndarray, captions: list[str], step: int, seconds:
     mean, std = encode_latents(vae, images)
     scaling_factor = float(1.0 / mean.std())
     vae.register_to_config(scaling_factor=scaling_factor)
-    sample = np.random.RandomState(7).choice(len(mean), 300, replace=False)
+    sample = np.random.RandomState(7).choice(len(mean), min(300, len(mean)), replace=False)
     reconstructions = []
     for start in range(0, len(sample), 100):
         reconstructions += tensor_to_pil(vae.decode(mean[sample[start : start + 100]]).sample)
@@ -370,6 +370,19 @@ def make_scheduler():
 
 
 # ------------------------------------------------------------------ stage: unet
+WARMUP_STEPS = 100
+FINAL_RATE_SHARE = 0.05
+
+
+def learning_rate_scale(progress: float, phase_step: int, decay: str) -> float:
+    """The share of the base rate at `progress` (0-1) of a phase's minutes: a warm-up over its first
+    WARMUP_STEPS steps, then constant ("none") or a cosine down to FINAL_RATE_SHARE ("cosine")."""
+    warm_up = min(1.0, phase_step / WARMUP_STEPS)
+    if decay == "cosine":
+        return warm_up * max(FINAL_RATE_SHARE, 0.5 * (1 + math.cos(math.pi * progress)))
+    return warm_up
+
+
 def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3, ema_decay: float = 0.995,
                empty_caption_share: float = 0.1, min_snr: float = 5.0, posterior_noise: float = 1.0,
                decay: str = "none", warm: Path | None = None) -> None:
@@ -427,11 +440,10 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
 
     started, last_save, recent, phase_step = time.time(), time.time(), [], 0
     while time.time() - started < minutes * 60:
-        progress = (time.time() - started) / (minutes * 60)
-        scale = max(0.05, 0.5 * (1 + math.cos(math.pi * progress))) if decay == "cosine" else 1.0
         phase_step += 1  # each phase warms up again: a resumed run may start at a new rate
+        scale = learning_rate_scale((time.time() - started) / (minutes * 60), phase_step, decay)
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate * scale * min(1.0, phase_step / 100)
+            group["lr"] = learning_rate * scale
         index = torch.randint(0, len(captions), (batch_size,))
         jitter = posterior_noise * latent_std[index] * torch.randn_like(latent_mean[index])
         clean = (latent_mean[index] + jitter) * scaling_factor
