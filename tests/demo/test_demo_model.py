@@ -15,13 +15,10 @@ import pytest
 
 from sdkit.demo import DEMO_MODEL_DIR
 from sdkit.demo.evaluate import read_image, score_images
-from sdkit.demo.shapes import COLOURS, HELD_OUT, IMAGE_SIZE, Combo, draw, seen_combos, vocabulary
+from sdkit.demo.shapes import COLOURS, HELD_OUT, IMAGE_SIZE, Combo, draw, vocabulary
 
 STEPS = 20
 RECOMMENDED_CFG = json.loads((DEMO_MODEL_DIR / "sdkit.json").read_text())["recommended"]["cfg_scale"]
-# Every held-out combination and 12 seen ones (the first of the full evaluation's seen sample), seeds 0 and 1:
-# the held-out half is exactly the documented run's.
-PROMPTS = list(HELD_OUT) + random.Random(1234).sample(seen_combos(), 24)[: len(HELD_OUT)]
 SEEDS = (0, 1)
 HALF = len(HELD_OUT) * len(SEEDS)
 
@@ -37,24 +34,17 @@ def pipeline():
     return pipe
 
 
-def generate(pipe, combos: list[Combo], guidance_scale: float, seeds: tuple[int, ...] = SEEDS,
-             batch: int = 24) -> tuple[list, list[Combo]]:
-    """Every combo at every seed, as training/evaluate_demo_model.py does; the images and their prompts."""
-    import torch
-
-    jobs = [(combo, seed) for combo in combos for seed in seeds]
-    images = []
-    for start in range(0, len(jobs), batch):
-        chunk = jobs[start : start + batch]
-        images += pipe(prompt=[combo.caption for combo, _ in chunk], num_inference_steps=STEPS,
-                       generator=[torch.Generator("cpu").manual_seed(seed) for _, seed in chunk],
-                       guidance_scale=guidance_scale).images
-    return images, [combo for combo, _ in jobs]
+@pytest.fixture(scope="module")
+def prompts(evaluator) -> list[Combo]:
+    """Every held-out combination and the first 12 of the full evaluation's seen sample: with seeds 0 and 1,
+    the held-out half is exactly the documented run's."""
+    return list(HELD_OUT) + evaluator.seen_sample(24)[: len(HELD_OUT)]
 
 
 @pytest.fixture(scope="module")
-def recommended_images(pipeline) -> tuple[list, list[Combo]]:
-    return generate(pipeline, PROMPTS, RECOMMENDED_CFG)
+def recommended_images(pipeline, evaluator, prompts) -> tuple[list, list[Combo]]:
+    """Every prompt at every seed, drawn by the evaluator's own txt2img; the images and their prompts."""
+    return evaluator.txt2img(pipeline, prompts, steps=STEPS, cfg=RECOMMENDED_CFG, seeds=SEEDS)
 
 
 def test_folder_is_a_small_fp16_sd1_layout():
@@ -106,8 +96,9 @@ def test_txt2img_meets_the_targets_on_held_out_and_seen_prompts(recommended_imag
         assert scores["background"] >= 0.9 and scores["colour"] >= 0.85 and scores["shape"] >= 0.75, (held_out, seen)
 
 
-def test_guidance_1_follows_the_prompt_worse_than_the_recommended_scale(pipeline, recommended_images):
-    unguided = score_images(*generate(pipeline, PROMPTS, 1.0))
+def test_guidance_1_follows_the_prompt_worse_than_the_recommended_scale(pipeline, evaluator, prompts,
+                                                                       recommended_images):
+    unguided = score_images(*evaluator.txt2img(pipeline, prompts, steps=STEPS, cfg=1.0, seeds=SEEDS))
     guided = score_images(*recommended_images)
     # At least four more of the 144 judgements (3 per image) right with guidance than without.
     assert sum(guided.values()) >= sum(unguided.values()) + 4 / len(recommended_images[0]), (guided, unguided)
@@ -116,10 +107,10 @@ def test_guidance_1_follows_the_prompt_worse_than_the_recommended_scale(pipeline
 def test_the_encoder_posterior_is_narrow_so_img2img_starts_from_the_image(pipeline):
     import torch
 
-    image = torch.from_numpy(np.asarray(draw(PROMPTS[0], random.Random(1)), np.float32)).permute(2, 0, 1) / 127.5 - 1
+    image = torch.from_numpy(np.asarray(draw(HELD_OUT[0], random.Random(1)), np.float32)).permute(2, 0, 1) / 127.5 - 1
     with torch.no_grad():
         posterior = pipeline.vae.encode(image[None]).latent_dist
-    # img2img samples the posterior; the UNet learned its means, which are about 1 latent std apart per colour.
+    # img2img samples the posterior; the UNet learned its means, whose colour codes are 2.6 latent stds apart.
     assert float(posterior.std.mean() / posterior.mean.std()) < 0.05
 
 
@@ -129,7 +120,7 @@ def test_img2img_low_strength_keeps_the_picture_and_high_strength_follows_a_new_
 
     img2img = StableDiffusionImg2ImgPipeline(**pipeline.components)
     rng = random.Random(11)
-    combos = PROMPTS[:6]
+    combos = list(HELD_OUT[:6])
     sources = [draw(combo, rng) for combo in combos]
     others = [Combo(next(c for c in COLOURS if c not in (combo.colour, combo.background)), combo.shape,
                     combo.background) for combo in combos]

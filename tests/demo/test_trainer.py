@@ -7,22 +7,10 @@ the export is a diffusers folder any SD 1.x pipeline loads.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
-
-TRAINER = Path(__file__).parents[2] / "training" / "train_demo_model.py"
-
-
-@pytest.fixture(scope="module")
-def trainer():
-    spec = importlib.util.spec_from_file_location("train_demo_model", TRAINER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_cosine_schedule_decays_to_five_percent_after_a_warm_up(trainer):
