@@ -4,7 +4,7 @@ Usage (run from the repository root; the working folder holds data and checkpoin
     python training/train_demo_model.py data             # draw the captioned data set
     python training/train_demo_model.py vae  MINUTES [lr=X codes=W]  # train the VAE (resumes), then cache latents
     python training/train_demo_model.py latents          # re-cache latents of every image with the saved VAE
-    python training/train_demo_model.py unet MINUTES [lr=X noise=Y ema=D decay=cosine warm=CKPT]
+    python training/train_demo_model.py unet MINUTES [lr=X noise=Y ema=D decay=cosine predict=v warm=CKPT]
                                                          # text encoder + UNet (resumes)
     python training/train_demo_model.py export [OUT] [cfg=X]  # write the fp16 diffusers folder (default: the
                                                          # package's) recommending guidance X (sdkit.json)
@@ -342,8 +342,9 @@ def make_unet():
         addition_embed_type="text", addition_embed_type_num_heads=4)
 
 
-def warm_start(modules: torch.nn.ModuleDict, checkpoint_path: Path) -> None:
-    """Start from an earlier run's EMA weights; parts it lacked start as a no-op.
+def warm_start(modules: torch.nn.ModuleDict, checkpoint_path: Path) -> dict:
+    """Start from an earlier run's EMA weights; parts it lacked start as a no-op. Returns what the earlier
+    run was (steps, seconds, prediction), which the new run's checkpoints and the export keep.
 
     If the run lacked the text embedding, its last LayerNorm gets zero gain, so the grown UNet first computes
     exactly what the earlier one did and learns to use the new path from there. A run on another VAE's
@@ -358,15 +359,20 @@ def warm_start(modules: torch.nn.ModuleDict, checkpoint_path: Path) -> None:
     if missing:  # an earlier run without the text embedding: make the new path start as a no-op
         torch.nn.init.zeros_(modules["unet"].add_embedding.norm2.weight)
     log.info("unet: warm start from %s (step %d), new: %s", checkpoint_path, int(state["step"]), missing)
+    return {"steps": int(state["step"]), "seconds": round(float(state["seconds"])),
+            "prediction": state.get("prediction", "eps"), "warm_start": state.get("warm_start")}
 
 
-def make_scheduler():
+PREDICTION_TYPES = {"eps": "epsilon", "v": "v_prediction"}
+
+
+def make_scheduler(prediction: str = "eps"):
     """The default sampler: DPM-Solver++ (2M) over SD 1's scaled-linear betas."""
     from diffusers import DPMSolverMultistepScheduler
 
     return DPMSolverMultistepScheduler(
         num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-        prediction_type="epsilon", algorithm_type="dpmsolver++", solver_order=2, steps_offset=1)
+        prediction_type=PREDICTION_TYPES[prediction], algorithm_type="dpmsolver++", solver_order=2, steps_offset=1)
 
 
 # ------------------------------------------------------------------ stage: unet
@@ -383,9 +389,27 @@ def learning_rate_scale(progress: float, phase_step: int, decay: str) -> float:
     return warm_up
 
 
+def loss_target_and_weight(prediction: str, clean: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor,
+                           alphas_cumprod: torch.Tensor, min_snr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the UNet learns to output, and each example's min-SNR weight.
+
+    Both targets weigh the clean-image error by min(SNR, min_snr), so easy low-noise steps stop dominating
+    the loss. They differ at high noise: epsilon prediction reads the clean image off as (x_t - sigma *
+    eps) / alpha, which multiplies the network's error by 1/alpha (14x at t = 999), while v prediction
+    states it directly - and at high noise the prompt alone must pick the shape's colour.
+    """
+    alpha_bar = alphas_cumprod[timesteps]
+    snr = alpha_bar / (1 - alpha_bar)
+    if prediction == "v":
+        shape = (-1, 1, 1, 1)
+        velocity = alpha_bar.sqrt().view(shape) * noise - (1 - alpha_bar).sqrt().view(shape) * clean
+        return velocity, torch.clamp(snr, max=min_snr) / (snr + 1)
+    return noise, torch.clamp(snr, max=min_snr) / snr
+
+
 def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3, ema_decay: float = 0.995,
                empty_caption_share: float = 0.1, min_snr: float = 5.0, posterior_noise: float = 1.0,
-               decay: str = "none", warm: Path | None = None) -> None:
+               decay: str = "none", warm: Path | None = None, prediction: str | None = None) -> None:
     """Train text encoder and UNet jointly on cached latents: mean + posterior_noise * std * N(0, 1).
 
     posterior_noise 0 trains on the posterior means alone: a cleaner target than samples, which the
@@ -396,6 +420,8 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
 
     if decay not in ("none", "cosine"):
         raise SystemExit(f"unet: decay must be none or cosine, not {decay!r}")
+    if prediction not in (None, *PREDICTION_TYPES):
+        raise SystemExit(f"unet: prediction must be one of {', '.join(PREDICTION_TYPES)}, not {prediction!r}")
     _, captions = load_data()
     latents = torch.load(WORK / "latents.pt", weights_only=True)
     latent_mean, latent_std = latents["mean"].float(), latents["std"].float()
@@ -413,7 +439,7 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
     ema = {name: value.detach().clone() for name, value in modules.state_dict().items()}
     optimiser = torch.optim.AdamW(modules.parameters(), lr=learning_rate, weight_decay=1e-2)
     checkpoint_path = WORK / "unet.ckpt"
-    step, spent = 0, 0.0
+    step, spent, earlier = 0, 0.0, None
     state = load_checkpoint(checkpoint_path)
     if state:
         modules.load_state_dict(state["model"])
@@ -422,21 +448,24 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         step, spent = int(state["step"]), float(state["seconds"])
         restore_rng(state["rng"])
         log.info("unet: resumed at step %d (%.0fs trained)", step, spent)
+        prediction = prediction or state.get("prediction", "eps")
+        earlier = state.get("warm_start")
     elif warm is not None:
-        warm_start(modules, warm)
+        earlier = warm_start(modules, warm)
         ema = {name: value.detach().clone() for name, value in modules.state_dict().items()}
-    log.info("unet: lr %g (%s), posterior noise %g, batch %d, ema %g", learning_rate, decay, posterior_noise,
-             batch_size, ema_decay)
+    prediction = prediction or "eps"
+    log.info("unet: lr %g (%s), posterior noise %g, batch %d, ema %g, predicts %s", learning_rate, decay,
+             posterior_noise, batch_size, ema_decay, PREDICTION_TYPES[prediction])
     log.info("unet: text encoder %d, unet %d parameters", sum(p.numel() for p in text_encoder.parameters()),
              sum(p.numel() for p in unet.parameters()))
-    scheduler = make_scheduler()
+    scheduler = make_scheduler(prediction)
     alphas_cumprod = scheduler.alphas_cumprod
-    snr = alphas_cumprod / (1 - alphas_cumprod)
     modules.train()
 
     def checkpoint() -> None:
         save_checkpoint(checkpoint_path, model=modules.state_dict(), ema=ema, optimiser=optimiser.state_dict(),
-                        step=step, seconds=spent + time.time() - started, rng=rng_state())
+                        step=step, seconds=spent + time.time() - started, rng=rng_state(), prediction=prediction,
+                        warm_start=earlier)
 
     started, last_save, recent, phase_step = time.time(), time.time(), [], 0
     while time.time() - started < minutes * 60:
@@ -453,9 +482,8 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,))
         noisy = scheduler.add_noise(clean, noise, timesteps)
         predicted = unet(noisy, timesteps, text_encoder(ids)[0]).sample
-        # min-SNR weighting: easy low-noise steps stop dominating the loss, so training converges sooner.
-        weight = torch.clamp(snr[timesteps], max=min_snr) / snr[timesteps]
-        loss = (weight * ((predicted - noise) ** 2).mean(dim=(1, 2, 3))).mean()
+        target, weight = loss_target_and_weight(prediction, clean, noise, timesteps, alphas_cumprod, min_snr)
+        loss = (weight * ((predicted - target) ** 2).mean(dim=(1, 2, 3))).mean()
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(modules.parameters(), 1.0)
@@ -508,8 +536,8 @@ def stage_export(out: Path, recommended_cfg: float) -> None:
     narrow_posterior(vae)
     pipeline = StableDiffusionPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
-        unet=unet, scheduler=make_scheduler(), safety_checker=None, feature_extractor=None,
-        requires_safety_checker=False)
+        unet=unet, scheduler=make_scheduler(state.get("prediction", "eps")), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False)
     if out.exists():
         shutil.rmtree(out)
     pipeline.to(torch.float16).save_pretrained(out, safe_serialization=True)
@@ -526,6 +554,7 @@ def stage_export(out: Path, recommended_cfg: float) -> None:
         shutil.copy(WORK / "tokenizer" / name, out / "tokenizer" / name)
     (out / "training.json").write_text(json.dumps(
         {"unet_steps": int(state["step"]), "unet_seconds": round(float(state["seconds"])),
+         "prediction": state.get("prediction", "eps"), "warm_start": state.get("warm_start"),
          "posterior_std_divisor": POSTERIOR_STD_DIVISOR,
          "vae": json.loads((WORK / "vae_report.json").read_text())}, indent=2) + "\n")
     # The guidance scale the evaluation found best; sdkit applies it unless a preset or flag sets one.
@@ -552,7 +581,8 @@ def main(argv: list[str]) -> None:
         options = dict(item.split("=", 1) for item in argv[2:])
         stage_unet(float(argv[1]), learning_rate=float(options.get("lr", 1e-3)),
                    posterior_noise=float(options.get("noise", 1.0)), ema_decay=float(options.get("ema", 0.995)),
-                   decay=options.get("decay", "none"), warm=Path(options["warm"]) if "warm" in options else None)
+                   decay=options.get("decay", "none"), warm=Path(options["warm"]) if "warm" in options else None,
+                   prediction=options.get("predict"))
     elif stage == "export":
         folders = [item for item in argv[1:] if "=" not in item]
         options = dict(item.split("=", 1) for item in argv[1:] if "=" in item)

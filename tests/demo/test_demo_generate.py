@@ -15,6 +15,8 @@ from sdkit.demo.evaluate import read_image
 from sdkit.demo.shapes import Combo, draw_at
 
 SAMPLE = [Combo("red", "circle", "blue"), Combo("yellow", "square", "purple"), Combo("white", "triangle", "green")]
+# Five prompts for the per-sampler target (80 % of five is four): the three above and two held-out ones.
+SAMPLER_SAMPLE = [*SAMPLE, Combo("green", "triangle", "purple"), Combo("black", "circle", "white")]
 
 
 def generate(capsys, out: Path, *args: str) -> list[Path]:
@@ -40,24 +42,25 @@ def test_the_readme_command_draws_the_prompted_picture(capsys, tmp_path, monkeyp
 
 def test_every_supported_sampler_paints_the_prompted_colours(capsys, tmp_path):
     """Issue 5's sampler target: at the preset's 20 steps (and the model's recommended CFG), each sampler
-    gets at least 80 % of the colour judgements (background and shape colour) right. A sampler mapped onto
-    the wrong scheduler, schedule or noise loses colours here. LCM is left out: it samples only models
-    distilled for it (sdkit's lcm mode), which the demo model is not."""
+    gets at least 80 % of the backgrounds and, separately, of the shape colours right. A sampler mapped onto
+    the wrong scheduler, schedule, prediction type or noise loses colours here. LCM is left out: it samples
+    only models distilled for it (sdkit's lcm mode), which the demo model is not."""
     from sdkit.samplers import sampler_table
 
     specs = sorted((spec for spec in sampler_table().samplers.values() if spec.supported and spec.id != "lcm"),
                    key=lambda spec: spec.id)
     shares = {}
     for spec in specs:
-        right = []
-        for index, combo in enumerate(SAMPLE):
+        readings = []
+        for index, combo in enumerate(SAMPLER_SAMPLE):
             [path] = generate(capsys, tmp_path / spec.id, "--prompt", combo.caption, "--sampler", spec.id,
                               "--steps", "20", "--seed", str(index))
-            seen = reading(path)
-            right += [seen.background == combo.background, seen.colour == combo.colour]
-        shares[spec.id] = sum(right) / len(right)
+            readings.append((reading(path), combo))
+        shares[spec.id] = {
+            "background": np.mean([seen.background == combo.background for seen, combo in readings]),
+            "colour": np.mean([seen.colour == combo.colour for seen, combo in readings])}
     assert len(shares) >= 16
-    assert not {sampler: share for sampler, share in shares.items() if share < 0.8}, shares
+    assert not {sampler: share for sampler, share in shares.items() if min(share.values()) < 0.8}, shares
 
 
 def test_inpaint_changes_the_masked_area_and_leaves_the_rest(capsys, tmp_path):
