@@ -415,6 +415,7 @@ def stage_unet(minutes: float, batch_size: int = 16, learning_rate: float = 1e-3
     posterior_noise 0 trains on the posterior means alone: a cleaner target than samples, which the
     decoder (trained on noisy samples) still decodes exactly. decay "cosine" lowers the rate over this
     phase's minutes to 5 % of it; `warm` starts a new run (no checkpoint yet) from another run's weights.
+    prediction "eps" or "v" chooses what the UNet outputs (default: the checkpoint's, else "eps").
     """
     from diffusers import AutoencoderKL
 
