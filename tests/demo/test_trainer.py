@@ -68,15 +68,30 @@ def test_stages_resume_and_export_a_loadable_sd1_folder(trainer, tmp_path, monke
     assert set(report["reconstruction_scores"]) == {"background", "colour", "shape"}
     assert torch.load(trainer.WORK / "latents.pt", weights_only=True)["mean"].shape == (48, 4, 16, 16)
 
-    trainer.main(["unet", "0.02", "noise=0", "ema=0.999", "decay=cosine", "predict=v"])
+    trainer.main(["unet", "0.02", "noise=0", "ema=0.999", "decay=cosine"])
     first = checkpoint_step(trainer, "unet.ckpt")
-    trainer.main(["unet", "0.02", "noise=0", "ema=0.999", "decay=cosine"])  # resumes, still predicting v
+    trainer.main(["unet", "0.02", "noise=0", "ema=0.999", "decay=cosine"])
+    phase_1 = checkpoint_step(trainer, "unet.ckpt")
+    assert phase_1 > first > 0
+
+    # Phase 2 of the recipe: a second folder sharing the data, warm-started from phase 1, predicting v.
+    phase_1_work = trainer.WORK
+    monkeypatch.setattr(trainer, "WORK", tmp_path / "phase2")
+    trainer.WORK.mkdir()
+    for name in ("data.npz", "latents.pt", "tokenizer", "vae", "vae_report.json"):
+        (trainer.WORK / name).symlink_to(phase_1_work / name)
+    trainer.main(["unet", "0.02", "noise=0", "predict=v", f"warm={phase_1_work / 'unet.ckpt'}"])
+    first = checkpoint_step(trainer, "unet.ckpt")
+    trainer.main(["unet", "0.02", "noise=0"])  # resumes, still predicting v
     assert checkpoint_step(trainer, "unet.ckpt") > first > 0
     assert trainer.load_checkpoint(trainer.WORK / "unet.ckpt")["prediction"] == "v"
 
     out = tmp_path / "model"
     trainer.main(["export", str(out), "cfg=2.5"])
     assert json.loads((out / "sdkit.json").read_text()) == {"recommended": {"cfg_scale": 2.5}}
+    record = json.loads((out / "training.json").read_text())
+    assert record["prediction"] == "v"
+    assert (record["warm_start"]["steps"], record["warm_start"]["prediction"]) == (phase_1, "eps")
     assert not list(out.rglob("*.bin")), "weights must be safetensors"
     assert json.loads((out / "scheduler" / "scheduler_config.json").read_text())["prediction_type"] == "v_prediction"
     pipe = StableDiffusionPipeline.from_pretrained(out, local_files_only=True)
