@@ -5,40 +5,9 @@ from __future__ import annotations
 import os
 import platform
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
-# The CPU flags that decide which dtype and kernels are fast; the full list would drown the header.
-INTERESTING_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni",
-                     "amx_bf16", "amx_int8", "amx_tile", "neon", "asimd")
-
-
-def _cpuinfo() -> tuple[str, list[str]]:
-    """The CPU model name and its interesting flags, from /proc/cpuinfo where there is one."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        return platform.processor() or platform.machine(), []
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                  if line.startswith(("model name", "Model", "Hardware"))), platform.machine())
-    flags_line = next((line for line in text.splitlines() if line.startswith(("flags", "Features"))), "")
-    flags = set(flags_line.split(":", 1)[-1].split())
-    return model, [flag for flag in INTERESTING_FLAGS if flag in flags]
-
-
-def _ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 1024**2, 1)
-    except (OSError, ValueError):
-        pass
-    try:
-        import psutil  # accelerate depends on it, so it is usually there
-
-        return round(psutil.virtual_memory().total / 1024**3, 1)
-    except ImportError:
-        return None
+from sdkit.runtime import machine
 
 
 def _version(distribution: str) -> str | None:
@@ -52,12 +21,12 @@ def machine_info(with_torch: bool = True) -> dict[str, Any]:
     """Plain data describing this machine; `with_torch=False` stays light (no torch import)."""
     from sdkit import __version__
 
-    model, flags = _cpuinfo()
+    cpu, total_bytes = machine.cpu(), machine.memory().total_bytes
     info: dict[str, Any] = {
-        "cpu": model,
-        "cpu_flags": flags,
+        "cpu": cpu.model or platform.machine(),
+        "cpu_flags": cpu.notable_flags,
         "cores": os.cpu_count(),
-        "ram_gib": _ram_gib(),
+        "ram_gib": round(total_bytes / 1024**3, 1) if total_bytes else None,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "sdkit": __version__,

@@ -17,17 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sdkit.runtime import machine
+
 # Distributions whose versions matter for sdkit bugs (read from metadata, nothing is imported).
 VERSIONED_PACKAGES = (
     "sdkit-cli", "torch", "torchvision", "diffusers", "transformers", "accelerate", "safetensors",
     "huggingface-hub", "spandrel", "xformers", "numpy", "Pillow", "pydantic", "typer", "rich",
     "PyYAML", "importlib-metadata", "platformdirs", "nvidia-cudnn-cu12", "pytorch-triton-rocm", "triton",
-)
-
-# CPU flags that decide fast paths: bf16/fp16 support, AVX-512 and AMX matrix units.
-CPU_FLAGS_OF_INTEREST = (
-    "sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-    "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "neon", "asimd", "sve",
 )
 
 TOOL_TIMEOUT_S = 15
@@ -77,75 +73,18 @@ def os_info() -> dict[str, Any]:
 
 
 def cpu_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"model": platform.processor() or None, "logical_cores": os.cpu_count()}
+    facts = machine.cpu()
+    info: dict[str, Any] = {"model": facts.model, "logical_cores": os.cpu_count(),
+                            "physical_cores": facts.physical_cores, "flags": facts.notable_flags}
     if hasattr(os, "sched_getaffinity"):
         info["usable_cores"] = len(os.sched_getaffinity(0))
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        info.update(_linux_cpu(cpuinfo.read_text(errors="replace")))
-    elif platform.system() == "Darwin":
-        brand = run_tool(["sysctl", "-n", "machdep.cpu.brand_string"])
-        info["model"] = brand.get("output") or info["model"]
-        cores = run_tool(["sysctl", "-n", "hw.physicalcpu"])
-        info["physical_cores"] = int(cores["output"]) if cores.get("output", "").isdigit() else None
     return info
 
 
-def _linux_cpu(text: str) -> dict[str, Any]:
-    model = None
-    flags: set[str] = set()
-    cores: set[tuple[str, str]] = set()
-    physical_id = core_id = ""
-    for line in text.splitlines():
-        name, _, value = (part.strip() for part in line.partition(":"))
-        if name in ("model name", "Hardware", "Model") and model is None:
-            model = value
-        elif name in ("flags", "Features"):
-            flags.update(value.split())
-        elif name == "physical id":
-            physical_id = value
-        elif name == "core id":
-            core_id = value
-            cores.add((physical_id, core_id))
-    return {
-        "model": model,
-        "physical_cores": len(cores) or None,
-        "flags": sorted(flag for flag in flags if flag in CPU_FLAGS_OF_INTEREST),
-    }
-
-
 def memory_info() -> dict[str, Any]:
-    meminfo = Path("/proc/meminfo")
-    if meminfo.is_file():
-        values = {}
-        for line in meminfo.read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name in ("MemTotal", "MemAvailable", "SwapTotal"):
-                values[name] = int(rest.split()[0]) * 1024
-        return {"total_bytes": values.get("MemTotal"), "available_bytes": values.get("MemAvailable"),
-                "swap_bytes": values.get("SwapTotal")}
-    if platform.system() == "Darwin":
-        total = run_tool(["sysctl", "-n", "hw.memsize"]).get("output", "")
-        return {"total_bytes": int(total) if total.isdigit() else None}
-    if platform.system() == "Windows":
-        return _windows_memory()
-    return {"total_bytes": None}
-
-
-def _windows_memory() -> dict[str, Any]:
-    import ctypes
-
-    class MemoryStatus(ctypes.Structure):
-        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
-                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
-                    ("ullTotalPageFile", ctypes.c_ulonglong), ("ullAvailPageFile", ctypes.c_ulonglong),
-                    ("ullTotalVirtual", ctypes.c_ulonglong), ("ullAvailVirtual", ctypes.c_ulonglong),
-                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
-
-    status = MemoryStatus()
-    status.dwLength = ctypes.sizeof(MemoryStatus)
-    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
-    return {"total_bytes": status.ullTotalPhys, "available_bytes": status.ullAvailPhys}
+    facts = machine.memory()
+    return {"total_bytes": facts.total_bytes, "available_bytes": facts.available_bytes,
+            "swap_bytes": facts.swap_bytes}
 
 
 def python_info() -> dict[str, Any]:

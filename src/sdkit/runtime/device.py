@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
@@ -35,16 +33,11 @@ def choose_device(requested: str = "auto") -> str:
     return requested
 
 
-@lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), so bf16 weights run faster."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    flags_line = next((line for line in text.splitlines() if line.startswith("flags")), "")
-    flags = set(flags_line.split(":", 1)[-1].split())
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    from sdkit.runtime.machine import cpu  # read once per process there
+
+    return cpu().native_bf16
 
 
 def choose_dtype(requested: str, device: str) -> Any:

@@ -10,10 +10,9 @@ count is taken as 64.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 from sdkit.core.errors import UserInputError
+from sdkit.runtime import machine
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +45,7 @@ def available_bytes(device: str) -> int | None:
             return int(torch.mps.recommended_max_memory() - torch.mps.current_allocated_memory())
         except (AttributeError, RuntimeError):
             return None
-    return _available_ram()
-
-
-def _available_ram() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        import psutil  # present on most installs; not a dependency
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return machine.memory().available_bytes  # the CPU works in the machine's RAM
 
 
 def _gib(value: int) -> str:
