@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,33 @@ def test_output_dir_that_cannot_be_created(tmp_path):
     blocker.write_text("x")
     with pytest.raises(UserInputError, match="cannot create the output folder"):
         ensure_output_dir(blocker / "sub")
+
+
+def test_images_and_sidecars_get_the_mode_a_new_file_gets(tmp_path):
+    saved = os.umask(0o022)
+    try:
+        image = write_png(tmp_path, "1", Image.new("RGB", (4, 4)))
+        sidecar = write_sidecar(image, {"seed": 1})
+    finally:
+        os.umask(saved)
+    # 0o644 as any program's new file, not the 0o600 of a temporary file: others may read outputs
+    assert stat.S_IMODE(image.stat().st_mode) == 0o644 and stat.S_IMODE(sidecar.stat().st_mode) == 0o644
+
+
+def test_without_hard_links_images_are_kept_numbered_and_nothing_is_replaced(tmp_path, monkeypatch):
+    # exFAT, FAT and some network mounts: os.link fails, the writer reserves names instead.
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", refuse)
+    (tmp_path / "00000-7.png").write_bytes(b"user file")
+    first = write_png(tmp_path, "7", Image.new("RGB", (8, 8), "red"))
+    second = write_png(tmp_path, "7", Image.new("RGB", (8, 8), "blue"))
+    assert (first.name, second.name) == ("00001-7.png", "00002-7.png")
+    assert Image.open(first).getpixel((0, 0)) == (255, 0, 0) and Image.open(second).getpixel((0, 0)) == (0, 0, 255)
+    assert (tmp_path / "00000-7.png").read_bytes() == b"user file"
+    sidecar = write_sidecar(first, {"seed": 1})
+    with pytest.raises(FileExistsError):
+        write_sidecar(first, {"seed": 2})
+    assert '"seed": 1' in sidecar.read_text()
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary left

@@ -2,8 +2,8 @@
 
 Everything goes through one `Redactor` before it is written, and the manifest says what is inside and
 what was removed. Only text log files are read from the log folder; model files, images and anything
-binary are never included, whatever their names. The zip is written to a temporary file and then linked
-into place, so a half-written bundle is never seen and an existing file is never overwritten.
+binary are never included, whatever their names. The zip is written with `sdkit.files.atomic`, so a
+half-written bundle is never seen and an existing file is never overwritten.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sdkit.core.errors import RuntimeFailure, UserInputError
 from sdkit.debug import system
 from sdkit.debug.inventory import plugin_inventory
 from sdkit.debug.redact import Redactor
+from sdkit.files.atomic import create_file, create_first_free
 from sdkit.runtime.config import raw_config
 from sdkit.runtime.paths import paths
 from sdkit.runtime.state import last_preset
@@ -217,27 +217,18 @@ def _zip_bytes(files: dict[str, bytes], manifest: dict[str, Any]) -> bytes:
 def _publish(data: bytes, folder: Path, exact_name: str | None, now: datetime) -> Path:
     """Write `data` under a name that did not exist before; never replace an existing file."""
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=".sdkit-debug-", suffix=".tmp", dir=folder)
+        if exact_name:
+            return create_file(folder / exact_name, data)
+        return create_first_free(folder, _fresh_names(now), data)
+    except FileExistsError:
+        if exact_name:
+            raise UserInputError(f"{folder / exact_name} already exists; export-debug never overwrites a file",
+                                 "give another name with -o") from None
+        raise RuntimeFailure(f"no free file name for the bundle in {folder}",
+                             "move older bundles away, or give -o another name") from None
     except OSError as error:
-        raise RuntimeFailure(f"cannot write in {folder}: {error}",
+        raise RuntimeFailure(f"cannot write the bundle in {folder}: {error.strerror or error}",
                              "run it from a folder you can write to, or give -o a writable path") from error
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        names = [exact_name] if exact_name else _fresh_names(now)
-        for name in names:
-            target = folder / name
-            try:
-                _link_exclusive(temp, target)
-                return target
-            except FileExistsError:
-                if exact_name:
-                    raise UserInputError(f"{target} already exists; export-debug never overwrites a file",
-                                         "give another name with -o") from None
-        raise RuntimeFailure(f"no free file name for the bundle in {folder}")
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _fresh_names(now: datetime) -> Iterator[str]:
@@ -245,16 +236,3 @@ def _fresh_names(now: datetime) -> Iterator[str]:
     yield f"{base}.zip"
     for number in range(2, 1000):
         yield f"{base}-{number}.zip"
-
-
-def _link_exclusive(temp: Path, target: Path) -> None:
-    """Make `temp`'s content appear at `target` at once; FileExistsError if `target` exists."""
-    try:
-        os.link(temp, target)  # atomic and refuses to replace
-    except FileExistsError:
-        raise
-    except OSError:
-        # No hard links on this file system: reserve the name exclusively, then rename over our own file.
-        reserved = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        os.close(reserved)
-        os.replace(temp, target)

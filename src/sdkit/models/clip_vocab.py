@@ -13,10 +13,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from sdkit.files.atomic import replace_file
 from sdkit.runtime.paths import paths
 
 MERGES_FILE = Path(__file__).parent / "configs" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
@@ -48,17 +47,6 @@ def build_vocab_and_merges(merges_file: Path = MERGES_FILE) -> tuple[dict[str, i
     return {token: index for index, token in enumerate(tokens)}, merges
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def clip_tokenizer_files() -> Path:
     """A folder holding CLIP's vocab.json and merges.txt, built into the cache on first use."""
     digest = hashlib.sha256(MERGES_FILE.read_bytes()).hexdigest()[:12]
@@ -68,6 +56,6 @@ def clip_tokenizer_files() -> Path:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     vocab, merges = build_vocab_and_merges()
-    _write_atomic(merges_path, "#version: 0.2\n" + "\n".join(merges) + "\n")
-    _write_atomic(vocab_path, json.dumps(vocab, ensure_ascii=False))  # written last: it marks completion
+    replace_file(merges_path, "#version: 0.2\n" + "\n".join(merges) + "\n")
+    replace_file(vocab_path, json.dumps(vocab, ensure_ascii=False))  # written last: it marks completion
     return folder

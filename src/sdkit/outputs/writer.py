@@ -1,21 +1,22 @@
-"""Write result images so that nothing is half-written and nothing is ever overwritten.
+"""Write result images and their sidecars: numbered, whole or not at all, and never over an existing file.
 
-Each file is written under a temporary name in the target folder, flushed to disk, then hard-linked
-to its final name. `os.link` fails when the name exists, so two sdkit processes writing into one folder
-at once can never replace each other's files: the loser simply takes the next number.
+Images are named `NNNNN-<label>.png`, the number one more than the highest in the folder. The writing
+itself is `sdkit.files.atomic.create_first_free`: when another process takes a number meanwhile, the
+image simply takes the next one, and nothing is ever replaced.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from sdkit.core.errors import UserInputError
+from sdkit.files.atomic import create_file, create_first_free
 
 _NUMBERED = re.compile(r"^(\d{5,})-")
 
@@ -36,25 +37,10 @@ def ensure_output_dir(folder: Path) -> Path:
     return folder
 
 
-def write_exclusive(folder: Path, label: str, suffix: str, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write a new file `NNNNN-<label><suffix>` in `folder` atomically; never replaces an existing file."""
-    handle, temp_name = tempfile.mkstemp(prefix=".sdkit-", suffix=".part", dir=folder)
-    temp_path = Path(temp_name)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        number = _next_number(folder)
-        while True:
-            final = folder / f"{number:05d}-{label}{suffix}"
-            try:
-                os.link(temp_path, final)
-                return final
-            except FileExistsError:
-                number += 1
-    finally:
-        temp_path.unlink(missing_ok=True)
+def numbered_names(folder: Path, label: str, suffix: str) -> Iterator[str]:
+    """`NNNNN-<label><suffix>` from the next free number in `folder` on, endlessly."""
+    for number in itertools.count(_next_number(folder)):
+        yield f"{number:05d}-{label}{suffix}"
 
 
 def write_png(folder: Path, label: str, image: Any, pnginfo: Any | None = None) -> Path:
@@ -63,20 +49,10 @@ def write_png(folder: Path, label: str, image: Any, pnginfo: Any | None = None) 
     def write(stream: IO[bytes]) -> None:
         image.save(stream, format="PNG", pnginfo=pnginfo)
 
-    return write_exclusive(folder, label, ".png", write)
+    return create_first_free(folder, numbered_names(folder, label, ".png"), write)
 
 
 def write_sidecar(image_path: Path, data: dict[str, Any]) -> Path:
     """Write `<image>.json` beside an image, atomically; refuses to replace an existing file."""
-    target = image_path.with_suffix(".json")
     payload = json.dumps(data, indent=2, default=str, ensure_ascii=False).encode("utf-8")
-    handle, temp_name = tempfile.mkstemp(prefix=".sdkit-", suffix=".part", dir=image_path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.link(temp_name, target)
-    finally:
-        Path(temp_name).unlink(missing_ok=True)
-    return target
+    return create_file(image_path.with_suffix(".json"), payload)
