@@ -178,7 +178,7 @@ def test_turbo_mode_sets_few_step_defaults(capsys, tiny_pipeline_dir):
 
 @pytest.mark.parametrize("flag,value,message", [
     ("--image", "bad", "not a readable image"),
-    ("--image", "missing", "does not exist"),
+    ("--image", "missing", "input image not found"),
 ])
 def test_bad_init_images(capsys, tmp_path, tiny_pipeline_dir, inputs, flag, value, message):
     path = inputs["bad"] if value == "bad" else tmp_path / "nope.png"

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from sdkit.core.errors import UserInputError
+from sdkit.files.images import open_image
 from sdkit.upscale import load_upscaler, upscale_with
-from sdkit.upscale.images import open_image
 
 
 @pytest.fixture

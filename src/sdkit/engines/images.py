@@ -1,4 +1,4 @@
-"""Reading input images and masks for img2img and inpaint, with errors that name the file."""
+"""Init images and masks for img2img and inpaint, at the output size (opened by `sdkit.files.images`)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-
-
-def open_image(path: str | Path) -> Any:
-    """Open an image file fully (so a truncated file fails here, not halfway through a run)."""
-    from PIL import Image, UnidentifiedImageError
-
-    image_path = Path(path)
-    if not image_path.is_file():
-        raise UserInputError(f"input image {image_path} does not exist", "check the path given to --image/--mask")
-    try:
-        with Image.open(image_path) as image:
-            image.load()
-            loaded = image.copy()
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UserInputError(f"{image_path} is not a readable image ({error})",
-                             "give a PNG, JPEG or WebP file") from error
-    if loaded.width == 0 or loaded.height == 0:
-        raise UserInputError(f"{image_path} has no pixels ({loaded.width}x{loaded.height})", "give a non-empty image")
-    return loaded
+from sdkit.files.images import open_image
 
 
 def load_image(path: str | Path, size: tuple[int, int]) -> Any:
@@ -41,7 +23,7 @@ def load_mask(path: str | Path, size: tuple[int, int], blur: int) -> Any:
     """The inpaint mask as greyscale at the output size: white is repainted, black is kept."""
     from PIL import Image, ImageFilter
 
-    mask = open_image(path)
+    mask = open_image(path, role="mask")
     if mask.mode in ("RGBA", "LA"):
         # A transparent-background mask: paint where it is opaque.
         mask = mask.getchannel("A")

@@ -11,10 +11,10 @@ become RGB.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sdkit.core.errors import UserInputError
+from sdkit.files.images import open_image  # noqa: F401  (the engine imports it from here; one implementation)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,29 +30,6 @@ class Planes:
     colour: np.ndarray
     alpha: np.ndarray | None
     output_mode: str  # the mode of the finished image
-
-
-def open_image(path: str | Path) -> Image:
-    """Open and fully decode an image file; anything that is not a usable image is a `UserInputError`."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserInputError(f"input image not found: {path}", "check the path given with --image")
-    if path.is_dir():
-        raise UserInputError(f"input image {path} is a folder", "pass an image file, e.g. --image photo.png")
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            image = opened.copy()
-    except Image.DecompressionBombError as error:
-        raise UserInputError(f"{path.name} is too large to open safely: {error}",
-                             "split the image, or downscale it first") from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise UserInputError(f"{path.name} is not a readable image ({type(error).__name__}: {error})",
-                             "pass a PNG, JPEG or WebP file") from error
-    check_size(image, path.name)
-    return image
 
 
 def check_size(image: Image, label: str = "the image") -> None:
