@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sdkit.bench.timing import synchronize
+
 
 class StageTimer:
     """Adds up the wall time spent inside the text encoders, the UNet and the VAE decoder (their forwards).
@@ -130,11 +132,3 @@ def gpu_peak_mb(device: str) -> float | None:
 
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) / 1024**2
-
-
-def synchronize(device: str) -> None:
-    """Wait for queued GPU work, so wall time covers it."""
-    if device.startswith("cuda"):
-        import torch
-
-        torch.cuda.synchronize(device)

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sdkit.bench.timing import summarize
+
 SDKIT = "sdkit"
 DIFFUSERS = "diffusers"
 DIFFUSERS_FP32 = "diffusers-fp32"  # diffusers' default precision, when sdkit runs another one
@@ -32,12 +34,6 @@ class BenchCell:
         return f"{self.sampler} · {self.steps} steps · {self.width}x{self.height} · batch {self.batch_size}"
 
 
-def _summary(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"median": None, "min": None, "max": None}
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 @dataclass
 class SideResult:
     """Every timed repeat of one side (sdkit or a baseline) on one cell."""
@@ -57,7 +53,7 @@ class SideResult:
 
     @property
     def median(self) -> float | None:
-        return _summary(self.seconds)["median"]
+        return summarize(self.seconds)["median"]
 
     @property
     def outside_models(self) -> list[float]:
@@ -72,7 +68,7 @@ class SideResult:
         return len(set(self.image_hashes)) <= 1
 
     def describe(self, cell: BenchCell) -> dict[str, Any]:
-        times = _summary(self.seconds)
+        times = summarize(self.seconds)
         median = times["median"]
         return {
             "side": self.side,
@@ -82,13 +78,13 @@ class SideResult:
             "max_s": times["max"],
             "seconds": self.seconds,
             "warmup_s": self.warmup_seconds,
-            "cpu_s": _summary(self.cpu_seconds)["median"],
+            "cpu_s": summarize(self.cpu_seconds)["median"],
             "s_per_image": median / cell.batch_size if median else None,
             "it_per_s": cell.steps / median if median else None,
-            "unet_s": _summary(self.unet_seconds)["median"],
-            "vae_decode_s": _summary(self.vae_seconds)["median"],
-            "text_encoder_s": _summary(self.text_seconds)["median"],
-            "outside_models_s": _summary(self.outside_models)["median"],
+            "unet_s": summarize(self.unet_seconds)["median"],
+            "vae_decode_s": summarize(self.vae_seconds)["median"],
+            "text_encoder_s": summarize(self.text_seconds)["median"],
+            "outside_models_s": summarize(self.outside_models)["median"],
             "unet_calls": self.unet_calls,
             "peak_rss_mb": self.peak_rss_mb,
             "run_rss_mb": self.run_rss_mb,

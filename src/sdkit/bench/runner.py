@@ -14,16 +14,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sdkit.bench.probes import (
-    StageTimer,
-    current_rss_mb,
-    gpu_peak_mb,
-    peak_rss_mb,
-    reset_gpu_peak,
-    reset_peak_rss,
-    synchronize,
-)
+from sdkit.bench.probes import StageTimer, current_rss_mb, gpu_peak_mb, peak_rss_mb, reset_gpu_peak, reset_peak_rss
 from sdkit.bench.report import DIFFUSERS, DIFFUSERS_FP32, SDKIT, BenchCell, BenchReport, CellResult, SideResult
+from sdkit.bench.timing import round_orders, time_call, torch_threads
 from sdkit.core.errors import UserInputError
 
 log = logging.getLogger(__name__)
@@ -94,13 +87,10 @@ def _timed(run: Callable[[], list[Any]], timer: StageTimer, device: str, side: S
     rss_before = current_rss_mb()
     reset_gpu_peak(device)
     timer.reset()
-    synchronize(device)
-    cpu_started, started = time.process_time(), time.perf_counter()
-    images = run()
-    synchronize(device)
-    elapsed = time.perf_counter() - started
-    side.seconds.append(elapsed)
-    side.cpu_seconds.append(time.process_time() - cpu_started)
+    timed = time_call(run, device)
+    images = timed.value
+    side.seconds.append(timed.wall_s)
+    side.cpu_seconds.append(timed.cpu_s)
     side.unet_seconds.append(timer.unet_seconds)
     side.vae_seconds.append(timer.vae_seconds)
     side.text_seconds.append(timer.text_seconds)
@@ -119,16 +109,9 @@ def _timed(run: Callable[[], list[Any]], timer: StageTimer, device: str, side: S
 
 def run_benchmark(config: BenchConfig, progress: Progress | None = None) -> BenchReport:
     """Run the whole matrix and return the report (nothing is printed; `progress` gets short messages)."""
-    import torch
-
     config.check()
-    threads_before = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _run_matrix(config, progress or (lambda message: None))
-    finally:
-        torch.set_num_threads(threads_before)  # a library caller's process keeps its own setting
 
 
 def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
@@ -137,8 +120,8 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     from sdkit.bench.baseline import BaselineJob, DiffusersBaseline
     from sdkit.bench.machine import machine_info
     from sdkit.bench.quality import psnr
-    from sdkit.engines.base import NullEvents
-    from sdkit.run.execute import load_model
+    from sdkit.run.events import NullEvents
+    from sdkit.run.execute import load_model, run_images
     from sdkit.run.plan import make_plan
     from sdkit.runtime.device import dtype_label
     from sdkit.samplers import make_scheduler, resolve_sampler
@@ -194,8 +177,8 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
             cell = BenchCell(sampler, steps, params.width, params.height, batch)
             say(f"cell {number}/{len(cells)}: {cell.label}")
             sides: Sides = {}
-            sides[SDKIT] = lambda plan=plan: [generated.image for generated in
-                                                   plan.engine.run(loaded, plan.params, NullEvents())]
+            sides[SDKIT] = lambda plan=plan: [run_image.image for run_image in
+                                                   run_images(plan, NullEvents(), loaded=loaded)]
             if baselines:
                 scheduler = make_scheduler(resolve_sampler(params.sampler, params.schedule), loaded.scheduler_config)
                 job = BaselineJob(
@@ -232,15 +215,11 @@ def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], devi
     names = list(sides)
     for _ in range(config.warmup):
         for name in names:
-            started = time.perf_counter()
-            sides[name]()
-            synchronize(device)
             # Kept: the first run shows one-time costs (lazy initialisation, hashing a new model file).
-            results[name].warmup_seconds.append(time.perf_counter() - started)
+            results[name].warmup_seconds.append(time_call(sides[name], device).wall_s)
     result = CellResult(cell, results)
     first_images: dict[str, list[Any]] = {}
-    for round_index in range(config.repeats):
-        order = names if round_index % 2 == 0 else names[::-1]
+    for order in round_orders(names, config.repeats):
         for name in order:
             images = _timed(sides[name], timers[name], device, results[name])
             first_images.setdefault(name, images)
