@@ -7,7 +7,12 @@ Public API (nothing here imports torch until a benchmark runs):
     machine_info(with_torch=True) -> dict                              the report header's machine
     psnr(reference_images, images) -> float, pixels_hash(images) -> str
 
-`tools/bench-unet` times a full-size SD 1.5 / SDXL-shaped UNet with random weights (fp32, bf16, ...).
+Single parts with random weights, for `sdkit benchmark unet|vae|upscale`:
+
+    sdkit.bench.parts.run_part_benchmark(PartBenchConfig) -> PartReport           a family's UNet or VAE decoder
+    sdkit.bench.upscale.run_upscale_benchmark(UpscaleBenchConfig) -> UpscaleReport  tiled vs untiled upscaling
+
+All of them time through `sdkit.bench.timing` and compare outputs with `sdkit.bench.quality`.
 """
 
 from sdkit.bench.machine import describe_machine, machine_info

@@ -1,4 +1,9 @@
-"""`sdkit benchmark`: a seed-fixed matrix of samplers x steps x sizes x batch sizes, sdkit vs plain diffusers."""
+"""`sdkit benchmark`: a seed-fixed matrix of samplers x steps x sizes x batch sizes, sdkit vs plain diffusers.
+
+Its subcommands time single parts with random weights instead: `unet` and `vae` (a family's full-size
+part across fp32/bf16/channels_last/compile levers) and `upscale` (Real-ESRGAN throughput, tiled vs
+untiled). The measuring is in `sdkit.bench`; this module parses options and prints.
+"""
 
 from __future__ import annotations
 
@@ -52,7 +57,16 @@ def _sizes(text: str) -> tuple[tuple[int, int] | None, ...]:
     return tuple(sizes)
 
 
+benchmark_app = typer.Typer(
+    name="benchmark",
+    help="Time generation on this machine, and sdkit's cost over plain diffusers on the same job.",
+    invoke_without_command=True,
+)
+
+
+@benchmark_app.callback(invoke_without_command=True)
 def benchmark(
+    ctx: typer.Context,
     model: str = typer.Option(None, "--model", "-m", help="Model to benchmark (default: the bundled demo model)."),
     samplers: str = typer.Option("euler_a,dpmpp_2m", "--samplers", help="Comma-separated samplers (any name generate takes)."),
     steps: str = typer.Option("20", "--steps", help="Comma-separated step counts."),
@@ -72,15 +86,19 @@ def benchmark(
     json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
     csv_file: Path = typer.Option(None, "--csv", help="Write one row per cell and side as CSV to this file."),
 ) -> None:
-    """Time generation on this machine, and sdkit's cost over plain diffusers on the same job."""
+    """Time generation on this machine, and sdkit's cost over plain diffusers on the same job.
+
+    The subcommands time one part alone: `unet`, `vae` (precision levers) and `upscale` (tiling).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from sdkit.bench.machine import describe_machine, machine_info
     from sdkit.bench.report import BenchReport
 
     if not matrix and not startup:
         raise UserInputError("nothing to do: --no-matrix without --startup", "drop --no-matrix or add --startup")
     for path in (json_file, csv_file):
-        if path is not None and not path.parent.exists():
-            raise UserInputError(f"the folder of {path} does not exist", "create it or write the file elsewhere")
+        _check_folder(path)
     if matrix:
         from sdkit.bench.runner import BenchConfig, run_benchmark
 
@@ -180,8 +198,7 @@ def _print_matrix(report: Any) -> None:
             row.append("-" if extra is None else f"{extra * 1000:+.1f}")
         if has_fp32:
             row.append(f"{cell.fp32_speedup:.2f}x" if cell.fp32_speedup else "-")
-            value = cell.psnr_vs_fp32_db
-            row.append("-" if value is None else ("identical" if math.isinf(value) else f"{value:.1f} dB"))
+            row.append(_decibels(cell.psnr_vs_fp32_db))
         flags = cell.flags
         row.append("[red]" + "; ".join(flags) + "[/]" if flags else "[green]identical across repeats[/]")
         table.add_row(*row)
@@ -208,5 +225,136 @@ def _print_startup(timings: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
+def _part_command(part: str, family: str, size: int | None, batch: int | None, settings: str, threads: str,
+                  repeats: int, warmup: int, json_file: Path | None) -> None:
+    from sdkit.bench.machine import describe_machine
+    from sdkit.bench.parts import PartBenchConfig, run_part_benchmark
+
+    _check_folder(json_file)
+    config = PartBenchConfig(part=part, family=family, size=size, batch=batch,
+                             settings=tuple(_split(settings, "--settings")),
+                             threads=_integers(threads, "--threads") if threads.strip() else (),
+                             repeats=repeats, warmup=warmup)
+    with err.status(f"benchmark {part}: starting") as status:
+        report = run_part_benchmark(config, progress=lambda message: status.update(f"benchmark {part}: {message}"))
+    out.print(describe_machine(report.machine))
+    table = Table(title=f"{family} {part} ({report.parameters / 1e6:.0f} M parameters, random weights) · "
+                        f"{report.size}x{report.size}, batch {report.batch} · {repeats} timed calls after "
+                        f"{warmup} warm-up · load average after: {_load(report.load_average_after)}",
+                  title_justify="left")
+    table.add_column("setting")
+    for name in ("threads", "median s/call (min-max)", "CPU s/call", "first call s", "vs fp32 wall / CPU",
+                 "PSNR vs fp32"):
+        table.add_column(name, justify="right")
+    for row in report.rows:
+        data = row.describe()
+        speedup = report.speedup(row)
+        table.add_row(row.setting, str(row.threads),
+                      f"{data['median_s']:.3f} ({data['min_s']:.3f}-{data['max_s']:.3f})",
+                      f"{data['cpu_median_s']:.3f}", f"{data['first_call_s']:.3f}",
+                      "-" if speedup is None else f"{speedup[0]:.2f}x / {speedup[1]:.2f}x", _decibels(row.psnr_vs_fp32_db))
+    _wide_console().print(table)
+    _write_json(json_file, report.describe())
+
+
+_SETTINGS_HELP = ("Comma-separated settings: fp32, fp32+cl, fp32+compile, autocast, bf16, bf16+cl, bf16+compile, "
+                  "bf16+cl+compile (cl: channels_last; autocast: fp32 weights under bf16 autocast).")
+
+
+@benchmark_app.command("unet")
+def unet_command(
+    family: str = typer.Option("sd1", "--family", help="Bundled family config whose UNet shape is built: sd1, sd2, sd2-v, sdxl, sd1-inpaint, ..."),
+    size: int = typer.Option(None, "--size", help="Image side in pixels (default: the family's native size, e.g. 512; sdxl 1024)."),
+    batch: int = typer.Option(None, "--batch", help="Latents per call (default 2: one CFG step)."),
+    settings: str = typer.Option("fp32,fp32+cl,autocast,bf16,bf16+cl", "--settings", help=_SETTINGS_HELP),
+    threads: str = typer.Option("", "--threads", help="Comma-separated torch thread counts to try (default: torch's)."),
+    repeats: int = typer.Option(3, "--repeats", help="Timed calls per setting."),
+    warmup: int = typer.Option(1, "--warmup", help="Untimed calls per setting before them."),
+    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+) -> None:
+    """Time a full-size UNet of a family's shape (random weights, CPU) in fp32, bf16 and other settings."""
+    _part_command("unet", family, size, batch, settings, threads, repeats, warmup, json_file)
+
+
+@benchmark_app.command("vae")
+def vae_command(
+    family: str = typer.Option("sd1", "--family", help="Bundled family config whose VAE shape is built: sd1, sd2, sdxl, ..."),
+    size: int = typer.Option(None, "--size", help="Image side in pixels (default: the family's native size)."),
+    batch: int = typer.Option(None, "--batch", help="Latents per decode (default 1)."),
+    settings: str = typer.Option("fp32,bf16", "--settings", help=_SETTINGS_HELP),
+    threads: str = typer.Option("", "--threads", help="Comma-separated torch thread counts to try (default: torch's)."),
+    repeats: int = typer.Option(3, "--repeats", help="Timed decodes per setting."),
+    warmup: int = typer.Option(1, "--warmup", help="Untimed decodes per setting before them."),
+    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+) -> None:
+    """Time a full-size VAE decoder of a family's shape (random weights, CPU) in fp32, bf16 and other settings."""
+    _part_command("vae", family, size, batch, settings, threads, repeats, warmup, json_file)
+
+
+@benchmark_app.command("upscale")
+def upscale_command(
+    size: int = typer.Option(128, "--size", help="Input width and height in pixels (x4: the output is 4x that)."),
+    tiles: str = typer.Option("0,96,64", "--tiles", help="Comma-separated tile sizes to try (0: untiled)."),
+    tile_overlap: int = typer.Option(16, "--tile-overlap", help="Overlap between tiles in pixels."),
+    batch_sizes: str = typer.Option("1", "--batch-sizes", help="Comma-separated tiles per model call to try."),
+    dtypes: str = typer.Option("fp32", "--dtypes", help="Comma-separated dtypes: fp32, bf16, fp16, auto."),
+    blocks: int = typer.Option(23, "--blocks", help="RRDB blocks (23: RealESRGAN_x4plus, 6: x4plus_anime_6B)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N, mps or auto."),
+    threads: int = typer.Option(None, "--threads", help="torch CPU threads (default: torch's)."),
+    repeats: int = typer.Option(1, "--repeats", help="Timed runs per combination (the best is shown)."),
+    warmup: int = typer.Option(0, "--warmup", help="Untimed runs per combination before them."),
+    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+) -> None:
+    """Upscale throughput with RealESRGAN_x4plus-shaped random weights: tiled vs untiled, tiles per call, dtypes."""
+    from sdkit.bench.machine import describe_machine
+    from sdkit.bench.upscale import UpscaleBenchConfig, run_upscale_benchmark
+
+    _check_folder(json_file)
+    config = UpscaleBenchConfig(size=size, tiles=_integers(tiles, "--tiles", minimum=0), tile_overlap=tile_overlap,
+                                batch_sizes=_integers(batch_sizes, "--batch-sizes"),
+                                dtypes=tuple(_split(dtypes, "--dtypes")), blocks=blocks, device=device,
+                                threads=threads, repeats=repeats, warmup=warmup)
+    with err.status("benchmark upscale: starting") as status:
+        report = run_upscale_benchmark(config, progress=lambda message: status.update(f"benchmark upscale: {message}"))
+    out.print(describe_machine(report.machine))
+    table = Table(title=f"{size}x{size} -> {size * 4}x{size * 4}, {blocks} blocks, {device}, "
+                        f"{report.threads_used} thread(s) · {repeats} timed runs after {warmup} warm-up",
+                  title_justify="left")
+    table.add_column("dtype")
+    for name in ("tile / overlap", "tiles per call", "best s", "median s", "MP out/s", "max diff vs first row",
+                 "PSNR vs first row"):
+        table.add_column(name, justify="right")
+    for row in report.rows:
+        data = row.describe()
+        table.add_row(row.dtype, f"{row.tile} / {row.tile_overlap}" if row.tile else "off",
+                      str(row.batch_size) if row.tile else "-", f"{row.best_s:.3f}", f"{data['median_s']:.3f}",
+                      f"{row.megapixels_per_second:.4f}", "-" if row.max_difference is None else str(row.max_difference),
+                      "-" if row.max_difference is None else _decibels(row.psnr_db))
+    _wide_console().print(table)
+    _write_json(json_file, report.describe())
+
+
+def _check_folder(path: Path | None) -> None:
+    if path is not None and not path.parent.exists():
+        raise UserInputError(f"the folder of {path} does not exist", "create it or write the file elsewhere")
+
+
+def _write_json(path: Path | None, data: dict[str, Any]) -> None:
+    if path is None:
+        return
+    import json
+
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    err.print(f"report written to {path}")
+
+
+def _decibels(value: float | None) -> str:
+    return "-" if value is None else ("identical" if math.isinf(value) else f"{value:.1f} dB")
+
+
+def _load(values: list[float] | None) -> str:
+    return "-" if not values else f"{values[0]:.1f}"
+
+
 def register(app: typer.Typer) -> None:
-    app.command(name="benchmark")(benchmark)
+    app.add_typer(benchmark_app, name="benchmark")
