@@ -8,6 +8,7 @@ untiled). The measuring is in `sdkit.bench`; this module parses options and prin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,21 +226,21 @@ def _print_startup(timings: list[dict[str, Any]]) -> None:
     out.print(table)
 
 
-def _part_command(part: str, family: str, size: int | None, batch: int | None, settings: str, threads: str,
-                  repeats: int, warmup: int, json_file: Path | None) -> None:
+def _run_part(part: str, family: str, size: int | None, batch: int | None, settings: str | None, threads: str,
+              repeats: int, warmup: int, json_file: Path | None) -> None:
     from sdkit.bench.machine import describe_machine
     from sdkit.bench.parts import PartBenchConfig, run_part_benchmark
 
     _check_folder(json_file)
+    chosen = {"settings": tuple(_split(settings, "--settings"))} if settings is not None else {}
     config = PartBenchConfig(part=part, family=family, size=size, batch=batch,
-                             settings=tuple(_split(settings, "--settings")),
                              threads=_integers(threads, "--threads") if threads.strip() else (),
-                             repeats=repeats, warmup=warmup)
+                             repeats=repeats, warmup=warmup, **chosen)
     with err.status(f"benchmark {part}: starting") as status:
         report = run_part_benchmark(config, progress=lambda message: status.update(f"benchmark {part}: {message}"))
     out.print(describe_machine(report.machine))
     table = Table(title=f"{family} {part} ({report.parameters / 1e6:.0f} M parameters, random weights) · "
-                        f"{report.size}x{report.size}, batch {report.batch} · {repeats} timed calls after "
+                        f"{report.size}x{report.size}, batch {report.batch} · {repeats} timed call(s) after "
                         f"{warmup} warm-up · load average after: {_load(report.load_average_after)}",
                   title_justify="left")
     table.add_column("setting")
@@ -257,38 +258,27 @@ def _part_command(part: str, family: str, size: int | None, batch: int | None, s
     _write_json(json_file, report.describe())
 
 
-_SETTINGS_HELP = ("Comma-separated settings: fp32, fp32+cl, fp32+compile, autocast, bf16, bf16+cl, bf16+compile, "
-                  "bf16+cl+compile (cl: channels_last; autocast: fp32 weights under bf16 autocast).")
+def _part_command(part: str, noun: str, default_batch: str) -> Callable[..., None]:
+    """The `sdkit benchmark unet` / `vae` command: the same options, told in the part's words."""
+
+    def command(
+        family: str = typer.Option("sd1", "--family", help=f"Bundled family config whose {noun} shape is built: sd1, sd2, sd2-v, sdxl, sd1-inpaint, ..."),
+        size: int = typer.Option(None, "--size", help="Image side in pixels (default: the family's native size: sd1 512, sdxl 1024)."),
+        batch: int = typer.Option(None, "--batch", help=f"Latents per call (default {default_batch})."),
+        settings: str = typer.Option(None, "--settings", help="Comma-separated settings: fp32, fp32+cl, fp32+compile, autocast, bf16, bf16+cl, bf16+compile, bf16+cl+compile (cl: channels_last; autocast: fp32 weights under bf16 autocast; default: all but the +compile ones)."),
+        threads: str = typer.Option("", "--threads", help="Comma-separated torch thread counts to try (default: torch's)."),
+        repeats: int = typer.Option(3, "--repeats", help="Timed calls per setting."),
+        warmup: int = typer.Option(1, "--warmup", help="Untimed calls per setting before them."),
+        json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+    ) -> None:
+        _run_part(part, family, size, batch, settings, threads, repeats, warmup, json_file)
+
+    command.__doc__ = f"Time a full-size {noun} of a family's shape (random weights, on the CPU) in fp32, bf16 and other settings."
+    return command
 
 
-@benchmark_app.command("unet")
-def unet_command(
-    family: str = typer.Option("sd1", "--family", help="Bundled family config whose UNet shape is built: sd1, sd2, sd2-v, sdxl, sd1-inpaint, ..."),
-    size: int = typer.Option(None, "--size", help="Image side in pixels (default: the family's native size, e.g. 512; sdxl 1024)."),
-    batch: int = typer.Option(None, "--batch", help="Latents per call (default 2: one CFG step)."),
-    settings: str = typer.Option("fp32,fp32+cl,autocast,bf16,bf16+cl", "--settings", help=_SETTINGS_HELP),
-    threads: str = typer.Option("", "--threads", help="Comma-separated torch thread counts to try (default: torch's)."),
-    repeats: int = typer.Option(3, "--repeats", help="Timed calls per setting."),
-    warmup: int = typer.Option(1, "--warmup", help="Untimed calls per setting before them."),
-    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
-) -> None:
-    """Time a full-size UNet of a family's shape (random weights, CPU) in fp32, bf16 and other settings."""
-    _part_command("unet", family, size, batch, settings, threads, repeats, warmup, json_file)
-
-
-@benchmark_app.command("vae")
-def vae_command(
-    family: str = typer.Option("sd1", "--family", help="Bundled family config whose VAE shape is built: sd1, sd2, sdxl, ..."),
-    size: int = typer.Option(None, "--size", help="Image side in pixels (default: the family's native size)."),
-    batch: int = typer.Option(None, "--batch", help="Latents per decode (default 1)."),
-    settings: str = typer.Option("fp32,bf16", "--settings", help=_SETTINGS_HELP),
-    threads: str = typer.Option("", "--threads", help="Comma-separated torch thread counts to try (default: torch's)."),
-    repeats: int = typer.Option(3, "--repeats", help="Timed decodes per setting."),
-    warmup: int = typer.Option(1, "--warmup", help="Untimed decodes per setting before them."),
-    json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
-) -> None:
-    """Time a full-size VAE decoder of a family's shape (random weights, CPU) in fp32, bf16 and other settings."""
-    _part_command("vae", family, size, batch, settings, threads, repeats, warmup, json_file)
+benchmark_app.command("unet")(_part_command("unet", "UNet", "2: one CFG step"))
+benchmark_app.command("vae")(_part_command("vae", "VAE decoder", "1"))
 
 
 @benchmark_app.command("upscale")
