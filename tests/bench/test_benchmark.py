@@ -11,7 +11,7 @@ import sys
 import pytest
 from cli_helpers import run_sdkit
 
-from sdkit.bench import BenchCell, CellResult, SideResult, psnr, time_startup
+from sdkit.bench import BenchCell, CellResult, SideResult, time_startup
 from sdkit.bench.report import RATIO_TARGET
 
 # One thread: on a busy shared machine torch's two threads wait on each other and run tiny models ~10x slower.
@@ -133,14 +133,6 @@ def test_ratio_over_target_is_flagged():
     noisy_unet = _cell(_side("sdkit", [1.2, 1.2], unet=[1.0, 1.0]), _side("diffusers", [1.0, 1.0], unet=[0.8, 0.8]))
     assert noisy_unet.ratio == pytest.approx(1.2) and noisy_unet.extra_seconds == pytest.approx(0.0)
     assert noisy_unet.flags == []
-
-
-def test_psnr_of_images():
-    from PIL import Image
-
-    black, grey = Image.new("RGB", (8, 8), (0, 0, 0)), Image.new("RGB", (8, 8), (10, 10, 10))
-    assert math.isinf(psnr([black], [black.copy()]))
-    assert psnr([black], [grey]) == pytest.approx(10 * math.log10(255**2 / 100))
 
 
 @pytest.mark.parametrize(("args", "message"), [
