@@ -181,7 +181,6 @@ class PartReport:
     build_seconds: float
     machine: dict[str, Any]
     rows: list[SettingResult]
-    load_average_after: list[float] | None = None
 
     def speedup(self, row: SettingResult) -> tuple[float, float] | None:
         """Wall and CPU speed of `row` over fp32 at the first thread count (None without such a row)."""
@@ -196,7 +195,7 @@ class PartReport:
         return {"config": asdict(self.config), "family": self.config.family, "part": self.config.part,
                 "size": self.size, "batch": self.batch, "parameters": self.parameters,
                 "build_s": self.build_seconds, "machine": self.machine,
-                "load_average_after": self.load_average_after, "rows": [row.describe() for row in self.rows]}
+                "rows": [row.describe() for row in self.rows]}
 
 
 def _cast(value: Any, dtype: Any) -> Any:
@@ -280,8 +279,6 @@ def _compare_with_reference(results: list[SettingResult], outputs: dict[int, Any
 
 def run_part_benchmark(config: PartBenchConfig, progress: Callable[[str], None] | None = None) -> PartReport:
     """Build the part, time every setting, and return the report (nothing is printed)."""
-    import os
-
     import torch
     from diffusers.utils import logging as diffusers_logging
 
@@ -298,6 +295,6 @@ def run_part_benchmark(config: PartBenchConfig, progress: Callable[[str], None] 
     args, kwargs = part_inputs(config.family, config.part, size, batch)
     rows = time_settings(model, config.part, args, kwargs, config.settings,
                          config.threads or (torch.get_num_threads(),), config.repeats, config.warmup, say)
-    load = [round(value, 2) for value in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    # The machine is described after the timing: its load average is the one at the end of the run.
     return PartReport(config=config, size=size, batch=batch, parameters=sum(p.numel() for p in model.parameters()),
-                      build_seconds=built.wall_s, machine=machine_info(), rows=rows, load_average_after=load)
+                      build_seconds=built.wall_s, machine=machine_info(), rows=rows)

@@ -241,7 +241,7 @@ def _run_part(part: str, family: str, size: int | None, batch: int | None, setti
     out.print(describe_machine(report.machine))
     table = Table(title=f"{family} {part} ({report.parameters / 1e6:.0f} M parameters, random weights) · "
                         f"{report.size}x{report.size}, batch {report.batch} · {repeats} timed call(s) after "
-                        f"{warmup} warm-up · load average after: {_load(report.load_average_after)}",
+                        f"{warmup} warm-up",
                   title_justify="left")
     table.add_column("setting")
     for name in ("threads", "median s/call (min-max)", "CPU s/call", "first call s", "vs fp32 wall / CPU",
@@ -340,10 +340,6 @@ def _write_json(path: Path | None, data: dict[str, Any]) -> None:
 
 def _decibels(value: float | None) -> str:
     return "-" if value is None else ("identical" if math.isinf(value) else f"{value:.1f} dB")
-
-
-def _load(values: list[float] | None) -> str:
-    return "-" if not values else f"{values[0]:.1f}"
 
 
 def register(app: typer.Typer) -> None:
