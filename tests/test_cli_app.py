@@ -36,7 +36,7 @@ def test_invalid_params_list_every_problem(capsys, sdkit_home):
 def test_unknown_engine_suggests_the_closest(capsys):
     result = run_sdkit(capsys, "generate", "--engine", "sd16", "--task", "upscale", "--dry-run")
     assert result.exit_code == 2
-    assert "unknown pipeline 'sd16'" in result.stderr and "did you mean 'sd15'" in result.stderr
+    assert "unknown engine 'sd16'" in result.stderr and "did you mean 'sd15'" in result.stderr
 
 
 def test_failures_are_logged_with_context_and_trace(capsys, sdkit_home):
@@ -70,7 +70,7 @@ def test_debug_flag_shows_the_traceback(capsys):
         from sdkit.cli.app import main
 
         main(["--debug", "generate", "--engine", "nope", "--dry-run"])
-    assert "unknown pipeline" in str(caught.value)
+    assert "unknown engine" in str(caught.value)
 
 
 def test_help_does_not_import_heavy_packages():

@@ -24,8 +24,8 @@ from sdkit.registry import PIPELINES, PRESETS, PluginLoadError, PluginWarning, r
 ENGINE_SOURCE = '''
 class Engine:
     description = "a fake engine for registry tests"
-    tasks = frozenset()
-    modes = frozenset()
+    tasks = {"txt2img"}  # plain strings: the registry turns them into Task values when loading
+    modes = {"normal"}
 
     def __init__(self, name):
         self.name = name
@@ -39,8 +39,8 @@ class Engine:
     def load(self, model, options):
         return None
 
-    def run(self, loaded, params, events):
-        return iter(())
+    def draw(self, loaded, batch, events):
+        return []
 '''
 
 
@@ -116,7 +116,7 @@ def test_unknown_key_is_a_key_error_naming_group_key_known_keys_and_closest(site
     error = caught.value
     assert isinstance(error, UnknownKeyError) and isinstance(error, UserInputError)
     assert error.exit_code == 2
-    assert "pipeline" in error.message and "'fakepipe-alpah'" in error.message
+    assert "engine" in error.message and "'fakepipe-alpah'" in error.message
     assert error.suggestions[0] == "fakepipe-alpha"
     assert "did you mean 'fakepipe-alpha'" in error.message
     assert {"fakepipe-alpha", "fakepipe-beta"} <= set(error.known)
@@ -255,7 +255,11 @@ def test_sdkit_load_plugins_limits_third_party_plugins_only(site, monkeypatch, s
     site.engine_plugin("one-plugin", ["fakepipe-one"], "one_plugin_mod")
     site.engine_plugin("two-plugin", ["fakepipe-two"], "two_plugin_mod")
 
-    names = set(registry(PIPELINES).names())
+    if setting == "unrelated":  # a name no installed plugin has: warned about, since it is likely a typo
+        with pytest.warns(PluginWarning, match="'unrelated', which is not an installed sdkit plugin"):
+            names = set(registry(PIPELINES).names())
+    else:
+        names = set(registry(PIPELINES).names())
     assert names & {"fakepipe-one", "fakepipe-two"} == loaded
     assert "builtin" in registry(PRESETS).names()  # built-ins are never turned off
     disabled = {entry.key for entry in registry(PIPELINES).disabled()}
@@ -320,3 +324,77 @@ def test_entries_of_the_wrong_shape_are_broken_in_pipelines_and_models(site):
     details = {entry.group: entry.detail for entry in dist.entries}
     assert "is not an sdkit engine" in details[PIPELINES]
     assert "is not an sdkit model source" in details["sdkit.models"]
+
+
+# -- the engine contract is checked at registration ------------------------------------------------
+
+def test_task_and_mode_strings_are_converted_when_the_engine_loads(site):
+    from sdkit.core.tasks import Mode, Task
+
+    site.engine_plugin("string-plugin", ["fakepipe-strings"], "string_plugin_mod")
+    engine = registry(PIPELINES).get("fakepipe-strings")
+    assert engine.tasks == frozenset({Task.TXT2IMG}) and engine.modes == frozenset({Mode.NORMAL})
+    assert all(isinstance(task, Task) for task in engine.tasks)
+
+
+def test_a_misspelt_task_makes_the_plugin_broken_at_once_not_later(site):
+    site.distribution("typo-plugin", "2.0", {PIPELINES: {"fakepipe-typo": "typo_mod:ENGINE"}},
+                      {"typo_mod": ENGINE_SOURCE.replace('{"txt2img"}', '{"txt2imgg"}')
+                       + "\nENGINE = Engine('fakepipe-typo')\n"})
+    with pytest.raises(PluginLoadError) as caught:
+        registry(PIPELINES).get("fakepipe-typo")
+    assert "'txt2imgg', which is not a task" in caught.value.message and "typo-plugin 2.0" in caught.value.message
+    result = run_sdkit_plugins_list_json()
+    [dist] = [dist for dist in result if dist["name"] == "typo-plugin"]
+    assert dist["entry_points"][0]["status"] == "broken"
+
+
+def run_sdkit_plugins_list_json():
+    return [{"name": dist.name, "entry_points": [{"status": entry.status} for entry in dist.entries]}
+            for dist in plugin_inventory()]
+
+
+def test_an_unknown_name_in_sdkit_load_plugins_is_warned_about_with_a_suggestion(site, monkeypatch):
+    site.engine_plugin("colour-plugin", ["fakepipe-colour"], "colour_warn_mod")
+    monkeypatch.setenv("SDKIT_LOAD_PLUGINS", "colour-plugn")
+    reset_registries()
+    with pytest.warns(PluginWarning, match=r"'colour-plugn', which is not an installed sdkit plugin; "
+                                           r"did you mean 'colour-plugin'\?"):
+        registry(PIPELINES).names()
+
+
+def test_a_model_source_whose_models_are_invalid_is_skipped_and_the_rest_are_listed(site, tmp_path, monkeypatch):
+    from sdkit.models import list_models
+
+    site.distribution("bad-models", "0.3", {"sdkit.models": {"bad-family": "bad_models_mod:SOURCE"}},
+                      {"bad_models_mod": """
+                          from sdkit.plugin import ModelRef
+
+                          class Source:
+                              kind = "bad-family"
+
+                              def describe(self, reference):
+                                  return None
+
+                              def list_available(self, models_dir):
+                                  return [ModelRef(name="x", location="x", source="bad-family", format="x",
+                                                   family=None)]
+
+                          SOURCE = Source()
+                      """})
+    (tmp_path / "models").mkdir()
+    monkeypatch.setenv("SDKIT_MODELS_DIR", str(tmp_path / "models"))
+    from sdkit.demo import DEMO_MODEL_DIR
+
+    (tmp_path / "models" / "demo").symlink_to(DEMO_MODEL_DIR)
+    names = [ref.name for ref in list_models()]
+    assert names == ["demo"]  # the built-in models-folder source still lists its model
+
+
+def test_model_refs_accept_any_family_key_and_refuse_bad_ones():
+    from sdkit.plugin import ModelRef
+
+    assert ModelRef(name="a", location="a", source="s", format="f", family="my-family.v2").family == "my-family.v2"
+    for bad in (None, "", "Has Spaces", "UPPER", 3):
+        with pytest.raises(ValueError, match="family"):
+            ModelRef(name="a", location="a", source="s", format="f", family=bad)

@@ -21,13 +21,14 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import importlib_metadata
 
-from sdkit.core.errors import RuntimeFailure, UnknownKeyError
+from sdkit.core.errors import RuntimeFailure, SdkitError, UnknownKeyError, closest_matches
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ PIPELINES = "sdkit.pipelines"
 SAMPLERS = "sdkit.samplers"
 MODELS = "sdkit.models"
 PRESETS = "sdkit.presets"
-GROUPS = {PIPELINES: "pipeline", SAMPLERS: "sampler", MODELS: "model source", PRESETS: "preset set"}
+GROUPS = {PIPELINES: "engine", SAMPLERS: "sampler", MODELS: "model source", PRESETS: "preset set"}
 
 
 def normalize_distribution(name: str) -> str:
@@ -54,12 +55,39 @@ def allowed_plugins() -> set[str] | None:
     return {normalize_distribution(part.strip()) for part in setting.split(",") if part.strip()}
 
 
+_checked_allow_list = False
+
+
+def _warn_unknown_allowed(allowed: set[str]) -> None:
+    """Warn (once per process) about names in SDKIT_LOAD_PLUGINS that no installed plugin has.
+
+    A typo there silently turns off the plugin the user meant, so name the closest installed one.
+    """
+    global _checked_allow_list
+    if _checked_allow_list:
+        return
+    _checked_allow_list = True
+    installed = {normalize_distribution(_distribution_identity(entry_point.dist)[0])
+                 for group in GROUPS for entry_point in _all_entry_points().select(group=group)}
+    installed.discard(BUILTIN_DISTRIBUTION)
+    for name in sorted(allowed - installed):
+        suggestions = closest_matches(name, installed)
+        hint = f"did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else (
+            f"installed plugins: {', '.join(sorted(installed))}" if installed else "no plugin is installed")
+        warnings.warn(f"{PLUGINS_ENV} names {name!r}, which is not an installed sdkit plugin; {hint}",
+                      PluginWarning, stacklevel=3)
+
+
 class PluginWarning(UserWarning):
     """Two plugins registered the same key, or a plugin was skipped."""
 
 
 class PluginLoadError(RuntimeFailure):
     """A plugin's entry point failed to import, or gave an object of the wrong shape."""
+
+
+class PluginFailure(RuntimeFailure):
+    """A plugin's object failed while sdkit used it (an engine drawing, a source loading)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +179,8 @@ class Registry:
     @cached_property
     def _resolution(self) -> tuple[dict[str, Entry], list[Collision], list[Entry]]:
         allowed = allowed_plugins()
+        if allowed:
+            _warn_unknown_allowed(allowed)
         by_key: dict[str, list[Entry]] = {}
         disabled: list[Entry] = []
         for entry in _read_group(self.group):
@@ -235,6 +265,35 @@ class Registry:
         return results
 
 
+def plugin_hint(entry: Entry) -> str:
+    """What to do about a plugin that fails."""
+    return (f"the plugin's fault, not your input: update or uninstall {entry.distribution}, "
+            f"or run without it: {PLUGINS_ENV}=<the plugins you want>")
+
+
+@contextmanager
+def plugin_calls(entry: Entry, doing: str) -> Iterator[None]:
+    """Name the plugin when code it registered fails with an unexpected error while `doing` something.
+
+    sdkit's own errors (bad input, a stop request) pass through unchanged, and so does any error of a
+    built-in: that is a bug of sdkit's, reported as such by the CLI.
+    """
+    try:
+        yield
+    except SdkitError:
+        raise
+    except Exception as error:
+        if entry.builtin:
+            raise
+        log.debug("%s %r from %s (%s) failed while %s", GROUPS.get(entry.group, entry.group), entry.key,
+                  entry.source, entry.target, doing, exc_info=True)
+        raise PluginFailure(
+            f"{GROUPS.get(entry.group, entry.group)} {entry.key!r} from the plugin {entry.source} failed while "
+            f"{doing}: {type(error).__name__}: {error}",
+            plugin_hint(entry),
+        ) from error
+
+
 _registries: dict[str, Registry] = {}
 
 
@@ -261,11 +320,11 @@ class _LazyValidator:
 def _validator(group: str) -> Callable[[Any], None] | None:
     """The shape check for a group's objects (imported lazily: the protocols live with their users)."""
     if group == PIPELINES:
-        from sdkit.engines.base import validate_engine
+        from sdkit.core.engine import validate_engine
 
         return validate_engine
     if group == MODELS:
-        from sdkit.models.base import validate_source
+        from sdkit.core.models import validate_source
 
         return validate_source
     return None
@@ -273,6 +332,7 @@ def _validator(group: str) -> Callable[[Any], None] | None:
 
 def reset_registries() -> None:
     """Forget what was read, e.g. after a plugin was installed in a test."""
-    global _entry_points
+    global _entry_points, _checked_allow_list
     _registries.clear()
     _entry_points = None
+    _checked_allow_list = False

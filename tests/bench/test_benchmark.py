@@ -89,13 +89,13 @@ def test_bf16_is_compared_with_diffusers_fp32(capsys, tmp_path, tiny_sd1):
 def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkeypatch):
     import torch
 
-    from sdkit.engines.sd import StableDiffusionEngine
+    from sdkit.engines.sd import engine as sd_engine
 
     def unseeded_noise(pipeline, params, generators, loaded):  # ignores the seed: a broken, random run
         shape = (len(generators), 4, params.height // 8, params.width // 8)
         return torch.randn(shape).to(device=loaded.device, dtype=loaded.dtype)
 
-    monkeypatch.setattr(StableDiffusionEngine, "_initial_noise", staticmethod(unseeded_noise))
+    monkeypatch.setattr(sd_engine, "_initial_noise", unseeded_noise)
     json_file = tmp_path / "bench.json"
     result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--no-baseline",
                        "--warmup", "1", "--json", json_file)

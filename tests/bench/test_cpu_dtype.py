@@ -51,8 +51,8 @@ def test_unknown_dtype_is_a_user_error():
 def test_bf16_on_the_cpu_keeps_the_vae_in_fp32(tiny_pipeline_dir, tmp_path, task):
     from PIL import Image
 
-    from sdkit.engines.base import NullEvents
-    from sdkit.run.execute import load_model
+    from sdkit.run.events import NullEvents
+    from sdkit.run.execute import load_model, run_images
     from sdkit.run.plan import make_plan
 
     flags = {"dtype": "bf16", "device": "cpu", "steps": 2, "seed": 7, "prompt": "a red square"}
@@ -66,7 +66,7 @@ def test_bf16_on_the_cpu_keeps_the_vae_in_fp32(tiny_pipeline_dir, tmp_path, task
         loaded = load_model(plan)
         dtypes = {name: next(loaded.components[name].parameters()).dtype for name in ("unet", "text_encoder", "vae")}
         assert dtypes == {"unet": torch.bfloat16, "text_encoder": torch.bfloat16, "vae": torch.float32}
-        (generated,) = list(plan.engine.run(loaded, plan.params, NullEvents()))
+        (generated,) = list(run_images(plan, NullEvents(), loaded=loaded))
     finally:
         torch.set_num_threads(threads)
     assert generated.image.size == (64, 64)

@@ -9,9 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from sdkit.core.errors import ParamsError, UserInputError
-from sdkit.core.params import Img2ImgParams, Txt2ImgParams, UpscaleParams, parse_params
+from sdkit.core.params import Img2ImgParams, SizeLimits, Txt2ImgParams, UpscaleParams, parse_params
 from sdkit.core.tasks import Mode, Task
-from sdkit.engines.base import SizeLimits
 
 
 class FakeEngine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdkit.engines.prompts import _chunk_tokens, _token_ids
+from sdkit.engines.sd.prompts import _chunk_tokens, _token_ids
 
 
 @pytest.mark.parametrize("family,tokenizer_name", [("sd1", "tokenizer"), ("sd2", "tokenizer"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sdkit.models.base import Family
+from sdkit.core.models import Family
 from sdkit.models.clip_vocab import VOCAB_SIZE, build_vocab_and_merges, clip_tokenizer_files
 from sdkit.models.family_configs import config_folder
 

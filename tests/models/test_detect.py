@@ -9,7 +9,7 @@ import pytest
 from tiny_models import _clip_to_ldm, _open_clip_to_ldm, _unet_to_ldm
 
 from sdkit.core.errors import UserInputError
-from sdkit.models.base import Family
+from sdkit.core.models import Family
 from sdkit.models.checkpoint import read_shapes
 from sdkit.models.detect import detect_diffusers_folder, detect_single_file
 from sdkit.models.family_configs import CONFIGS_DIR

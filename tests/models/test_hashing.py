@@ -7,7 +7,7 @@ import json
 import os
 import shutil
 
-from sdkit.models import resolve_model
+from sdkit.models import model_short_hash, resolve_model
 from sdkit.models.hashing import hash_cache_file
 
 
@@ -16,7 +16,7 @@ def test_the_short_hash_is_a1111s_and_is_cached(tmp_path, tiny_single_file, monk
     shutil.copy(tiny_single_file("sd1"), path)
     ref = resolve_model(str(path))
     expected = hashlib.sha256(path.read_bytes()).hexdigest()
-    assert ref.short_hash() == expected[:10]
+    assert model_short_hash(ref) == expected[:10]
     cache = json.loads(hash_cache_file().read_text(encoding="utf-8"))
     assert list(cache.values()) == [expected]
 
@@ -24,28 +24,28 @@ def test_the_short_hash_is_a1111s_and_is_cached(tmp_path, tiny_single_file, monk
         raise AssertionError("hashed again although the file did not change")
 
     monkeypatch.setattr(hashlib, "sha256", no_hashing)
-    assert resolve_model(str(path)).short_hash() == expected[:10]
+    assert model_short_hash(resolve_model(str(path))) == expected[:10]
 
 
 def test_a_changed_file_is_hashed_again(tmp_path, tiny_single_file):
     path = tmp_path / "model.safetensors"
     shutil.copy(tiny_single_file("sd1"), path)
-    first = resolve_model(str(path)).short_hash()
+    first = model_short_hash(resolve_model(str(path)))
     shutil.copy(tiny_single_file("sd2", prediction_type="v_prediction"), path)
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    second = resolve_model(str(path)).short_hash()
+    second = model_short_hash(resolve_model(str(path)))
     assert second != first and second == hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
 
 def test_a_diffusers_folder_is_hashed_by_its_unet_weights(tiny_pipeline_dir):
     folder = tiny_pipeline_dir("sdxl")
     unet = folder / "unet" / "diffusion_pytorch_model.safetensors"
-    assert resolve_model(str(folder)).short_hash() == hashlib.sha256(unet.read_bytes()).hexdigest()[:10]
+    assert model_short_hash(resolve_model(str(folder))) == hashlib.sha256(unet.read_bytes()).hexdigest()[:10]
 
 
 def test_an_unwritable_cache_does_not_stop_hashing(tmp_path, tiny_single_file, sdkit_home):
     (sdkit_home / "cache").parent.mkdir(parents=True, exist_ok=True)
     (sdkit_home / "cache").write_text("a file where the cache folder should be", encoding="utf-8")
     ref = resolve_model(str(tiny_single_file("sd1")))
-    assert ref.short_hash() == hashlib.sha256(ref.path.read_bytes()).hexdigest()[:10]
+    assert model_short_hash(ref) == hashlib.sha256(ref.path.read_bytes()).hexdigest()[:10]

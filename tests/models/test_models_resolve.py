@@ -101,21 +101,16 @@ def test_a_hub_id_not_in_the_cache_says_how_to_get_the_model():
     assert "--model" in error.hint and "hf download stabilityai/stable-diffusion-xl-base-1.0" in error.hint
 
 
-def test_no_model_means_the_demo_model(monkeypatch, tiny_pipeline_dir):
-    import sdkit.demo
+def test_the_demo_folder_goes_by_the_demo_models_name():
+    from sdkit.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
 
-    monkeypatch.setattr(sdkit.demo, "DEMO_MODEL_DIR", tiny_pipeline_dir("sd1"))
-    ref = resolve_model(None)
-    assert ref.name == sdkit.demo.DEMO_MODEL_NAME and ref.path == tiny_pipeline_dir("sd1")
+    ref = resolve_model(str(DEMO_MODEL_DIR))
+    assert ref.name == DEMO_MODEL_NAME and ref.path == DEMO_MODEL_DIR and ref.family == "sd1"
 
 
-def test_a_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
-    import sdkit.demo
-
-    monkeypatch.setattr(sdkit.demo, "DEMO_MODEL_DIR", tmp_path / "not-built")
-    with pytest.raises(UserInputError) as caught:
-        resolve_model(None)
-    assert "demo model is not installed" in caught.value.message and "--model" in caught.value.hint
+def test_an_empty_reference_is_refused():
+    with pytest.raises(UserInputError, match="empty"):
+        resolve_model("  ")
 
 
 def test_existing_files_that_are_not_models_are_named(tmp_path):

@@ -125,3 +125,40 @@ def test_sdkit_load_plugins_can_leave_it_out(sdkit):
     only_it = sdkit("generate", "--preset", "txt2img/solid-red", "--dry-run", "--json",
                     SDKIT_LOAD_PLUGINS=DISTRIBUTION)
     assert _json(only_it)["engine"] == "solid-colour"
+
+
+def test_sdkit_hosts_the_run_seeds_numbering_and_common_infotext(sdkit, tmp_path):
+    from sdkit.outputs.infotext import read_infotext
+
+    run = _json(sdkit("generate", "--engine", "solid-colour", "--seed", "-1", "-b", "2", "-c", "2",
+                      "-o", str(tmp_path), "--json"))
+    assert run["seed_drawn"] is True and run["model"] == "solid:grey" and run["model_is_default"] is True
+    seeds = [image["seed"] for image in run["images"]]
+    first = run["first_seed"]
+    assert seeds == [(first + offset) % 2**32 for offset in range(4)]
+    assert [image["index"] for image in run["images"]] == [0, 1, 2, 3]
+    paths = [Path(image["path"]) for image in run["images"]]
+    assert [path.name for path in paths] == [f"{number:05d}-{seed}.png" for number, seed in enumerate(seeds)]
+    fields = read_infotext(paths[1]).fields
+    assert fields["Seed"] == str(seeds[1]) and fields["Steps"] == "1" and fields["Size"] == "256x256"
+    assert fields["Model"] == "solid:grey" and fields["Colour"] == "#808080"
+    assert fields["Version"].startswith("sdkit ")
+
+
+def test_its_models_family_chooses_its_engine_and_from_image_comes_back_to_it(sdkit, tmp_path):
+    from PIL import Image
+
+    run = _json(sdkit("generate", "--model", "solid:teal", "--seed", "5", "-W", "16", "-H", "16",
+                      "-o", str(tmp_path / "first"), "--json"))
+    assert run["engine"] == "solid-colour" and run["model_info"]["family"] == "solid"
+    [made] = run["images"]
+    again = _json(sdkit("generate", "--from-image", made["path"], "-o", str(tmp_path / "again"), "--json"))
+    assert again["engine"] == "solid-colour" and again["model"] == "solid:teal"
+    with Image.open(again["images"][0]["path"]) as image:
+        assert image.size == (16, 16) and image.getpixel((0, 0)) == (0, 128, 128)
+
+
+def test_a_stable_diffusion_engine_refuses_its_models_before_loading(sdkit):
+    result = sdkit("generate", "--engine", "sd15", "--model", "solid:red", "--dry-run")
+    assert result.exit_code == 2 and "is a solid model, but engine 'sd15' runs sd1 models" in result.stderr
+    assert "--engine solid-colour" in result.stderr

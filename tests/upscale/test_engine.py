@@ -1,4 +1,4 @@
-"""The `realesrgan` engine through the Engine protocol, its parameters, memory refusal and light import."""
+"""The `realesrgan` engine through the engine contract: find_model, load, draw, memory refusal, light import."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 from sdkit.core.errors import ParamsError, UserInputError
 from sdkit.core.params import parse_params
 from sdkit.core.tasks import Mode, Task
-from sdkit.engines.base import LoadOptions, NullEvents
+from sdkit.plugin import Batch, LoadOptions, NullStepEvents
 from sdkit.registry import PIPELINES, registry
 
 
@@ -29,17 +29,13 @@ def input_png(tmp_path) -> str:
     return str(path)
 
 
-class RecordingEvents(NullEvents):
+class RecordingEvents(NullStepEvents):
     def __init__(self, stop_after: int | None = None) -> None:
-        self.started: list[tuple[int, int, int]] = []
-        self.steps: list[tuple[int, int, int]] = []
+        self.steps: list[tuple[int, int]] = []
         self.stop_after = stop_after
 
-    def image_started(self, index: int, total: int, steps: int) -> None:
-        self.started.append((index, total, steps))
-
-    def step_finished(self, index: int, step: int, steps: int) -> None:
-        self.steps.append((index, step, steps))
+    def step_finished(self, step: int, steps: int) -> None:
+        self.steps.append((step, steps))
 
     def should_stop(self) -> bool:
         return self.stop_after is not None and len(self.steps) >= self.stop_after
@@ -57,28 +53,39 @@ def test_tile_not_larger_than_twice_the_overlap_is_refused(engine):
         parse_params(engine, "upscale", {"image": "in.png", "tile": 64, "tile_overlap": 32})
 
 
-def test_run_yields_the_upscaled_image_with_metadata_and_tile_progress(engine, installed_x4, input_png):
-    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+def batch_of(params):
+    from sdkit.files.images import open_image
+
+    return Batch(params, (), {"image": open_image(params.image)})
+
+
+def loaded_x4(engine):
+    ref = engine.find_model("RealESRGAN_x4plus")
+    assert ref.family == "upscaler" and ref.name == "RealESRGAN_x4plus" and ref.path.is_file()
+    return engine.load(ref, LoadOptions(device="cpu"))
+
+
+def test_draw_returns_the_upscaled_image_with_metadata_and_tile_progress(engine, installed_x4, input_png):
+    loaded = loaded_x4(engine)
     params = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
     events = RecordingEvents()
-    images = list(engine.run(loaded, params, events))
+    images = engine.draw(loaded, batch_of(params), events)
     assert len(images) == 1
-    assert images[0].image.size == (192, 160) and images[0].index == 0
+    assert images[0].image.size == (192, 160)
     assert images[0].infotext == {"Postprocess upscaler": "RealESRGAN_x4plus", "Postprocess upscale by": 4,
                                   "Postprocess upscaler tile": 32, "Postprocess upscaler tile overlap": 8}
-    assert events.started == [(0, 1, 4)]  # 2x2 tiles
-    assert events.steps == [(0, 1, 4), (0, 2, 4), (0, 3, 4), (0, 4, 4)]
+    assert events.steps == [(1, 4), (2, 4), (3, 4), (4, 4)]  # 2x2 tiles
 
 
 def test_stop_request_ends_the_run_without_an_image(engine, installed_x4, input_png):
     from sdkit.core.errors import Interrupted
 
-    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+    loaded = loaded_x4(engine)
     params = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
-    made = []
+    events = RecordingEvents(stop_after=1)
     with pytest.raises(Interrupted):  # the CLI turns it into exit code 130
-        made.extend(engine.run(loaded, params, RecordingEvents(stop_after=1)))
-    assert made == []
+        engine.draw(loaded, batch_of(params), events)
+    assert events.steps == [(1, 4)]
 
 
 def test_huge_untiled_image_is_refused_with_a_tiling_hint(engine, installed_x4, input_png, monkeypatch):
@@ -87,14 +94,14 @@ def test_huge_untiled_image_is_refused_with_a_tiling_hint(engine, installed_x4, 
     # the test model has 8 filters: 48x40 px at x4 needs ~3.4 MB by the estimate, one 32 px tile ~1.8 MB;
     # pretend only 1 MB is free
     monkeypatch.setattr(memory, "available_bytes", lambda device: 1_000_000)
-    loaded = engine.load("RealESRGAN_x4plus", LoadOptions(device="cpu"))
+    loaded = loaded_x4(engine)
     untiled = parse_params(engine, "upscale", {"image": input_png, "tile": 0})
     with pytest.raises(UserInputError) as caught:
-        list(engine.run(loaded, untiled, NullEvents()))
+        engine.draw(loaded, batch_of(untiled), NullStepEvents())
     assert "untiled" in caught.value.message and "--tile" in caught.value.hint
     tiled = parse_params(engine, "upscale", {"image": input_png, "tile": 32, "tile_overlap": 8})
     monkeypatch.setattr(memory, "available_bytes", lambda device: 3_000_000)
-    assert len(list(engine.run(loaded, tiled, NullEvents()))) == 1
+    assert len(engine.draw(loaded, batch_of(tiled), NullStepEvents())) == 1
 
 
 def test_memory_estimate_is_above_the_measured_esrgan_peak():
@@ -123,3 +130,10 @@ def test_the_batch_shrinks_to_fit_before_anything_is_refused(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: None)
     assert memory.largest_batch_that_fits(2048, 2048, 4, "cuda", tile=512, most=4) == 4
     assert memory.largest_batch_that_fits(2048, 2048, 4, "cpu", tile=0, most=4) == 1
+
+
+def test_upscalers_are_found_by_their_engine_when_no_engine_is_named(installed_x4):
+    from sdkit.run.choose import choose
+
+    choice = choose(Task.UPSCALE, None, "RealESRGAN_x4plus")
+    assert choice.entry.key == "realesrgan" and choice.model_ref.family == "upscaler"

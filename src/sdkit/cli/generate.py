@@ -43,9 +43,10 @@ def generate(
     vae_tiling: bool = typer.Option(None, "--vae-tiling/--no-vae-tiling", help="Decode large images tile by tile."),
     cpu_offload: bool = typer.Option(None, "--cpu-offload/--no-cpu-offload", help="Keep idle model parts in RAM (GPU only)."),
     upscale: str = typer.Option(None, "--upscale", help="Upscaler model applied to each image before saving."),
-    scale: float = typer.Option(None, "--scale", help="upscale: output scale (default: the model's own)."),
-    tile: int = typer.Option(None, "--tile", help="upscale: tile size in pixels, 0 for no tiling."),
-    tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale: overlap between tiles in pixels."),
+    upscale_engine: str = typer.Option(None, "--upscale-engine", help="Engine for --upscale (default: the upscale task's, realesrgan)."),
+    scale: float = typer.Option(None, "--scale", help="upscale (or --upscale): output scale (default: the model's own)."),
+    tile: int = typer.Option(None, "--tile", help="upscale (or --upscale): tile size in pixels, 0 for no tiling."),
+    tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale (or --upscale): overlap between tiles in pixels."),
     from_image: Path = typer.Option(None, "--from-image", help="Regenerate from a PNG's parameters (flags override)."),
     output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Where images go (default ./outputs/<task>/)."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
@@ -61,7 +62,7 @@ def generate(
         "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
         "mask_blur": mask_blur, "clip_skip": clip_skip, "rng": rng, "device": device, "dtype": dtype,
         "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
-        "upscale": upscale, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
+        "upscale": upscale, "upscale_engine": upscale_engine, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
     }
     if from_image is not None:
         from sdkit.run.from_image import flags_from_image
@@ -110,9 +111,11 @@ def _run(plan: Any, output_dir: Path | None, sidecar: bool, as_json: bool) -> No
     from sdkit.run.execute import execute
 
     ref = plan.model_ref
-    if ref is not None and getattr(ref, "path", None) == DEMO_MODEL_DIR:
+    if ref is not None and ref.path == DEMO_MODEL_DIR:
         err.print("using the bundled demo model (coloured shapes only); for real images pass "
                   "--model FILE_OR_FOLDER or put models in the models folder (sdkit models list)")
+    elif ref is not None and plan.model_is_default:
+        err.print(f"no --model given: using engine {plan.engine_name}'s default model, {ref.name}")
     set_context(output_dir=str(output_dir) if output_dir else None)
     saved_paths: list[str] = []
     progress = make_progress(enabled=not as_json and err.is_terminal)
@@ -134,6 +137,8 @@ def _run(plan: Any, output_dir: Path | None, sidecar: bool, as_json: bool) -> No
         return
     seeds = [saved.seed for saved in result.images if saved.seed is not None]
     seed_text = f", seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else (f", seed {seeds[0]}" if seeds else "")
+    if result.seed_drawn and seeds:
+        seed_text += " (drawn for --seed -1)"
     err.print(f"made {len(result.images)} image(s) in {result.run_seconds:.1f}s "
               f"(model loaded in {result.load_seconds:.1f}s){seed_text}")
     for saved in result.images:

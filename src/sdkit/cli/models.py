@@ -33,8 +33,10 @@ def _size(size_bytes: int) -> str:
 
 
 def _record(ref: Any, with_hash: bool) -> dict[str, Any]:
+    from sdkit.models import model_short_hash
+
     record = ref.describe()
-    record["short_hash"] = ref.short_hash() if with_hash else None
+    record["short_hash"] = model_short_hash(ref) if with_hash else None
     return record
 
 

@@ -7,7 +7,8 @@ value, so engines never see a missing or out-of-range value and never need to va
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -15,10 +16,28 @@ from sdkit.core.errors import ParamsError, Problem
 from sdkit.core.requests import REQUEST_TYPES, DtypeName, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
-if TYPE_CHECKING:
-    from sdkit.engines.base import Engine
-
 SEED_MAX = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class SizeLimits:
+    """Allowed output sizes for one task of one engine."""
+
+    min_size: int = 64
+    max_size: int = 2048
+    multiple_of: int = 8
+
+
+class ParamRules(Protocol):
+    """What `parse_params` needs of an engine (an `sdkit.core.engine.Engine` has all of it)."""
+
+    name: str
+    tasks: frozenset[Task]
+    modes: frozenset[Mode]
+
+    def defaults(self, task: Task, mode: Mode) -> Mapping[str, Any]: ...
+
+    def size_limits(self, task: Task) -> SizeLimits: ...
 
 
 class ParamsBase(BaseModel):
@@ -47,7 +66,12 @@ class Txt2ImgParams(ParamsBase):
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    # `--upscale MODEL`: each image goes through an upscale engine before it is saved.
     upscale: str | None = None
+    upscale_engine: str | None = None  # None: the default engine of the upscale task
+    upscale_scale: float | None = None  # None: the upscaler's native scale
+    upscale_tile: int = 512
+    upscale_tile_overlap: int = 32
 
     @property
     def image_count(self) -> int:
@@ -79,8 +103,13 @@ PARAMS_TYPES: dict[Task, type[ParamsBase]] = {
 }
 
 
-def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> list[Problem]:
-    """Rules pydantic's types cannot express: ranges, multiples, required inputs per task."""
+def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | None,
+                   engine_name: str | None = None) -> list[Problem]:
+    """Rules pydantic's types cannot express: ranges, multiples, required inputs per task.
+
+    `limits` are the engine's size limits; None leaves width and height to be checked once an engine
+    is known (preset files are checked before one is); `engine_name` is named in size problems.
+    """
     problems: list[Problem] = []
 
     def check(name: str, ok: bool, allowed: str, hint: str | None = None) -> None:
@@ -91,16 +120,26 @@ def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> li
         value = values.get(name)
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
+    def tiling(tile_name: str, overlap_name: str) -> None:
+        tile = number(tile_name)
+        check(tile_name, tile is not None and (tile == 0 or tile >= 32), "must be 0 (no tiling) or at least 32")
+        overlap = number(overlap_name)
+        check(overlap_name, overlap is not None and overlap >= 0, "must be 0 or more")
+        if tile and overlap is not None and tile > 0 and overlap * 2 >= tile:
+            flag = tile_name.replace("_", "-")
+            problems.append(Problem(overlap_name, overlap, f"must be less than half the tile ({tile})",
+                                    f"raise --{flag} or lower --{flag}-overlap"))
+
     if task is not Task.UPSCALE:
-        limits = engine.size_limits(task)
         for side in ("width", "height"):
             size = number(side)
-            if size is None:
+            if size is None or limits is None:
                 continue
             check(side, size % limits.multiple_of == 0, f"must be a multiple of {limits.multiple_of}",
                   f"try {max(limits.multiple_of, int(size / limits.multiple_of + 0.5) * limits.multiple_of)}")
             check(side, limits.min_size <= size <= limits.max_size,
-                  f"must be between {limits.min_size} and {limits.max_size} for engine {engine.name!r}")
+                  f"must be between {limits.min_size} and {limits.max_size}"
+                  + (f" for engine {engine_name!r}" if engine_name else ""))
         steps = number("steps")
         check("steps", steps is not None and steps >= 1, "must be at least 1")
         cfg = number("cfg_scale")
@@ -114,6 +153,9 @@ def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> li
         clip_skip = number("clip_skip")
         check("clip_skip", clip_skip is not None and 1 <= clip_skip <= 12, "must be between 1 and 12",
               "1 uses the last text-encoder layer, as A1111 does")
+        upscale_scale = number("upscale_scale")
+        check("upscale_scale", upscale_scale is not None and 0 < upscale_scale <= 16, "must be in (0, 16]")
+        tiling("upscale_tile", "upscale_tile_overlap")
     if task in (Task.IMG2IMG, Task.INPAINT):
         strength = number("strength")
         check("strength", strength is not None and 0 < strength <= 1, "must be in (0, 1]",
@@ -124,13 +166,7 @@ def _range_problems(values: Mapping[str, Any], engine: Engine, task: Task) -> li
     if task is Task.UPSCALE:
         scale = number("scale")
         check("scale", scale is not None and 0 < scale <= 16, "must be in (0, 16]")
-        tile = number("tile")
-        check("tile", tile is not None and (tile == 0 or tile >= 32), "must be 0 (no tiling) or at least 32")
-        overlap = number("tile_overlap")
-        check("tile_overlap", overlap is not None and overlap >= 0, "must be 0 or more")
-        if tile and overlap is not None and tile > 0 and overlap * 2 >= tile:
-            problems.append(Problem("tile_overlap", overlap, f"must be less than half the tile ({tile})",
-                                    "raise --tile or lower --tile-overlap"))
+        tiling("tile", "tile_overlap")
 
     required_inputs = {
         Task.IMG2IMG: ["image"],
@@ -158,7 +194,7 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
 
 
 def parse_params(
-    engine: Engine,
+    engine: ParamRules,
     task: Task | str,
     request: RequestBase | Mapping[str, Any] | None = None,
     mode: Mode | str = Mode.NORMAL,
@@ -200,7 +236,8 @@ def parse_params(
             given = {key: value for key, value in given.items() if key not in bad}
 
     merged = {**dict(engine.defaults(task, mode)), **given, "task": task, "mode": mode}
-    problems += _range_problems(merged, engine, task)
+    limits = engine.size_limits(task) if task is not Task.UPSCALE else None
+    problems += range_problems(merged, task, limits, engine.name)
     if problems:
         raise ParamsError(problems)
     try:

@@ -42,6 +42,10 @@ class Txt2ImgRequest(RequestBase):
     vae_tiling: bool | None = None
     cpu_offload: bool | None = None
     upscale: str | None = None  # an upscaler model applied to each image before it is saved
+    upscale_engine: str | None = None
+    upscale_scale: float | None = None
+    upscale_tile: int | None = None
+    upscale_tile_overlap: int | None = None
 
 
 class Img2ImgRequest(Txt2ImgRequest):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.models.base import Family
+from sdkit.core.models import Family
 from sdkit.models.checkpoint import Shapes
 
 UNET = "model.diffusion_model."
@@ -94,14 +94,14 @@ def detect_single_file(shapes: Shapes, path: Path) -> Detection:
     if not any(_has_prefix(shapes, prefix) for prefix in VAE_PREFIXES):
         missing.append("the VAE")
     if missing:
-        raise _not_a_model(path, f"the {family.value} checkpoint lacks {' and '.join(missing)}")
+        raise _not_a_model(path, f"the {family} checkpoint lacks {' and '.join(missing)}")
 
     guessed: tuple[str, ...] = ()
     if any(marker in shapes for marker in V_PRED_MARKERS):
         prediction_type = "v_prediction"
     elif (from_yaml := _prediction_from_yaml(path)) is not None:
         prediction_type = from_yaml
-    elif family is Family.SD2 and not inpainting:
+    elif family == Family.SD2 and not inpainting:
         prediction_type, guessed = "v_prediction", ("prediction_type",)
     else:
         prediction_type = "epsilon"  # SD 1.x, SDXL and SD 2.x inpainting are all epsilon models
@@ -153,7 +153,7 @@ def detect_diffusers_folder(folder: Path) -> Detection:
     unet = read_json(folder / "unet" / "config.json")
     if unet.get("in_channels") == 9:
         inpainting = True
-    if family is Family.SDXL or unet.get("addition_embed_type") == "text_time" or "text_encoder_2" in index:
+    if family == Family.SDXL or unet.get("addition_embed_type") == "text_time" or "text_encoder_2" in index:
         family = Family.SDXL
         if "text_encoder" not in index or index.get("text_encoder") == [None, None]:
             raise UserInputError(f"{folder} is an SDXL refiner, which sdkit does not load as a model",
@@ -165,3 +165,19 @@ def detect_diffusers_folder(folder: Path) -> Detection:
     if scheduler_config.is_file():
         prediction_type = str(read_json(scheduler_config).get("prediction_type", "epsilon"))
     return Detection(family, inpainting, prediction_type)
+
+
+def native_size(folder: Path) -> int | None:
+    """The image size a diffusers folder was trained at: unet.sample_size × the VAE's downscale factor.
+
+    None when the folder does not say (a single file, a damaged config): callers use the family's size.
+    """
+    try:
+        unet = json.loads((folder / "unet" / "config.json").read_text())
+        vae = json.loads((folder / "vae" / "config.json").read_text())
+        sample_size = unet["sample_size"]
+        if isinstance(sample_size, list):
+            sample_size = sample_size[0]
+        return int(sample_size) * 2 ** (len(vae["block_out_channels"]) - 1)
+    except (OSError, KeyError, ValueError, TypeError):
+        return None

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from sdkit.models.base import Family
+from sdkit.core.models import Family
 from sdkit.runtime.paths import paths
 
 CONFIGS_DIR = Path(__file__).parent / "configs"
@@ -26,10 +26,10 @@ TOKENIZER_FOLDERS = ("tokenizer", "tokenizer_2")
 def variant_name(family: Family, inpainting: bool, prediction_type: str) -> str:
     """The shipped config folder for a model: inpainting first, then v-prediction (SD 2.x only)."""
     if inpainting:
-        return f"{family.value}-inpaint"
-    if family is Family.SD2 and prediction_type == "v_prediction":
+        return f"{family}-inpaint"
+    if family == Family.SD2 and prediction_type == "v_prediction":
         return "sd2-v"
-    return family.value
+    return str(family)
 
 
 def _shipped_digest(source: Path) -> str:

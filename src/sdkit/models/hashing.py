@@ -17,7 +17,7 @@ from sdkit.runtime.paths import paths
 from sdkit.runtime.state import read_json_dict, write_json_atomic
 
 if TYPE_CHECKING:
-    from sdkit.models.base import ModelRef
+    from sdkit.core.models import ModelRef
 
 log = logging.getLogger(__name__)
 

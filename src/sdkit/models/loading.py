@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import RuntimeFailure, UserInputError
-from sdkit.models.base import Family, ModelRef
+from sdkit.core.models import Family, ModelRef
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,11 @@ SDXL_COMPONENTS = SD_COMPONENTS + ("text_encoder_2", "tokenizer_2")
 def _pipeline_class(family: Family) -> Any:
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
-    return StableDiffusionXLPipeline if family is Family.SDXL else StableDiffusionPipeline
+    return StableDiffusionXLPipeline if family == Family.SDXL else StableDiffusionPipeline
 
 
 def _keep(ref: ModelRef, components: dict[str, Any]) -> dict[str, Any]:
-    wanted = SDXL_COMPONENTS if ref.family is Family.SDXL else SD_COMPONENTS
+    wanted = SDXL_COMPONENTS if ref.family == Family.SDXL else SD_COMPONENTS
     kept = {name: components[name] for name in wanted if components.get(name) is not None}
     missing = [name for name in wanted if name not in kept]
     if missing:
@@ -68,7 +68,7 @@ def load_diffusers_folder(ref: ModelRef, folder: Path, torch_dtype: Any = None) 
     """Components of a diffusers pipeline folder (weights in .safetensors, or .bin read weights-only)."""
     pipeline_class = _pipeline_class(ref.family)
     extra: dict[str, Any] = {}
-    if ref.family is not Family.SDXL:
+    if ref.family != Family.SDXL:
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     variant = _fp16_variant(folder)
     try:
@@ -92,7 +92,7 @@ def load_single_file(ref: ModelRef, path: Path, config_dir: Path, torch_dtype: A
     """Components of an LDM-layout checkpoint, configured from `config_dir` (never from the Hub)."""
     pipeline_class = _pipeline_class(ref.family)
     extra: dict[str, Any] = {}
-    if ref.family is not Family.SDXL:
+    if ref.family != Family.SDXL:
         extra = {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
     try:
         pipeline = pipeline_class.from_single_file(
@@ -103,7 +103,7 @@ def load_single_file(ref: ModelRef, path: Path, config_dir: Path, torch_dtype: A
     except Exception as error:  # diffusers raises many types for a checkpoint that does not fit
         log.debug("loading %s with config %s failed", path, config_dir, exc_info=True)
         raise UserInputError(
-            f"{path}: the weights do not fit a {ref.family.value}"
+            f"{path}: the weights do not fit a {ref.family}"
             f"{' inpainting' if ref.inpainting else ''} model ({_short(error)})",
             "the file may be damaged or of an architecture sdkit does not know; if it needs its own "
             f"configuration, put a diffusers config folder beside it as {path.stem}.config/",

@@ -1,5 +1,8 @@
 """From a `--model` string to a `ModelRef`, and from a `ModelRef` to loaded components.
 
+Which model to use when none is named is the engine's business (`Engine.default_model`), not this
+module's.
+
 The registered sources (`sdkit.models` entry points) are asked in turn: third-party plugins first, so a
 plugin can claim a reference syntax of its own, then sdkit's built-ins in a fixed order (a folder or a
 file on disk, a name in the models folder, a hub id in the local cache).
@@ -13,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
-from sdkit.models.base import ModelRef, ModelSource, validate_source
+from sdkit.core.models import ModelRef, ModelSource
+from sdkit.registry import MODELS, Entry, PluginFailure, plugin_calls, plugin_hint, registry
 
 log = logging.getLogger(__name__)
 
@@ -24,62 +28,50 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def sources() -> list[ModelSource]:
     """Every loadable model source, in the order references are offered to them."""
-    from sdkit.registry import MODELS, registry
+    return [obj for _, obj in _ranked_sources()]
 
+
+def _ranked_sources() -> list[tuple[Entry, ModelSource]]:
     models = registry(MODELS)
-    loaded: list[tuple[int, str, ModelSource]] = []
+    loaded: list[tuple[int, str, Entry, ModelSource]] = []
     for key, obj in models.load_all().items():
         if isinstance(obj, Exception):
             log.warning("model source %r is broken and skipped: %s", key, obj)
             continue
-        try:
-            validate_source(obj)
-        except TypeError as error:
-            log.warning("model source %r is skipped: %s", key, error)
-            continue
-        rank = BUILTIN_ORDER.index(key) + 1 if key in BUILTIN_ORDER and models.entry(key).builtin else 0
-        loaded.append((rank, key, obj))
-    return [obj for _, _, obj in sorted(loaded, key=lambda item: (item[0], item[1]))]
+        entry = models.entry(key)
+        rank = BUILTIN_ORDER.index(key) + 1 if key in BUILTIN_ORDER and entry.builtin else 0
+        loaded.append((rank, key, entry, obj))
+    return [(entry, obj) for _, _, entry, obj in sorted(loaded, key=lambda item: (item[0], item[1]))]
 
 
 def source(kind: str) -> ModelSource:
     """The source registered under `kind` (UnknownKeyError if there is none)."""
-    from sdkit.registry import MODELS, registry
-
-    obj = registry(MODELS).get(kind)
-    validate_source(obj)
-    return obj
+    return registry(MODELS).get(kind)
 
 
-def demo_model_dir() -> Path:
-    """The bundled demo model's folder; a clear error when this install has none."""
-    try:
-        from sdkit.demo import DEMO_MODEL_DIR
-    except ImportError:
-        DEMO_MODEL_DIR = None
-    if DEMO_MODEL_DIR is None or not (Path(DEMO_MODEL_DIR) / "model_index.json").is_file():
-        raise UserInputError(
-            "no model given and the bundled demo model is not installed",
-            "pass --model with a diffusers folder, a .safetensors file, a name from `sdkit models list` "
-            "or a hub id already in the local Hugging Face cache",
-        )
-    return Path(DEMO_MODEL_DIR)
+def _checked(ref: Any, entry: Entry) -> ModelRef:
+    """A source's answer, refused with the plugin's name when it is not a ModelRef."""
+    if not isinstance(ref, ModelRef):
+        raise PluginFailure(f"model source {entry.key!r} from {entry.source} answered {ref!r}, not a ModelRef",
+                            plugin_hint(entry))
+    return ref
 
 
-def resolve_model(reference: str | Path | None) -> ModelRef:
-    """The model that `reference` names: None (the demo model), a path, a models-folder name, a hub id.
+def resolve_model(reference: str | Path) -> ModelRef:
+    """The model that `reference` names: a path, a models-folder name or a hub id.
 
     Raises `UserInputError` (or `UnknownKeyError`, listing what is available) when nothing matches.
     """
-    wants_demo = reference is None
-    text = str(demo_model_dir()) if reference is None else str(reference).strip()
+    text = str(reference).strip()
     if not text:
         raise UserInputError("the model reference is empty", "pass --model NAME, PATH or HUB_ID")
-    for candidate in sources():
-        ref = candidate.describe(text)
+    for entry, candidate in _ranked_sources():
+        with plugin_calls(entry, "describing a model"):
+            ref = candidate.describe(text)
         if ref is not None:
+            ref = _checked(ref, entry)
             log.debug("model %r -> %s", text, ref)
-            return _named_demo(ref) if wants_demo else ref
+            return ref
     path = Path(text).expanduser()
     if path.exists():
         raise UserInputError(
@@ -104,15 +96,6 @@ def resolve_model(reference: str | Path | None) -> ModelRef:
     )
 
 
-def _named_demo(ref: ModelRef) -> ModelRef:
-    """The demo model goes by its own name, not its folder's ("model")."""
-    from dataclasses import replace
-
-    from sdkit.demo import DEMO_MODEL_NAME
-
-    return replace(ref, name=DEMO_MODEL_NAME)
-
-
 def _looks_like_path(text: str) -> bool:
     return text.startswith((".", "/", "~")) or "\\" in text or Path(text).suffix.lower() in (
         ".safetensors", ".ckpt", ".pt", ".pth", ".bin")
@@ -128,12 +111,25 @@ def list_models() -> list[ModelRef]:
     """Every model the sources can see (the models folder, the local hub cache), sorted by name."""
     directory = _models_dir()
     found: dict[tuple[str, str], ModelRef] = {}
-    for candidate in sources():
+    for entry, candidate in _ranked_sources():
+        # One source's bad data (a broken file, a plugin's invalid ModelRef) must not empty the list.
         try:
-            for ref in candidate.list_available(directory):
-                found.setdefault((ref.name.lower(), str(ref.location)), ref)
+            refs = list(candidate.list_available(directory))
         except OSError as error:
-            log.warning("model source %r could not list models: %s", candidate.kind, error)
+            log.warning("model source %r could not list models: %s", entry.key, error)
+            continue
+        except Exception as error:
+            if entry.builtin:
+                raise
+            log.warning("model source %r from %s failed to list models and is skipped: %s: %s",
+                        entry.key, entry.source, type(error).__name__, error)
+            continue
+        for ref in refs:
+            if not isinstance(ref, ModelRef):
+                log.warning("model source %r from %s listed %r, which is not a ModelRef; skipped",
+                            entry.key, entry.source, ref)
+                continue
+            found.setdefault((ref.name.lower(), str(ref.location)), ref)
     return sorted(found.values(), key=lambda ref: (ref.name.lower(), str(ref.location)))
 
 
@@ -142,7 +138,14 @@ def load_components(ref: ModelRef, torch_dtype: Any = None, vae: str | Path | No
 
     `vae` replaces the model's VAE: a single-file VAE (.safetensors) or a diffusers VAE folder.
     """
-    components = source(ref.source).load_components(ref, torch_dtype)
+    entry = registry(MODELS).entry(ref.source)
+    loader = getattr(source(ref.source), "load_components", None)
+    if loader is None:
+        raise UserInputError(f"{ref.name} is a {ref.family} model of {entry.source}'s source {entry.key!r}, "
+                             "which gives no Stable Diffusion components",
+                             "use an engine that runs this family (`sdkit plugins list` shows the engines)")
+    with plugin_calls(entry, f"loading {ref.name}"):
+        components = loader(ref, torch_dtype)
     if vae is not None:
         from sdkit.models.vae import load_vae
 

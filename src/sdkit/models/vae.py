@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import RuntimeFailure, UnknownKeyError, UserInputError
-from sdkit.models.base import ModelRef
+from sdkit.core.models import ModelRef
 from sdkit.models.checkpoint import CHECKPOINT_SUFFIXES, read_shapes
 
 log = logging.getLogger(__name__)
@@ -85,5 +85,5 @@ def load_vae(reference: str | Path, ref: ModelRef, torch_dtype: Any = None) -> A
         raise RuntimeFailure(f"{path}: not enough memory to load the VAE") from error
     except Exception as error:  # diffusers raises many types for weights that do not fit
         log.debug("loading VAE %s failed", path, exc_info=True)
-        raise UserInputError(f"{path}: the VAE does not fit a {ref.family.value} model ({error})".splitlines()[0],
+        raise UserInputError(f"{path}: the VAE does not fit a {ref.family} model ({error})".splitlines()[0],
                              "use a VAE made for this model family") from error

@@ -62,6 +62,30 @@ def unquote(text: str) -> str:
     return text
 
 
+# The generation fields in A1111's order (create_infotext); other generation fields follow them, then
+# "Version"; post-processing fields (an upscaler's) come after "Version", as A1111's extras add them.
+A1111_FIELD_ORDER = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
+                     "VAE", "Denoising strength", "Clip skip", "RNG", "Mode")
+VERSION_KEY = "Version"
+
+
+def arrange_fields(host: Mapping[str, object], engine: Mapping[str, object],
+                   postprocess: Mapping[str, object] | None = None) -> dict[str, object]:
+    """One image's fields in A1111's order: sdkit's common ones and an engine's own, then post-processing.
+
+    Where both set a key, sdkit's value wins: the host owns seeds, sizes and model names; an engine
+    adds what only it knows (its sampler's A1111 name, a plugin's own keys).
+    """
+    merged = {**engine, **host}
+    arranged = {key: merged[key] for key in A1111_FIELD_ORDER if key in merged}
+    arranged.update((key, value) for key, value in engine.items() if key not in arranged and key != VERSION_KEY)
+    arranged.update((key, value) for key, value in host.items() if key not in arranged and key != VERSION_KEY)
+    if VERSION_KEY in merged:
+        arranged[VERSION_KEY] = merged[VERSION_KEY]
+    arranged.update(postprocess or {})
+    return arranged
+
+
 def format_infotext(prompt: str, negative_prompt: str, fields: Mapping[str, object]) -> str:
     """The infotext for one image; fields whose value is None are left out, as in A1111."""
     pairs = []

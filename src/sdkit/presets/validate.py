@@ -1,8 +1,9 @@
 """Turn the data of a preset file into a `Preset`: check its schema version, migrate, validate.
 
 Every problem in a file is collected and reported at once, each with its line, field and a hint.
-Parameter ranges are checked with the same rules `parse_params` uses, minus the ones that depend on
-the engine (size limits), which `parse_params` checks when the engine is known; no engine is imported.
+Parameter ranges are checked with the same rules `parse_params` uses (`range_problems`); sizes only
+against the rule every built-in engine shares (positive multiples of 8), since the engine's own range
+is checked by `parse_params` once the engine is chosen. No engine is imported.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from sdkit.core.errors import closest_matches
-from sdkit.core.params import _range_problems
+from sdkit.core.params import SizeLimits, range_problems
 from sdkit.core.requests import REQUEST_TYPES, request_fields
 from sdkit.core.tasks import Mode, Task
-from sdkit.engines.base import SizeLimits
 from sdkit.presets.migrations import MIGRATIONS, V0_KEYS, Origins, migrate
 from sdkit.presets.model import Preset, PresetError, PresetProblem
 from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
@@ -31,16 +31,8 @@ TASK_NAMES = [task.value for task in Task]
 _UPGRADE_HINT = "upgrade sdkit (pip install -U sdkit-cli) or ask the preset's author for an older version"
 
 
-class _AnyEngine:
-    """Stands in for the engine when checking ranges: sizes only need to be positive multiples of 8.
-
-    The engine's own size range is checked later by `parse_params`, once the engine is chosen.
-    """
-
-    name = "any engine"
-
-    def size_limits(self, task: Task) -> SizeLimits:
-        return SizeLimits(min_size=8, max_size=1 << 20, multiple_of=8)
+# Sizes a preset may set before its engine is known; the engine's own limits apply when it runs.
+PRESET_SIZE_LIMITS = SizeLimits(min_size=8, max_size=1 << 20, multiple_of=8)
 
 
 class _Collector:
@@ -174,7 +166,7 @@ def _check_params(data: Mapping[str, Any], task: Task, found: _Collector) -> dic
                 found.add(("params", *loc), _describe_input_error(item))
     # The values that passed still get their ranges checked, so one run shows every problem.
     values = request_type.model_validate(good, strict=True).model_dump(exclude_none=True)
-    for problem in _range_problems({**values, "task": task}, _AnyEngine(), task):
+    for problem in range_problems({**values, "task": task}, task, PRESET_SIZE_LIMITS):
         if problem.value is None:  # "img2img needs an input image": a preset need not name one
             continue
         found.add(("params", problem.field), f"{problem.value!r} {problem.allowed}", problem.hint)

@@ -1,24 +1,50 @@
-"""Execute a `RunPlan`: load the model once, run the engine, write each image as soon as it exists."""
+"""Run a `RunPlan`: the host's side of the engine contract.
+
+sdkit, not the engine, owns the run: it loads the model once, resolves the seed (`-1` draws one, and
+says which), opens the input images, splits the images into batches, asks the engine to draw each
+batch, numbers the images, writes the common infotext, applies the `--upscale` step and writes each
+file as soon as its batch is done. `run_images` is the run without files (benchmarks use it);
+`execute` adds the files.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdkit.core.params import Txt2ImgParams
+from sdkit.core.engine import Batch, GeneratedImage, LoadOptions
+from sdkit.core.errors import Interrupted
+from sdkit.core.params import SEED_MAX, ParamsBase, Txt2ImgParams
 from sdkit.core.tasks import Task
-from sdkit.engines.base import GeneratedImage, LoadOptions, RunEvents
+from sdkit.outputs.infotext import arrange_fields
 from sdkit.outputs.writer import ensure_output_dir, write_png, write_sidecar
-from sdkit.run.plan import RunPlan
+from sdkit.registry import PluginFailure, plugin_calls, plugin_hint
+from sdkit.run.events import RunEvents, StepsOfImage
+from sdkit.run.fields import common_fields
+from sdkit.run.plan import RunPlan, UpscaleStep
 
 log = logging.getLogger(__name__)
 
 # Loaded models, kept for the life of the process (a library caller may run many plans).
 _loaded_models: dict[tuple[Any, ...], Any] = {}
+INPUT_IMAGES = ("image", "mask")
+
+
+@dataclass(frozen=True)
+class RunImage:
+    """One finished image of a run, with everything needed to save and reproduce it."""
+
+    image: Any  # PIL image
+    index: int  # position in the whole run, 0-based
+    seed: int | None
+    prompt: str
+    negative_prompt: str
+    infotext: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -36,11 +62,15 @@ class RunResult:
     images: list[SavedImage] = field(default_factory=list)
     load_seconds: float = 0.0
     run_seconds: float = 0.0
+    first_seed: int | None = None
+    seed_drawn: bool = False  # the plan asked for -1 and this seed was drawn
 
     def describe(self) -> dict[str, Any]:
         return {
             **self.plan.describe(),
             "output_dir": str(self.output_dir),
+            "first_seed": self.first_seed,
+            "seed_drawn": self.seed_drawn,
             "images": [{"path": str(saved.path), "index": saved.index, "seed": saved.seed,
                         "sidecar": str(saved.sidecar) if saved.sidecar else None} for saved in self.images],
             "load_seconds": round(self.load_seconds, 3),
@@ -57,55 +87,130 @@ def default_output_dir(task: Task) -> Path:
     return base / task.value
 
 
-def load_options(plan: RunPlan) -> LoadOptions:
-    params = plan.params
+def load_options(params: ParamsBase, vae: str | None) -> LoadOptions:
     return LoadOptions(
         device=params.device,
         dtype=params.dtype,
-        vae=plan.vae,
+        vae=vae,
         attention_slicing=bool(getattr(params, "attention_slicing", False)),
         vae_tiling=bool(getattr(params, "vae_tiling", False)),
         cpu_offload=bool(getattr(params, "cpu_offload", False)),
     )
 
 
-def load_model(plan: RunPlan) -> Any:
-    """The engine's loaded model for this plan, loaded at most once per process."""
-    options = load_options(plan)
-    model = plan.model_ref if plan.model_ref is not None else plan.model
-    key = (plan.engine_name, str(getattr(model, "location", model)), options)
+def _load(engine: Any, entry: Any, model_ref: Any, options: LoadOptions) -> Any:
+    """The engine's loaded model, loaded at most once per process."""
+    key = (entry.key, entry.target, str(model_ref.location) if model_ref is not None else None, options)
     if key not in _loaded_models:
-        _loaded_models[key] = plan.engine.load(model, options)
+        with plugin_calls(entry, "loading its model"):
+            _loaded_models[key] = engine.load(model_ref, options)
     return _loaded_models[key]
 
 
-def _post_upscale(plan: RunPlan, generated: GeneratedImage) -> None:
-    """`--upscale MODEL`: enlarge each generated image before it is saved, and record it."""
-    params = plan.params
-    if not isinstance(params, Txt2ImgParams) or not params.upscale:
+def load_model(plan: RunPlan) -> Any:
+    """The plan's engine with its model loaded (cached per process)."""
+    return _load(plan.engine, plan.engine_entry, plan.model_ref, load_options(plan.params, plan.vae))
+
+
+def resolve_seed(seed: int) -> tuple[int, bool]:
+    """The run's first seed, and whether it was drawn (`-1`)."""
+    if seed >= 0:
+        return seed, False
+    return random.randrange(SEED_MAX + 1), True
+
+
+def batch_seeds(params: ParamsBase, first_seed: int) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """(index of the batch's first image, its seeds) for each batch; image i gets seed first + i (mod 2**32)."""
+    if not isinstance(params, Txt2ImgParams):
+        yield 0, ()
         return
-    from sdkit.upscale import upscale_image
-
-    generated.image, fields = upscale_image(generated.image, params.upscale, scale=None, tile=512,
-                                            tile_overlap=32, device=params.device, dtype="auto")
-    generated.infotext.update(fields)
+    for batch_index in range(params.batch_count):
+        start = batch_index * params.batch_size
+        yield start, tuple((first_seed + start + offset) % (SEED_MAX + 1) for offset in range(params.batch_size))
 
 
-def _save(generated: GeneratedImage, folder: Path, sidecar: bool, plan: RunPlan) -> SavedImage:
+def open_inputs(params: ParamsBase) -> dict[str, Any]:
+    """The run's input images, opened and checked once (`--image`, `--mask`)."""
+    from sdkit.files.images import open_image
+
+    opened = {}
+    for name in INPUT_IMAGES:
+        path = getattr(params, name, None)
+        if path:
+            opened[name] = open_image(path, role="mask" if name == "mask" else "input image")
+    return opened
+
+
+def _drawn(plan_engine: Any, entry: Any, loaded: Any, batch: Batch, events: Any) -> list[GeneratedImage]:
+    with plugin_calls(entry, "drawing"):
+        drawn = list(plan_engine.draw(loaded, batch, events))
+    if len(drawn) != batch.image_count or not all(isinstance(item, GeneratedImage) for item in drawn):
+        raise PluginFailure(f"engine {entry.key!r} ({entry.source}) returned {len(drawn)} result(s) for a "
+                            f"batch of {batch.image_count}, or something that is not a GeneratedImage",
+                            plugin_hint(entry) if not entry.builtin else None)
+    return drawn
+
+
+def _upscaled(step: UpscaleStep, image: Any, events: Any) -> tuple[Any, dict[str, Any]]:
+    """Apply the `--upscale` step to one image: the upscale engine draws it like any batch."""
+    loaded = _load(step.engine, step.engine_entry, step.model_ref, load_options(step.params, None))
+    (result,) = _drawn(step.engine, step.engine_entry, loaded, Batch(step.params, (), {"image": image}), events)
+    return result.image, result.infotext
+
+
+def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None,
+               on_seed: Callable[[int, bool], None] | None = None) -> Iterator[RunImage]:
+    """Draw the plan's images batch by batch; yields each image as soon as its batch is done."""
+    params = plan.params
+    loaded = load_model(plan) if loaded is None else loaded
+    inputs = open_inputs(params)
+    first_seed, drawn_at_random = resolve_seed(params.seed) if isinstance(params, Txt2ImgParams) else (0, False)
+    if drawn_at_random:
+        log.info("seed -1: drew seed %d", first_seed)
+    if on_seed is not None and isinstance(params, Txt2ImgParams):
+        on_seed(first_seed, drawn_at_random)
+    model_hash = None
+    if plan.model_ref is not None and isinstance(params, Txt2ImgParams):
+        from sdkit.models.hashing import model_short_hash
+
+        model_hash = model_short_hash(plan.model_ref)
+    total = params.image_count if isinstance(params, Txt2ImgParams) else 1
+    steps = getattr(params, "steps", 1)
+    prompt, negative = getattr(params, "prompt", ""), getattr(params, "negative_prompt", "")
+
+    for start, seeds in batch_seeds(params, first_seed):
+        batch_params = params.model_copy(update={"seed": seeds[0]}) if seeds else params
+        batch = Batch(batch_params, seeds, inputs, start)
+        events.image_started(start, total, steps)
+        drawn = _drawn(plan.engine, plan.engine_entry, loaded, batch, StepsOfImage(events, start))
+        if events.should_stop():
+            raise Interrupted("stopped by the user before the image was finished",
+                              "finished images are kept; rerun with --seed to continue")
+        for offset, generated in enumerate(drawn):
+            seed = seeds[offset] if seeds else None
+            host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash)
+            image, postprocess = generated.image, None
+            if plan.upscale is not None:
+                image, postprocess = _upscaled(plan.upscale, image, StepsOfImage(events, start + offset))
+            yield RunImage(image, start + offset, seed, prompt, negative,
+                           arrange_fields(host, generated.infotext, postprocess))
+
+
+def _save(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan) -> SavedImage:
     from sdkit.outputs.infotext import format_infotext, png_info
 
-    text = format_infotext(generated.prompt, generated.negative_prompt, generated.infotext)
-    label = str(generated.seed) if generated.seed is not None else plan.task.value
-    path = write_png(folder, label, generated.image, png_info(text))
+    text = format_infotext(run_image.prompt, run_image.negative_prompt, run_image.infotext)
+    label = str(run_image.seed) if run_image.seed is not None else plan.task.value
+    path = write_png(folder, label, run_image.image, png_info(text))
     sidecar_path = None
     if sidecar:
         sidecar_path = write_sidecar(path, {
             "parameters": text,
-            "seed": generated.seed,
-            "index": generated.index,
+            "seed": run_image.seed,
+            "index": run_image.index,
             **{key: value for key, value in plan.describe().items() if key not in ("preset_changes", "flag_overrides")},
         })
-    return SavedImage(path, generated.index, generated.seed, sidecar_path)
+    return SavedImage(path, run_image.index, run_image.seed, sidecar_path)
 
 
 def execute(
@@ -116,15 +221,19 @@ def execute(
     sidecar: bool = False,
     on_saved: Callable[[SavedImage], None] | None = None,
 ) -> RunResult:
+    """Run the plan and write each image as soon as it exists; returns what was saved."""
     folder = ensure_output_dir(output_dir or default_output_dir(plan.task))
     result = RunResult(plan, folder)
     started = time.perf_counter()
     loaded = load_model(plan)
     result.load_seconds = time.perf_counter() - started
+
+    def remember_seed(seed: int, drawn: bool) -> None:
+        result.first_seed, result.seed_drawn = seed, drawn
+
     started = time.perf_counter()
-    for generated in plan.engine.run(loaded, plan.params, events):
-        _post_upscale(plan, generated)
-        saved = _save(generated, folder, sidecar, plan)
+    for run_image in run_images(plan, events, loaded=loaded, on_seed=remember_seed):
+        saved = _save(run_image, folder, sidecar, plan)
         result.images.append(saved)
         log.info("saved %s (seed %s)", saved.path, saved.seed)
         if on_saved is not None:

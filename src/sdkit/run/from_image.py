@@ -25,10 +25,11 @@ def _number(fields: dict[str, Any], key: str, kind: type) -> Any:
 def find_model(name: str | None, short_hash: str | None) -> str | None:
     """The `--model` reference for a model recorded by name and hash, looked up among local models.
 
-    The hash wins over the name (a renamed file is still the same model). None means the bundled demo model.
+    The hash wins over the name (a renamed file is still the same model). None means the engine's
+    default model (the bundled demo model is sd15's).
     """
     from sdkit.demo import DEMO_MODEL_NAME
-    from sdkit.models import list_models
+    from sdkit.models import list_models, model_short_hash, resolve_model
     from sdkit.runtime.config import models_dir
 
     if name == DEMO_MODEL_NAME:
@@ -36,12 +37,16 @@ def find_model(name: str | None, short_hash: str | None) -> str | None:
     candidates = list_models()
     if short_hash:
         for ref in candidates:
-            if ref.short_hash() == short_hash.lower():
+            if model_short_hash(ref) == short_hash.lower():
                 return str(ref.location)
     if name:
         for ref in candidates:
             if ref.name.lower() == name.lower():
                 return str(ref.location)
+        try:  # a name that is itself a reference a source knows (a plugin's `solid:red`)
+            return str(resolve_model(name).location)
+        except UserInputError:
+            pass
     wanted = " ".join(part for part in (name, f"[{short_hash}]" if short_hash else None) if part)
     raise UserInputError(
         f"the image was made with model {wanted or '(not recorded)'}, which is not in the models folder",

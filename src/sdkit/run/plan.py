@@ -1,7 +1,8 @@
 """Turn what the user typed (flags, a preset, defaults) into one validated `RunPlan`.
 
-Precedence, lowest first: engine defaults < the model's own defaults (e.g. its native size) < preset <
-flags. Nothing here imports torch: `generate --dry-run` stops after planning.
+Precedence, lowest first: engine defaults < the model's own defaults (e.g. its native size) < the
+model folder's recommendations (sdkit.json) < preset < flags. Which engine and model run is decided in
+`choose.py`. Nothing here imports torch: `generate --dry-run` stops after planning.
 """
 
 from __future__ import annotations
@@ -11,18 +12,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.core.params import ParamsBase, parse_params
+from sdkit.core.models import ModelRef
+from sdkit.core.params import ParamsBase, UpscaleParams, parse_params
 from sdkit.core.requests import request_fields
 from sdkit.core.tasks import Mode, Task
 from sdkit.models.recommended import recommended_params
-from sdkit.registry import PIPELINES, Entry, registry
+from sdkit.registry import PIPELINES, Entry, plugin_calls, registry
+from sdkit.run.choose import choose
 from sdkit.runtime.logs import set_context
 
 log = logging.getLogger(__name__)
 
-ENGINE_FOR_FAMILY = {"sd1": "sd15", "sd2": "sd2", "sdxl": "sdxl"}
-DEFAULT_ENGINE_FOR_TASK = {Task.UPSCALE: "realesrgan"}
-FALLBACK_ENGINE = "sd15"
+# After txt2img/img2img/inpaint, --scale/--tile/--tile-overlap set the --upscale step's values.
+UPSCALE_STEP_FLAGS = {"scale": "upscale_scale", "tile": "upscale_tile", "tile_overlap": "upscale_tile_overlap"}
+# What UpscaleParams.image says for an image that comes from the run itself rather than a file.
+GENERATED_IMAGE = "(the generated image)"
+
+
+@dataclass(frozen=True)
+class UpscaleStep:
+    """`--upscale MODEL`: the upscale engine, its model and parameters, applied before each image is saved."""
+
+    engine: Any
+    engine_entry: Entry
+    model_ref: ModelRef
+    params: UpscaleParams
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.engine_entry.key, "engine_source": self.engine_entry.source,
+                "model": self.model_ref.name, "params": self.params.model_dump(mode="json", exclude={"image"})}
 
 
 @dataclass(frozen=True)
@@ -31,14 +49,16 @@ class RunPlan:
     mode: Mode
     engine: Any
     engine_entry: Entry
-    model: str | None
-    model_ref: Any | None
+    model: str | None  # the reference as given; None when the engine's default model is used
+    model_ref: ModelRef | None  # None only for an engine that takes no model
     vae: str | None
     params: ParamsBase
     sampler: Any | None = None  # the ResolvedSampler for tasks that sample
     preset: Any | None = None
     preset_changes: dict[str, Any] = field(default_factory=dict)
     flag_overrides: dict[str, Any] = field(default_factory=dict)
+    model_is_default: bool = False
+    upscale: UpscaleStep | None = None
 
     @property
     def engine_name(self) -> str:
@@ -50,16 +70,15 @@ class RunPlan:
         if self.preset is not None:
             preset = {"name": self.preset.name, "source": self.preset.source, "path": str(self.preset.path),
                       "schema_version": self.preset.schema_version}
-        model = self.model
-        if self.model_ref is not None:
-            model = getattr(self.model_ref, "name", None) or str(getattr(self.model_ref, "location", model))
+        model = self.model_ref.name if self.model_ref is not None else self.model
         return {
             "task": self.task.value,
             "mode": self.mode.value,
             "engine": self.engine_name,
             "engine_source": self.engine_entry.source,
             "model": model,
-            "model_info": self.model_ref.describe() if hasattr(self.model_ref, "describe") else None,
+            "model_info": self.model_ref.describe() if self.model_ref is not None else None,
+            "model_is_default": self.model_is_default,
             "vae": self.vae,
             "preset": preset,
             "sampler": None if self.sampler is None else {
@@ -68,6 +87,7 @@ class RunPlan:
             "params": self.params.model_dump(mode="json"),
             "preset_changes": self.preset_changes,
             "flag_overrides": self.flag_overrides,
+            "upscale": self.upscale.describe() if self.upscale is not None else None,
         }
 
 
@@ -79,37 +99,17 @@ def _infer_task(flags: dict[str, Any]) -> Task:
     return Task.TXT2IMG
 
 
-def _resolve_model_ref(model: str | None, task: Task) -> Any | None:
-    """The model reference for SD-style tasks (None for upscale, whose engine finds its own models)."""
-    if task is Task.UPSCALE:
-        return None
-    from sdkit.models import resolve_model
-
-    return resolve_model(model)
-
-
 def _init_image_size(image: str | None) -> dict[str, int]:
     """img2img and inpaint keep the input's size by default (rounded down to a multiple of 8)."""
     if not image:
         return {}
-    try:
-        from PIL import Image
+    from sdkit.files.images import read_image_size
 
-        with Image.open(image) as opened:
-            width, height = opened.size
-    except (OSError, ValueError):
-        return {}  # the engine reports an unreadable image with the file's name
+    size = read_image_size(image)
+    if size is None:
+        return {}  # opening the image for the run reports what is wrong with it, naming the file
+    width, height = size
     return {"width": max(8, width // 8 * 8), "height": max(8, height // 8 * 8)}
-
-
-def _engine_name(explicit: str | None, task: Task, model_ref: Any | None) -> str:
-    if explicit:
-        return explicit
-    if task in DEFAULT_ENGINE_FOR_TASK:
-        return DEFAULT_ENGINE_FOR_TASK[task]
-    family = getattr(model_ref, "family", None)
-    family_name = getattr(family, "value", family)
-    return ENGINE_FOR_FAMILY.get(str(family_name), FALLBACK_ENGINE)
 
 
 def make_plan(
@@ -140,7 +140,8 @@ def make_plan(
         raise UserInputError(f"--task {task} conflicts with preset {preset.name!r}, which is a {preset.task} preset",
                              "drop --task or choose a preset for that task (sdkit presets list)")
 
-    model = model or (preset.model if preset else None)
+    # An explicit empty --model ('' from an unset shell variable) is refused, never read as 'no model'.
+    model = model if model is not None else (preset.model if preset else None)
     engine_name = engine or (preset.engine if preset else None)
     mode_name = mode or (preset.mode if preset else None) or Mode.NORMAL.value
     try:
@@ -149,34 +150,38 @@ def make_plan(
         raise UserInputError(f"unknown mode {mode_name!r}", f"use one of {', '.join(m.value for m in Mode)}") from None
 
     set_context(task=run_task.value, engine=engine_name, mode=run_mode.value, model=model)
-    pipelines = registry(PIPELINES)
     if engine_name:
-        pipelines.entry(engine_name)  # an unknown engine fails before any model is looked at
-    # The model decides the engine when nothing else does, so resolve it first (reads headers only).
-    model_ref = _resolve_model_ref(model, run_task)
+        registry(PIPELINES).entry(engine_name)  # an unknown engine fails before any model is looked at
+    choice = choose(run_task, engine_name, model)
+    model_ref = choice.model_ref
     if model_ref is not None and prediction_type:
         model_ref = model_ref.with_overrides(prediction_type=prediction_type)
-    elif model_ref is not None and "prediction_type" in getattr(model_ref, "guessed", ()):
+    elif model_ref is not None and "prediction_type" in model_ref.guessed:
         log.warning("%s does not say whether it predicts noise or velocity; assuming %s "
                     "(pass --prediction-type epsilon for 512-pixel SD 2.x base models)",
                     model_ref.name, model_ref.prediction_type)
-    engine_name = _engine_name(engine_name, run_task, model_ref)
-    engine_entry = pipelines.entry(engine_name)
-    engine_obj = pipelines.get(engine_name)
+    engine_obj, engine_entry = choice.engine, choice.entry
+    engine_name = engine_entry.key
     set_context(engine=engine_name)
 
+    upscaling_after = flags.get("upscale") or (preset.params.get("upscale") if preset else None)
+    if run_task is not Task.UPSCALE and upscaling_after:
+        flags = {UPSCALE_STEP_FLAGS.get(key, key): value for key, value in flags.items()}
     allowed = request_fields(run_task)
     unknown_flags = sorted(set(flags) - allowed)
     if unknown_flags:
         raise UserInputError(f"{', '.join('--' + name.replace('_', '-') for name in unknown_flags)} "
                              f"cannot be used with {run_task.value}",
-                             f"{run_task.value} takes: {', '.join(sorted(allowed))}")
+                             f"{run_task.value} takes: {', '.join(sorted(allowed))}"
+                             + ("; --scale, --tile and --tile-overlap set the upscaler's values together with --upscale"
+                                if set(unknown_flags) & set(UPSCALE_STEP_FLAGS) else ""))
 
-    defaults = dict(engine_obj.defaults(run_task, run_mode))
-    model_defaults_fn = getattr(engine_obj, "model_defaults", None)
-    if model_defaults_fn is not None and model_ref is not None:
-        defaults.update(model_defaults_fn(model_ref, run_task, run_mode))
-    if model_ref is not None:
+    with plugin_calls(engine_entry, "giving its defaults"):
+        defaults = dict(engine_obj.defaults(run_task, run_mode))
+        model_defaults_fn = getattr(engine_obj, "model_defaults", None)
+        if model_defaults_fn is not None and model_ref is not None:
+            defaults.update(model_defaults_fn(model_ref, run_task, run_mode))
+    if model_ref is not None and model_ref.path is not None:
         recommended = recommended_params(model_ref.path)
         if recommended:
             log.info("%s recommends %s", model_ref.name, recommended)
@@ -187,6 +192,7 @@ def make_plan(
     merged = {**defaults, **preset_params, **flags}
     params = parse_params(engine_obj, run_task, {k: v for k, v in merged.items() if k in allowed}, run_mode)
     sampler = _resolve_sampler(params)
+    upscale = _plan_upscale(params)
 
     preset_changes = {key: value for key, value in preset_params.items() if defaults.get(key) != value}
     flag_overrides = {key: value for key, value in flags.items() if {**defaults, **preset_params}.get(key) != value}
@@ -199,8 +205,22 @@ def make_plan(
     return RunPlan(
         task=run_task, mode=run_mode, engine=engine_obj, engine_entry=engine_entry, model=model,
         model_ref=model_ref, vae=vae, params=params, sampler=sampler, preset=preset,
-        preset_changes=preset_changes, flag_overrides=flag_overrides,
+        preset_changes=preset_changes, flag_overrides=flag_overrides, model_is_default=choice.model_is_default,
+        upscale=upscale,
     )
+
+
+def _plan_upscale(params: ParamsBase) -> UpscaleStep | None:
+    """The `--upscale` step through the registry's upscale engine, checked now (so --dry-run finds the model)."""
+    reference = getattr(params, "upscale", None)
+    if not reference:
+        return None
+    choice = choose(Task.UPSCALE, getattr(params, "upscale_engine", None), reference)
+    request = {"image": GENERATED_IMAGE, "scale": params.upscale_scale, "tile": params.upscale_tile,
+               "tile_overlap": params.upscale_tile_overlap}
+    upscale_params = parse_params(choice.engine, Task.UPSCALE, request)
+    assert isinstance(upscale_params, UpscaleParams) and choice.model_ref is not None
+    return UpscaleStep(choice.engine, choice.entry, choice.model_ref, upscale_params)
 
 
 def _resolve_sampler(params: ParamsBase) -> Any | None:

@@ -82,3 +82,17 @@ def log_failure(error: BaseException) -> None:
     log.debug("failure: %s\ncontext: %s\n%s", error, details, trace)
     for handler in log.handlers:
         handler.flush()
+
+
+def quiet_ml_libraries() -> None:
+    """Turn off diffusers' and transformers' own tqdm bars and notes: sdkit draws its own progress.
+
+    Their notes (e.g. "sequence length is longer than 77") speak of internals sdkit already handles.
+    Called by the engines that use those libraries, once they are imported anyway.
+    """
+    import diffusers.utils.logging
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()

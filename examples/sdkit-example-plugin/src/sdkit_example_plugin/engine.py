@@ -1,32 +1,31 @@
 """Entry in `sdkit.pipelines`: `solid-colour`, a txt2img engine that fills each image with one colour.
 
-It shows the whole `sdkit.engines.base.Engine` contract at its cheapest: no torch, no weights. The
-colour is the first one the prompt names (`red`, `#ff8800`), else the model's (`--model solid:blue`),
-else grey. Only Pillow is imported, and only inside `run`.
+It shows the whole engine contract at its cheapest: no torch, no weights. sdkit resolves the seeds,
+splits the run into batches, numbers and saves the images and writes the common infotext; the engine
+only draws one batch. The colour is the first one the prompt names (`red`, `#ff8800`), else the
+model's (`--model solid:blue`, the default `solid:grey`). Only Pillow is imported, and only in `draw`.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from sdkit.core.errors import Interrupted
-from sdkit.core.params import SEED_MAX, ParamsBase
-from sdkit.core.tasks import Mode, Task
-from sdkit.engines.base import GeneratedImage, LoadOptions, RunEvents, SizeLimits
+from sdkit.plugin import Batch, GeneratedImage, LoadOptions, Mode, ModelRef, SizeLimits, StepEvents, Task
 
-from .colours import DEFAULT_COLOUR, PALETTE, colour_in_prompt
-from .models import colour_of_model
+from .colours import colour_in_prompt, parse_colour
+from .models import FAMILY, PREFIX
 
 
 class SolidColourEngine:
-    """Makes images of one flat colour; sdkit validates every parameter before `run` sees it."""
+    """Makes images of one flat colour; sdkit validates every parameter before `draw` sees it."""
 
     name = "solid-colour"
-    description = "Example plugin: fills the image with the colour named in the prompt (no model needed)."
+    description = "Example plugin: fills the image with the colour named in the prompt."
     tasks = frozenset({Task.TXT2IMG})
     modes = frozenset({Mode.NORMAL})
+    families = frozenset({FAMILY})  # `--model solid:red` alone chooses this engine
+    default_model = f"{PREFIX}grey"  # used when no --model is given
 
     def defaults(self, task: Task, mode: Mode) -> Mapping[str, Any]:
         # Steps and guidance mean nothing here; they are set because every txt2img request has them.
@@ -35,33 +34,26 @@ class SolidColourEngine:
     def size_limits(self, task: Task) -> SizeLimits:
         return SizeLimits(min_size=8, max_size=4096, multiple_of=8)
 
-    def load(self, model: Any, options: LoadOptions) -> tuple[int, int, int]:
-        """The 'model' is just a colour: from a `solid:` model reference, else the default."""
-        return colour_of_model(model) or PALETTE[DEFAULT_COLOUR]
+    def load(self, model: ModelRef | None, options: LoadOptions) -> tuple[int, int, int]:
+        """The 'model' is just a colour, read from its `solid:` reference."""
+        assert model is not None  # sdkit passes the default model when none is named
+        colour = parse_colour(str(model.location)[len(PREFIX):])
+        assert colour is not None  # the model source only describes valid colours
+        return colour
 
-    def run(self, loaded: tuple[int, int, int], params: ParamsBase, events: RunEvents) -> Iterator[GeneratedImage]:
+    def draw(self, loaded: tuple[int, int, int], batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         from PIL import Image
 
+        params = batch.params
         colour = colour_in_prompt(params.prompt) or loaded
-        first_seed = params.seed if params.seed >= 0 else random.randrange(SEED_MAX)
-        total = params.image_count
-        for index in range(total):
+        for step in range(params.steps):
             if events.should_stop():
-                raise Interrupted("stopped by the user", "finished images are kept")
-            events.image_started(index, total, params.steps)
-            for step in range(params.steps):
-                events.step_finished(index, step + 1, params.steps)
-            seed = (first_seed + index) % (SEED_MAX + 1)
-            yield GeneratedImage(
-                image=Image.new("RGB", (params.width, params.height), colour),
-                index=index,
-                seed=seed,
-                infotext={"Steps": params.steps, "Sampler": params.sampler, "CFG scale": params.cfg_scale,
-                          "Seed": seed, "Size": f"{params.width}x{params.height}",
-                          "Model": "solid-colour", "Colour": "#{:02x}{:02x}{:02x}".format(*colour)},
-                prompt=params.prompt,
-                negative_prompt=params.negative_prompt,
-            )
+                return []  # sdkit drops an unfinished batch and keeps the images saved before it
+            events.step_finished(step + 1, params.steps)
+        hex_colour = "#{:02x}{:02x}{:02x}".format(*colour)
+        # One image per seed; a real engine seeds its noise with each one (batch.seeds).
+        return [GeneratedImage(Image.new("RGB", (params.width, params.height), colour), {"Colour": hex_colour})
+                for _ in batch.seeds]
 
 
 ENGINE = SolidColourEngine()

@@ -1,8 +1,9 @@
 """Entry in `sdkit.models`: the `solid` model source, for references like `solid:red` or `solid:#ff8800`.
 
 A model source recognises reference strings (`describe`), lists what it can offer (`list_available`)
-and loads components (`load_components`). This one has no weights: its "models" are colours for the
-solid-colour engine, so loading components for a Stable Diffusion engine is refused with a hint.
+and loads components (`load_components`). This one has no weights: its "models" are colours of the
+family `solid`, which only the solid-colour engine serves, so sdkit never hands one to a Stable
+Diffusion engine.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdkit.core.errors import UnknownKeyError, UserInputError
-from sdkit.models.base import Family, ModelRef
+from sdkit.plugin import ModelRef, UnknownKeyError, UserInputError
 
 from .colours import PALETTE, parse_colour
 
 PREFIX = "solid:"
+FAMILY = "solid"  # a family of this plugin's own; engines say which families they serve
 
 
 class SolidColourSource:
@@ -41,15 +42,8 @@ class SolidColourSource:
 
 
 def _ref(colour: str) -> ModelRef:
-    # `family` is required by ModelRef; a colour has none, so it carries SD1 and is never loaded as one.
-    return ModelRef(name=f"{PREFIX}{colour.lower()}", location=f"{PREFIX}{colour.lower()}", source="solid",
-                    format="solid-colour", family=Family.SD1)
-
-
-def colour_of_model(model: Any) -> tuple[int, int, int] | None:
-    """The colour of a `solid:` reference (a ModelRef or the plain string), else None."""
-    text = str(getattr(model, "location", model) or "")
-    return parse_colour(text[len(PREFIX):]) if text.startswith(PREFIX) else None
+    name = f"{PREFIX}{colour.lower()}"
+    return ModelRef(name=name, location=name, source="solid", format="solid-colour", family=FAMILY)
 
 
 SOURCE = SolidColourSource()

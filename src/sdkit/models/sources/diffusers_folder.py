@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdkit.models.base import ModelRef
+from sdkit.core.models import ModelRef
 from sdkit.models.detect import detect_diffusers_folder
 
 
@@ -21,9 +21,14 @@ def is_diffusers_folder(path: Path) -> bool:
 
 def describe_folder(folder: Path, kind: str = "diffusers", name: str | None = None) -> ModelRef:
     """A ModelRef for a diffusers folder (raises UserInputError when it is not an SD pipeline)."""
+    from sdkit.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME
+
     detection = detect_diffusers_folder(folder)
+    if name is None:
+        # The bundled demo model goes by its own name, not its folder's ("model").
+        name = DEMO_MODEL_NAME if folder == DEMO_MODEL_DIR else folder.name
     return ModelRef(
-        name=name or folder.name, location=folder, source=kind, format="diffusers",
+        name=name, location=folder, source=kind, format="diffusers",
         family=detection.family, inpainting=detection.inpainting, prediction_type=detection.prediction_type,
         size_bytes=folder_size(folder), guessed=detection.guessed,
     )

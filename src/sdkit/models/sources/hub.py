@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.models.base import ModelRef
+from sdkit.core.models import ModelRef
 from sdkit.models.sources.diffusers_folder import describe_folder, is_diffusers_folder
 
 log = logging.getLogger(__name__)

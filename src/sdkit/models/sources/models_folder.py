@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.models.base import ModelRef
+from sdkit.core.models import ModelRef
 from sdkit.models.sources.diffusers_folder import describe_folder, is_diffusers_folder
 from sdkit.models.sources.single_file import SIDECAR_SUFFIX, describe_file, is_checkpoint_file
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sdkit.models.base import ModelRef
+from sdkit.core.models import ModelRef
 from sdkit.models.checkpoint import CHECKPOINT_SUFFIXES, checkpoint_format, read_shapes
 from sdkit.models.detect import detect_single_file
 

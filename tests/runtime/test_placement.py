@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdkit.engines.sd import _fit_cpu_threads
+from sdkit.runtime.placement import fit_cpu_threads
 
 
 @pytest.fixture
@@ -25,22 +25,22 @@ def small_unet():
 def test_small_model_gets_one_thread(threads, monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     threads.set_num_threads(2)
-    _fit_cpu_threads(small_unet())
+    fit_cpu_threads(small_unet())
     assert threads.get_num_threads() == 1
 
 
 def test_omp_num_threads_is_respected(threads, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     threads.set_num_threads(2)
-    _fit_cpu_threads(small_unet())
+    fit_cpu_threads(small_unet())
     assert threads.get_num_threads() == 2
 
 
 def test_large_model_keeps_its_threads(threads, monkeypatch):
-    import sdkit.engines.sd as sd
+    import sdkit.runtime.placement as placement
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(sd, "SINGLE_THREAD_PARAMETERS", 50)  # the 110-parameter layer now counts as large
+    monkeypatch.setattr(placement, "SINGLE_THREAD_PARAMETERS", 50)  # the 110-parameter layer now counts as large
     threads.set_num_threads(2)
-    _fit_cpu_threads(small_unet())
+    fit_cpu_threads(small_unet())
     assert threads.get_num_threads() == 2

@@ -1,0 +1,181 @@
+"""`StableDiffusionEngine`: txt2img, img2img and inpaint for one Stable Diffusion family on diffusers.
+
+A loaded model keeps one set of components; the pipelines of the three tasks are thin views over
+those same components (`pipelines.py`), so switching task never reloads weights. The engine only
+draws a batch: sdkit's run layer resolved the seeds, opened the inputs and writes the files and the
+common infotext. Heavy imports (torch, diffusers) happen inside `load` and `draw` only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sdkit.engines.sd.families import SdFamily
+from sdkit.engines.sd.pipelines import LoadedModel
+from sdkit.plugin import (
+    Batch,
+    GeneratedImage,
+    Img2ImgParams,
+    InpaintParams,
+    LoadOptions,
+    Mode,
+    ModelRef,
+    SizeLimits,
+    StepEvents,
+    Task,
+    Txt2ImgParams,
+    UserInputError,
+)
+
+log = logging.getLogger(__name__)
+
+SD_TASKS = frozenset({Task.TXT2IMG, Task.IMG2IMG, Task.INPAINT})
+
+# Few-step distilled models need other steps, guidance and schedules than ordinary ones.
+MODE_DEFAULTS: dict[Mode, dict[str, Any]] = {
+    Mode.NORMAL: {"steps": 20, "cfg_scale": 7.0, "sampler": "automatic", "schedule": "automatic"},
+    Mode.LCM: {"steps": 6, "cfg_scale": 1.5, "sampler": "lcm", "schedule": "automatic"},
+    Mode.TURBO: {"steps": 1, "cfg_scale": 0.0, "sampler": "euler_a", "schedule": "sgm_uniform"},
+    Mode.LIGHTNING: {"steps": 4, "cfg_scale": 0.0, "sampler": "euler", "schedule": "sgm_uniform"},
+}
+
+
+class StableDiffusionEngine:
+    """txt2img, img2img and inpaint for one Stable Diffusion family through diffusers."""
+
+    tasks = SD_TASKS
+
+    def __init__(self, name: str, family: SdFamily, description: str, default_model: str | None = None) -> None:
+        self.name = name
+        self.family = family
+        self.families = frozenset({family.key})
+        self.description = description
+        self.modes = family.modes
+        self.default_model = default_model
+
+    # -- description (no torch) ---------------------------------------------------------------
+    def defaults(self, task: Task, mode: Mode) -> Mapping[str, Any]:
+        size = self.family.default_size
+        values: dict[str, Any] = {"width": size, "height": size, **MODE_DEFAULTS[mode]}
+        if task is Task.IMG2IMG:
+            values["strength"] = 0.75 if mode is Mode.NORMAL else 0.5
+        if task is Task.INPAINT:
+            values["strength"] = 1.0
+        return values
+
+    def model_defaults(self, ref: ModelRef, task: Task, mode: Mode) -> Mapping[str, Any]:
+        """The model's own native size beats the family's (SD 2.x 512 vs 768, the tiny demo model)."""
+        from sdkit.models.detect import native_size
+
+        fallback = self.family.default_size
+        if self.family.key == "sd2" and ref.prediction_type == "epsilon":
+            fallback = 512  # SD 2.x base models (epsilon) are 512² models; the 768² ones predict v
+        folder = ref.path
+        size = native_size(folder) if folder is not None and folder.is_dir() else None
+        return {"width": size or fallback, "height": size or fallback}
+
+    def size_limits(self, task: Task) -> SizeLimits:
+        return self.family.limits
+
+    # -- loading ------------------------------------------------------------------------------
+    def load(self, model: ModelRef | None, options: LoadOptions) -> LoadedModel:
+        from sdkit.models import load_components
+        from sdkit.runtime.device import choose_device, choose_dtype, dtype_label
+        from sdkit.runtime.logs import quiet_ml_libraries
+        from sdkit.runtime.placement import place_components
+
+        if model is None:
+            raise UserInputError(f"engine {self.name!r} needs a model", "pass --model")
+        quiet_ml_libraries()
+        device = choose_device(options.device)
+        dtype = choose_dtype(options.dtype, device)
+        log.info("loading %s (%s, %s) on %s as %s", model.name, model.format, model.family, device, dtype_label(dtype))
+        components = load_components(model, torch_dtype=dtype, vae=options.vae)
+        place_components(components, device, dtype, cpu_offload=options.cpu_offload)
+        scheduler_config = dict(components["scheduler"].config)
+        return LoadedModel(model, components, device, dtype, options, scheduler_config)
+
+    # -- drawing ------------------------------------------------------------------------------
+    def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
+        import torch
+
+        from sdkit.engines.sd.pipelines import pipeline_for
+        from sdkit.engines.sd.prompts import encode_in_chunks, encode_sdxl_in_chunks
+        from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
+
+        params = batch.params
+        assert isinstance(params, Txt2ImgParams)
+        task = params.task
+        if task is not Task.INPAINT and loaded.ref.inpainting:
+            raise UserInputError(f"{loaded.ref.name} is an inpainting model; it can only inpaint",
+                                 "use --task inpaint with --image and --mask, or another model for txt2img/img2img")
+        pipeline = pipeline_for(loaded, self.family, task)
+        resolved = resolve_sampler(params.sampler, params.schedule)
+        pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
+        sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
+
+        call = self._task_arguments(params, batch)
+        # Long prompts are encoded in chunks by sdkit (and CLIP skip on SD 1.x/2.x, where diffusers' own
+        # fails with transformers 5); otherwise the pipeline encodes the prompt as plain diffusers does.
+        encode = encode_sdxl_in_chunks if self.family.dual_text_encoder else encode_in_chunks
+        embeddings = encode(pipeline, params.prompt, params.negative_prompt, params.clip_skip, loaded.device)
+
+        noise_device = "cpu" if params.rng == "cpu" else loaded.device
+        generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
+        call["generator"] = generators
+        if embeddings is None:
+            call.update(prompt=[params.prompt] * len(generators),
+                        negative_prompt=[params.negative_prompt] * len(generators))
+        else:
+            call.update(embeddings.pipeline_arguments(len(generators)), clip_skip=None)
+        if task is Task.TXT2IMG:
+            call["latents"] = _initial_noise(pipeline, params, generators, loaded)
+
+        def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            events.step_finished(step + 1, getattr(pipe, "_num_timesteps", None) or params.steps)
+            if events.should_stop():
+                pipe._interrupt = True  # diffusers' own way to end the loop after this step
+            return tensors
+
+        with torch.inference_mode():
+            result = pipeline(**call, callback_on_step_end=on_step_end)
+        fields = {"Sampler": sampler_label, "Schedule type": schedule_label}
+        return [GeneratedImage(image, dict(fields)) for image in result.images]
+
+    @staticmethod
+    def _task_arguments(params: Txt2ImgParams, batch: Batch) -> dict[str, Any]:
+        """The pipeline arguments of this task, inputs prepared at the output size."""
+        from sdkit.engines.sd.inputs import init_image, inpaint_mask
+
+        call: dict[str, Any] = {
+            "num_inference_steps": params.steps,
+            "guidance_scale": params.cfg_scale,
+            "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
+        }
+        size = (params.width, params.height)
+        if isinstance(params, Img2ImgParams):
+            call["image"] = init_image(batch.images["image"], size)
+            call["strength"] = params.strength
+        if isinstance(params, InpaintParams):
+            call["mask_image"] = inpaint_mask(batch.images["mask"], size, params.mask_blur, params.mask)
+        if isinstance(params, InpaintParams) or not isinstance(params, Img2ImgParams):
+            # img2img takes its size from the (already resized) input image; the others are told it.
+            call.update(height=params.height, width=params.width)
+        return call
+
+
+def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel) -> Any:
+    """One unit-noise tensor per image from that image's own generator (A1111's rule), in fp32.
+
+    Drawing per image makes an image independent of batch size and position in the batch.
+    """
+    import torch
+
+    channels = pipeline.vae.config.latent_channels
+    factor = pipeline.vae_scale_factor
+    shape = (channels, params.height // factor, params.width // factor)
+    noise = [torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
+             for generator in generators]
+    return torch.stack(noise).to(device=loaded.device, dtype=loaded.dtype)

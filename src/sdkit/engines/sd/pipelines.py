@@ -1,0 +1,47 @@
+"""A loaded model, and the diffusers pipelines over its shared components, built once per task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sdkit.plugin import LoadOptions, ModelRef, Task
+
+if TYPE_CHECKING:
+    from sdkit.engines.sd.families import SdFamily
+
+
+@dataclass
+class LoadedModel:
+    """A model's components on their device, and the pipelines built over them so far."""
+
+    ref: ModelRef
+    components: dict[str, Any]
+    device: str
+    dtype: Any
+    options: LoadOptions
+    scheduler_config: dict[str, Any]
+    pipelines: dict[Task, Any] = field(default_factory=dict)
+
+
+
+
+def pipeline_for(loaded: LoadedModel, family: SdFamily, task: Task) -> Any:
+    """The diffusers pipeline of `task` over `loaded`'s components, with the load options applied."""
+    if task in loaded.pipelines:
+        return loaded.pipelines[task]
+    import diffusers
+
+    pipeline_class = getattr(diffusers, family.pipelines[task])
+    parts = {**family.pipeline_parts(), **loaded.components}
+    pipeline = pipeline_class(**parts)
+    pipeline.set_progress_bar_config(disable=True)
+    options = loaded.options
+    if options.attention_slicing:
+        pipeline.enable_attention_slicing()
+    if options.vae_tiling:
+        pipeline.vae.enable_tiling()
+    if options.cpu_offload and loaded.device.startswith("cuda"):
+        pipeline.enable_model_cpu_offload()
+    loaded.pipelines[task] = pipeline
+    return pipeline
