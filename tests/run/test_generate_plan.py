@@ -20,7 +20,7 @@ def test_flags_beat_preset_beat_defaults_and_the_log_says_so(capsys, sdkit_home,
     assert plan["preset"] == {"name": "img2img/restore", "source": "builtin", "schema_version": 1,
                               "path": plan["preset"]["path"]}
     assert plan["flag_overrides"] == {"steps": 5, "image": "in.png"}
-    assert plan["preset_changes"]["strength"] == 0.35
+    assert plan["preset_changes"]["strength"] == {"default": 0.75, "preset": 0.35}
 
     log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
     assert "preset img2img/restore from builtin" in log_text and "schema_version 1" in log_text

@@ -65,13 +65,23 @@ def resolve_model(reference: str | Path) -> ModelRef:
     text = str(reference).strip()
     if not text:
         raise UserInputError("the model reference is empty", "pass --model NAME, PATH or HUB_ID")
+    failure: PluginFailure | None = None
     for entry, candidate in _ranked_sources():
-        with plugin_calls(entry, "describing a model"):
-            ref = candidate.describe(text)
+        try:
+            with plugin_calls(entry, "describing a model"):
+                ref = candidate.describe(text)
+        except PluginFailure as error:
+            # One plugin's bug must not stop references that another source knows; it is reported
+            # only if no source claims the reference.
+            log.warning("%s", error.message)
+            failure = failure or error
+            continue
         if ref is not None:
             ref = _checked(ref, entry)
             log.debug("model %r -> %s", text, ref)
             return ref
+    if failure is not None:
+        raise failure
     path = Path(text).expanduser()
     if path.exists():
         raise UserInputError(

@@ -55,7 +55,7 @@ class RunPlan:
     params: ParamsBase
     sampler: Any | None = None  # the ResolvedSampler for tasks that sample
     preset: Any | None = None
-    preset_changes: dict[str, Any] = field(default_factory=dict)
+    preset_changes: dict[str, Any] = field(default_factory=dict)  # {param: {"default": d, "preset": p}}
     flag_overrides: dict[str, Any] = field(default_factory=dict)
     model_is_default: bool = False
     upscale: UpscaleStep | None = None
@@ -194,7 +194,11 @@ def make_plan(
     sampler = _resolve_sampler(params)
     upscale = _plan_upscale(params)
 
-    preset_changes = {key: value for key, value in preset_params.items() if defaults.get(key) != value}
+    preset_changes = {}
+    if preset is not None:
+        from sdkit.presets import preset_changes as changes_against
+
+        preset_changes = changes_against(preset, defaults)
     flag_overrides = {key: value for key, value in flags.items() if {**defaults, **preset_params}.get(key) != value}
     if preset is not None:
         log.info("preset %s from %s (%s), schema_version %s; changes against defaults: %s",

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sdkit.core.errors import UserInputError
-from sdkit.files.images import open_image  # noqa: F401  (the engine imports it from here; one implementation)
 
 if TYPE_CHECKING:
     import numpy as np
