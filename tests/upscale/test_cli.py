@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -90,3 +91,38 @@ def test_txt2img_with_upscale_enlarges_each_image_and_records_it(capsys, workdir
         assert image.size == (256, 256)
         assert "Postprocess upscaler: RealESRGAN_x4plus" in image.info["parameters"]
         assert "Seed: 5" in image.info["parameters"]
+
+
+def test_upscale_after_txt2img_takes_scale_and_tiles_and_goes_through_the_registry(capsys, workdir, installed_x4,
+                                                                                   tiny_pipeline_dir):
+    common = ["generate", "--model", str(tiny_pipeline_dir("sd1")), "--prompt", "a cat", "--steps", "2",
+              "--width", "64", "--height", "64", "--seed", "5", "--upscale", "RealESRGAN_x4plus"]
+    plan = run_sdkit(capsys, *common, "--scale", "2", "--tile", "32", "--tile-overlap", "8", "--dry-run", "--json")
+    assert plan.exit_code == 0, plan.output
+    step = json.loads(plan.stdout)["upscale"]
+    assert step["engine"] == "realesrgan" and step["model"] == "RealESRGAN_x4plus"
+    assert step["params"]["scale"] == 2 and step["params"]["tile"] == 32 and step["params"]["tile_overlap"] == 8
+
+    result = run_sdkit(capsys, *common, "--scale", "2", "--tile", "32", "--tile-overlap", "8")
+    assert result.exit_code == 0, result.output
+    [path] = sorted((workdir / "outputs" / "txt2img").glob("*.png"))
+    with Image.open(path) as image:
+        assert image.size == (128, 128)
+        text = image.info["parameters"]
+    assert "Postprocess upscale by: 2, Postprocess upscaler tile: 32, Postprocess upscaler tile overlap: 8" in text
+    assert text.index("Version: sdkit") < text.index("Postprocess upscaler:")  # after the generation fields
+
+    unknown = run_sdkit(capsys, *common, "--upscale-engine", "sd15", "--dry-run")
+    assert unknown.exit_code == 2 and "upscale" in unknown.stderr
+
+
+def test_an_upscaler_that_does_not_exist_fails_the_dry_run(capsys, workdir, tiny_pipeline_dir):
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--upscale", "NoSuchUpscaler",
+                       "--dry-run")
+    assert result.exit_code == 2 and "NoSuchUpscaler" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tile_without_upscale_is_refused_for_txt2img(capsys, workdir, tiny_pipeline_dir):
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--tile", "64", "--dry-run")
+    assert result.exit_code == 2 and "--tile cannot be used with txt2img" in result.stderr
+    assert "together with --upscale" in result.stderr
