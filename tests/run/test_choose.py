@@ -45,3 +45,9 @@ def test_an_sdxl_preset_on_an_sd1_model_fails_the_dry_run(capsys, tiny_pipeline_
     result = run_sdkit(capsys, "generate", "--preset", "txt2img/sdxl", "--model", str(tiny_pipeline_dir("sd1")),
                        "--dry-run")
     assert result.exit_code == 2 and "engine 'sdxl' runs sdxl models" in result.stderr
+
+
+def test_a_named_engine_that_does_not_do_the_task_is_refused_before_any_model_is_looked_at():
+    with pytest.raises(UserInputError) as caught:
+        choose(Task.UPSCALE, "sd15", "no-such-model")
+    assert caught.value.message == "engine 'sd15' does not do upscale; it does: img2img, inpaint, txt2img"

@@ -103,6 +103,10 @@ def choose(task: Task, engine_key: str | None, model: str | None) -> Choice:
             raise UserInputError(f"no default engine for {task.value}", "pass --engine")
     if engine_key is not None:
         engine, entry = _engine(engine_key)
+        if task not in engine.tasks:
+            does = ", ".join(sorted(t.value for t in engine.tasks))
+            raise UserInputError(f"engine {entry.key!r} does not do {task.value}; it does: {does}",
+                                 f"choose an engine for {task.value} (`sdkit plugins list` shows them)")
         reference = model if model is not None else getattr(engine, "default_model", None)
         if reference is None:
             if engine_families(engine):
