@@ -76,6 +76,52 @@ def test_validate_notes_an_engine_that_is_not_installed(capsys, tmp_path):
     assert "ok upscale/real-esrgan\n" in result.stdout  # realesrgan is sdkit's own engine
 
 
+def test_validate_warns_about_a_model_that_is_not_here(capsys, tmp_path, sdkit_home):
+    missing_file = write(tmp_path / "file.yaml", "schema_version: 1\ntask: txt2img\nmodel: ~/nope/model.safetensors\n")
+    missing_name = write(tmp_path / "name.yaml", "schema_version: 1\ntask: img2img\nmodel: anything-v3\n")
+    missing_upscaler = write(tmp_path / "up.yaml", "schema_version: 1\ntask: upscale\nmodel: RealESRGAN_x4plus\n")
+    result = run_sdkit(capsys, "presets", "validate", str(missing_file), str(missing_name), str(missing_upscaler))
+    # A warning, not an error: the preset may be meant for a machine that has the model.
+    assert result.exit_code == 0, result.output
+    for path in (missing_file, missing_name, missing_upscaler):
+        assert f"ok {path}\n" in result.stdout
+    assert f"WARNING: {missing_file}: model '~/nope/model.safetensors' is not usable here" in result.stderr
+    assert f"WARNING: {missing_name}: model 'anything-v3' is not usable here: unknown model 'anything-v3'" \
+        in result.stderr
+    # Upscalers are found as `generate` finds them: by the engine, in the models folder's upscale/.
+    assert f"{missing_upscaler}: model 'RealESRGAN_x4plus' is not usable here: unknown upscaler model" in result.stderr
+    assert "model 'RealESRGAN_x4plus' is not usable" in (sdkit_home / "logs" / "sdkit.log").read_text()
+
+
+def test_validate_finds_models_from_headers_without_torch(tmp_path, tiny_single_file, tiny_pipeline_dir):
+    single_file, folder = tiny_single_file("sd1"), tiny_pipeline_dir("sd1")
+    upscaler = tmp_path / "models" / "upscale" / "RealESRGAN_x4plus.pth"
+    upscaler.parent.mkdir(parents=True)
+    upscaler.write_bytes(b"only its name is looked up")
+    presets = [write(tmp_path / "file.yaml", f"schema_version: 1\ntask: txt2img\nmodel: {single_file}\n"),
+               write(tmp_path / "folder.yaml", f"schema_version: 1\ntask: inpaint\nengine: sd15\nmodel: {folder}\n"),
+               write(tmp_path / "up.yaml", "schema_version: 1\ntask: upscale\nmodel: RealESRGAN_x4plus\n"),
+               write(tmp_path / "xl.yaml", f"schema_version: 1\ntask: txt2img\nengine: sdxl\nmodel: {folder}\n")]
+    script = (
+        "import sys\nfrom sdkit.cli.app import main\n"
+        f"try:\n    main(['presets', 'validate', *{[str(path) for path in presets]!r}])\n"
+        "except SystemExit as stop:\n    print('EXIT', stop.code or 0)\n"
+        "print('HEAVY:', sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers')))\n"
+    )
+    import subprocess
+
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                               cwd=tmp_path)
+    assert "HEAVY: []" in completed.stdout, completed.stdout + completed.stderr
+    assert "EXIT 0" in completed.stdout
+    for path in presets:
+        assert f"ok {path}" in completed.stdout
+    # Only the SDXL preset on an SD 1.x model is warned about: the found models pass.
+    warnings = [line for line in completed.stderr.splitlines() if line.startswith("WARNING:")]
+    assert len(warnings) == 1, completed.stderr
+    assert f"{presets[3]}: model '{folder}' is not usable here" in warnings[0] and "sdxl" in warnings[0]
+
+
 def test_validate_reports_bad_syntax_with_line(capsys, tmp_path):
     broken = write(tmp_path / "broken.yaml", "schema_version: 1\ntask: txt2img\nparams: {steps: 3\n")
     result = run_sdkit(capsys, "presets", "validate", str(broken))

@@ -6,14 +6,21 @@ Thin: the logic lives in `sdkit.presets`; this module only prints. Nothing here 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from sdkit.cli.console import err, out, print_json
-from sdkit.core.errors import UserInputError
+from sdkit.core.errors import SdkitError, UserInputError
+
+if TYPE_CHECKING:
+    from sdkit.presets import Preset
+
+log = logging.getLogger(__name__)
 
 presets_app = typer.Typer(
     name="presets",
@@ -78,6 +85,24 @@ def show_command(
     out.file.flush()
 
 
+def _model_problem(preset: Preset) -> str | None:
+    """Why the model the preset names cannot be used on this machine, or None.
+
+    It is chosen as `generate` would choose it (the engine's own finder for upscalers, the model
+    sources otherwise); diffusers folders and .safetensors files are known from their headers, without
+    torch.
+    """
+    if preset.model is None:
+        return None
+    from sdkit.run.choose import choose
+
+    try:
+        choose(preset.task, preset.engine, preset.model)
+    except SdkitError as error:  # a plugin's failure too: a warning must not stop the check of the rest
+        return f"{error.message} ({error.hint})" if error.hint else error.message
+    return None
+
+
 @presets_app.command("validate")
 def validate_command(
     files: list[str] = typer.Argument(..., help="Preset files (or names) to check."),
@@ -85,6 +110,7 @@ def validate_command(
     """Check preset files; list every problem of each. Exit 0 when all are valid, 2 otherwise."""
     from sdkit.presets import PresetError
     from sdkit.presets.load import read_preset
+    from sdkit.presets.text import quoted
     from sdkit.registry import PIPELINES, registry
 
     installed_engines = set(registry(PIPELINES).names())  # entry-point metadata only: imports no engine
@@ -108,8 +134,14 @@ def validate_command(
                     f"`sdkit presets show {file}` prints the current form)")
         # Engines may come later from a plugin, so a missing one is a note, not an error.
         if preset.engine is not None and preset.engine not in installed_engines:
-            note += f" (engine {preset.engine!r} is not installed; `sdkit plugins list` shows the engines)"
+            note += f" (engine {quoted(preset.engine)} is not installed; `sdkit plugins list` shows the engines)"
         out.print(f"[green]ok[/] {escape(file)}{escape(note)}")
+        # The model may be on the machine the preset is for, so a missing one is a warning, not an error.
+        # Without the engine there is no telling how it finds its models.
+        if preset.engine is None or preset.engine in installed_engines:
+            problem = _model_problem(preset)
+            if problem is not None:
+                log.warning("%s: model %s is not usable here: %s", file, quoted(preset.model), problem)
     if invalid:
         raise UserInputError(f"{invalid} of {len(files)} preset{'s' if len(files) != 1 else ''} "
                              f"{'is' if invalid == 1 else 'are'} invalid",

@@ -13,6 +13,14 @@ from sdkit.presets.validate import read_preset_file
 log = logging.getLogger(__name__)
 
 
+def _exists(path: Path, *, as_file: bool = False) -> bool:
+    """Whether `path` exists (as a file); False also where it cannot be looked up (a name too long)."""
+    try:
+        return path.is_file() if as_file else path.exists()
+    except OSError:
+        return False
+
+
 def is_file_reference(name_or_path: str) -> bool:
     """True when the user means a file: it ends in .yaml/.yml, or it has a path separator and exists.
 
@@ -21,7 +29,7 @@ def is_file_reference(name_or_path: str) -> bool:
     if name_or_path.lower().endswith(PRESET_SUFFIXES):
         return True
     has_separator = "/" in name_or_path or "\\" in name_or_path
-    return has_separator and Path(name_or_path).expanduser().is_file()
+    return has_separator and _exists(Path(name_or_path).expanduser(), as_file=True)
 
 
 def _names_a_preset(text: str) -> bool:
@@ -36,7 +44,7 @@ def read_preset(name_or_path: str) -> Preset:
     """Like `load_preset`, without the notice about migrated files (for listing and comparing)."""
     if is_file_reference(name_or_path):
         path = Path(name_or_path).expanduser()
-        if not path.exists() and _names_a_preset(name_or_path):
+        if not _exists(path) and _names_a_preset(name_or_path):
             return read_preset(check_preset_name(name_or_path))  # `txt2img/basic.yaml` as a name
         return read_preset_file(path, name=name_or_path, source=SOURCE_FILE)
     folder, path = resolve_name(name_or_path)
@@ -73,7 +81,9 @@ def list_presets() -> list[PresetInfo]:
                 raise UserInputError(f"{path} points outside {folder.folder}")
             preset = read_preset_file(path, name=name, source=folder.source)
         except PresetError as error:
-            problems = "; ".join(problem.describe(path.name) for problem in error.problems)
+            problems = "; ".join(problem.describe(path.name) for problem in error.shown_problems)
+            if error.more_problems:
+                problems += f"; … and {error.more_problems} more"
             infos.append(PresetInfo(name, folder.source, path, shadows=shadows, error=problems))
             continue
         except UserInputError as error:

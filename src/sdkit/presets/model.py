@@ -93,14 +93,31 @@ class PresetProblem:
         return f"{text} ({self.hint})" if self.hint else text
 
 
+# A message lists this many problems of one file; a file of thousands of wrong keys says how many more.
+MAX_PROBLEMS_SHOWN = 20
+
+
 class PresetError(UserInputError):
-    """A preset file that cannot be used, with every problem found in it."""
+    """A preset file that cannot be used, with every problem found in it (`problems`; the message
+    lists the first `MAX_PROBLEMS_SHOWN`)."""
 
     def __init__(self, path: Path | str, problems: list[PresetProblem], hint: str | None = None) -> None:
         self.path = Path(path)
         self.problems = problems
         count = len(problems)
         lines = [f"invalid preset {path} ({count} problem{'s' if count != 1 else ''}):"]
-        lines += [f"  - {problem.describe(path)}" for problem in problems]
+        lines += [f"  - {problem.describe(path)}" for problem in self.shown_problems]
+        if self.more_problems:
+            lines.append(f"  - … and {self.more_problems} more")
         super().__init__("\n".join(lines), hint or "fix the lines above; `sdkit presets schema` lists every "
                                                   "field a preset may have")
+
+    @property
+    def shown_problems(self) -> list[PresetProblem]:
+        """The problems a message lists: the first `MAX_PROBLEMS_SHOWN`."""
+        return self.problems[:MAX_PROBLEMS_SHOWN]
+
+    @property
+    def more_problems(self) -> int:
+        """How many problems a message leaves out."""
+        return max(0, len(self.problems) - MAX_PROBLEMS_SHOWN)

@@ -23,6 +23,7 @@ from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
 from sdkit.presets.model import SOURCE_BUILTIN, SOURCE_USER
+from sdkit.presets.text import quoted
 from sdkit.registry import PRESETS, PluginLoadError, PluginWarning, registry
 from sdkit.runtime.paths import paths
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 PRESET_SUFFIXES = (".yaml", ".yml")
 # Each part of a name: letters, digits, `_`, `-`, `.`, `+`, not starting with a dot (no `..`, no hidden files).
 _NAME_PART = re.compile(r"^[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*$")
+# Names are short (`txt2img/basic`); a longer one is a mistake, and may be no file name at all.
+_MAX_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -78,16 +81,18 @@ def preset_folders() -> list[PresetFolder]:
 
 
 def check_preset_name(name: str) -> str:
-    """`name` in its canonical form (`txt2img/basic`), or `UserInputError` if it could leave its folder."""
+    """`name` in its canonical form (`txt2img/basic`), or `UserInputError` if it could leave its folder
+    or cannot be a file name."""
     canonical = name.replace("\\", "/")
     for suffix in PRESET_SUFFIXES:
         canonical = canonical.removesuffix(suffix)
     parts = canonical.split("/")
-    if canonical.startswith("/") or re.match(r"^[A-Za-z]:", canonical) or not all(
+    if len(canonical) > _MAX_NAME or canonical.startswith("/") or re.match(r"^[A-Za-z]:", canonical) or not all(
             _NAME_PART.match(part) for part in parts):
         raise UserInputError(
-            f"{name!r} is not a valid preset name",
-            "a name is a relative path like `txt2img/basic` (letters, digits, `-`, `_`, `.`; no `..`); "
+            f"{quoted(name)} is not a valid preset name",
+            f"a name is a relative path like `txt2img/basic` (letters, digits, `-`, `_`, `.`; no `..`; at most "
+            f"{_MAX_NAME} characters); "
             "to use a file elsewhere, give its path ending in .yaml",
         )
     return canonical
@@ -105,7 +110,11 @@ def _file_in(folder: PresetFolder, name: str) -> Path | None:
     """The file for `name` in `folder`, or None; refuses one that resolves outside the folder."""
     for suffix in PRESET_SUFFIXES:
         candidate = folder.folder / f"{name}{suffix}"
-        if candidate.is_file() or candidate.is_symlink():
+        try:
+            present = candidate.is_file() or candidate.is_symlink()
+        except OSError:  # a name too long for the file system is in no folder
+            present = False
+        if present:
             if not _inside(candidate, folder.folder):
                 raise UserInputError(
                     f"preset {name!r} in {folder.folder} ({folder.source}) points outside its folder",

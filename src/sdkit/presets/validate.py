@@ -23,6 +23,7 @@ from sdkit.core.tasks import Mode, Task
 from sdkit.presets.migrations import MIGRATIONS, V0_KEYS, Origins, migrate
 from sdkit.presets.model import Preset, PresetError, PresetProblem
 from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
+from sdkit.presets.text import clipped, quoted
 from sdkit.presets.yamlfile import KeyPath, read_preset_yaml
 
 log = logging.getLogger(__name__)
@@ -52,17 +53,22 @@ class _Collector:
         return None
 
     def add(self, path: KeyPath, message: str, hint: str | None = None) -> None:
-        field = ".".join(path)
+        field = _field_name(path)
         written = self.origins.get(path)
         if written is not None and written != path:  # a migrated key: say what the file calls it
-            field += f" (written as `{'.'.join(written)}`)"
+            field += f" (written as `{_field_name(written)}`)"
         self.problems.append(PresetProblem(field, message, self.line_of(path), hint))
 
 
+def _field_name(path: KeyPath) -> str:
+    """`params.steps`; a key is the user's text, so each part is cut short."""
+    return ".".join(clipped(part, 40) for part in path)
+
+
 def _describe_input_error(item: Mapping[str, Any]) -> str:
-    message = str(item["msg"])
+    message = clipped(str(item["msg"]), 200)
     message = message[:1].lower() + message[1:]
-    return f"{item.get('input')!r}: {message}"
+    return f"{quoted(item.get('input'))}: {message}"
 
 
 def _unknown_top_level_key(key: str, found: _Collector) -> None:
@@ -100,7 +106,7 @@ def _check_schema_version(data: Mapping[str, Any], found: _Collector, path: Path
     version = data["schema_version"]
     line = found.line_of(("schema_version",))
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise PresetError(path, [PresetProblem("schema_version", f"{version!r} is not a schema version", line)],
+        raise PresetError(path, [PresetProblem("schema_version", f"{quoted(version)} is not a schema version", line)],
                           f"use a whole number; the current version is {CURRENT_SCHEMA_VERSION}")
     if version > CURRENT_SCHEMA_VERSION:
         raise PresetError(path, [PresetProblem(
@@ -119,8 +125,9 @@ def _check_task(data: Mapping[str, Any], found: _Collector) -> Task | None:
     try:
         return Task(data["task"])
     except ValueError:
-        matches = closest_matches(str(data["task"]), TASK_NAMES)
-        message = f"{data['task']!r} is not a task" + (f"; did you mean {matches[0]!r}?" if matches else "")
+        task = data["task"]
+        matches = closest_matches(clipped(task, 40), TASK_NAMES) if isinstance(task, str) else []
+        message = f"{quoted(task)} is not a task" + (f"; did you mean {matches[0]!r}?" if matches else "")
         found.add(("task",), message, f"tasks: {', '.join(TASK_NAMES)}")
         return None
 
@@ -135,7 +142,7 @@ def _check_header(data: Mapping[str, Any], found: _Collector) -> PresetBase | No
             if item["type"] == "extra_forbidden":
                 _unknown_top_level_key(key, found)
             elif key == "mode":
-                found.add(("mode",), f"{item.get('input')!r} is not a mode",
+                found.add(("mode",), f"{quoted(item.get('input'))} is not a mode",
                           f"modes: {', '.join(mode.value for mode in Mode)}")
             else:
                 found.add(tuple(str(part) for part in item["loc"]), _describe_input_error(item))
@@ -169,7 +176,7 @@ def _check_params(data: Mapping[str, Any], task: Task, found: _Collector) -> dic
     for problem in range_problems({**values, "task": task}, task, PRESET_SIZE_LIMITS):
         if problem.value is None:  # "img2img needs an input image": a preset need not name one
             continue
-        found.add(("params", problem.field), f"{problem.value!r} {problem.allowed}", problem.hint)
+        found.add(("params", problem.field), f"{quoted(problem.value)} {problem.allowed}", problem.hint)
     if len(found.problems) > before:
         return None
     # Keep the order the user wrote the parameters in.
