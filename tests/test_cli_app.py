@@ -30,7 +30,7 @@ def test_bad_input_exits_2_with_message_and_hint_and_no_traceback(capsys, sdkit_
 def test_invalid_params_list_every_problem(capsys, sdkit_home):
     result = run_sdkit(capsys, "generate", "--engine", "sd15", "--task", "upscale", "--dry-run")
     assert result.exit_code == 2
-    assert "does only" in result.stderr
+    assert "engine 'sd15' does not do upscale; it does: img2img, inpaint, txt2img" in result.stderr
 
 
 def test_unknown_engine_suggests_the_closest(capsys):
