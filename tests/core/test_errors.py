@@ -23,3 +23,16 @@ def test_exit_codes():
 
 def test_closest_matches_ignores_case():
     assert closest_matches("EULER", ["euler", "heun"]) == ["euler"]
+
+
+def test_huge_values_are_quoted_short_and_fast():
+    import time
+
+    from sdkit.core.errors import Problem
+
+    started = time.perf_counter()
+    error = UnknownKeyError("sampler", "x" * 25_000, ["euler", "heun"])
+    problem = Problem("prompt", "y" * 1_000_000, "must be shorter")
+    assert time.perf_counter() - started < 0.5
+    assert len(error.message) < 120 and error.message.startswith("unknown sampler 'xxx")
+    assert len(problem.describe()) < 140 and "…" in problem.describe()

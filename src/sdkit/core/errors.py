@@ -11,6 +11,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sdkit.core.text import clipped, quoted
+
 
 class SdkitError(Exception):
     """Base of every error sdkit raises on purpose."""
@@ -41,6 +43,8 @@ class RuntimeFailure(SdkitError):
 def closest_matches(key: str, candidates: Iterable[str], limit: int = 3) -> list[str]:
     """The candidates that look most like `key`, best first (for did-you-mean hints)."""
     by_lower = {candidate.lower(): candidate for candidate in candidates}
+    if len(key) > 200:  # difflib is quadratic in the key's length; no real name is this long
+        return []
     found = difflib.get_close_matches(key.lower(), list(by_lower), n=limit, cutoff=0.5)
     return [by_lower[match] for match in found]
 
@@ -57,7 +61,7 @@ class UnknownKeyError(UserInputError, KeyError):
         self.key = key
         self.known = known_sorted
         self.suggestions = closest_matches(key, known_sorted)
-        message = f"unknown {group} {key!r}"
+        message = f"unknown {group} {quoted(key)}"
         if self.suggestions:
             message += f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
         if hint is None:
@@ -79,7 +83,7 @@ class Problem:
     hint: str | None = None
 
     def describe(self) -> str:
-        text = f"{self.field}={self.value!r}: {self.allowed}"
+        text = f"{clipped(self.field, 40)}={quoted(self.value)}: {self.allowed}"
         return f"{text} ({self.hint})" if self.hint else text
 
 

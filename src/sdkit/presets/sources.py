@@ -23,7 +23,7 @@ from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
 from sdkit.presets.model import SOURCE_BUILTIN, SOURCE_USER
-from sdkit.presets.text import quoted
+from sdkit.core.text import quoted
 from sdkit.registry import PRESETS, PluginLoadError, PluginWarning, registry
 from sdkit.runtime.paths import paths
 

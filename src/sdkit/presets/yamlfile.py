@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from sdkit.presets.model import PresetError, PresetProblem
-from sdkit.presets.text import clipped, quoted
+from sdkit.core.text import clipped, quoted
 
 KeyPath = tuple[str, ...]
 

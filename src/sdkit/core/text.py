@@ -1,9 +1,9 @@
-"""Values from preset files, quoted in messages with a bounded length.
+"""Values quoted in messages with a bounded length.
 
-Presets come from other people (plugins, shared files), so anything a message quotes from one may be
-huge: a 1 MB prompt, a list that aliases expand, a hex number of thousands of digits. Every message of
-the presets package quotes such values through `quoted` or `clipped`, which never build more than a
-few hundred characters, whatever the value holds.
+Input comes from other people (preset files, plugins, flags pasted from elsewhere), so anything a
+message quotes may be huge: a 1 MB prompt, a list that YAML aliases expand, a hex number of thousands
+of digits, a 25,000-character sampler name. Messages quote such values through `quoted` or `clipped`,
+which never build more than a few hundred characters, whatever the value holds.
 """
 
 from __future__ import annotations
