@@ -108,9 +108,9 @@ def validate_command(
     files: list[str] = typer.Argument(..., help="Preset files (or names) to check."),
 ) -> None:
     """Check preset files; list every problem of each. Exit 0 when all are valid, 2 otherwise."""
+    from sdkit.core.text import quoted
     from sdkit.presets import PresetError
     from sdkit.presets.load import read_preset
-    from sdkit.core.text import quoted
     from sdkit.registry import PIPELINES, registry
 
     installed_engines = set(registry(PIPELINES).names())  # entry-point metadata only: imports no engine

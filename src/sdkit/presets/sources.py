@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
-from sdkit.presets.model import SOURCE_BUILTIN, SOURCE_USER
 from sdkit.core.text import quoted
+from sdkit.presets.model import SOURCE_BUILTIN, SOURCE_USER
 from sdkit.registry import PRESETS, PluginLoadError, PluginWarning, registry
 from sdkit.runtime.paths import paths
 

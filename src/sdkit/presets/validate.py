@@ -20,10 +20,10 @@ from sdkit.core.errors import closest_matches
 from sdkit.core.params import SizeLimits, range_problems
 from sdkit.core.requests import REQUEST_TYPES, request_fields
 from sdkit.core.tasks import Mode, Task
+from sdkit.core.text import clipped, quoted
 from sdkit.presets.migrations import MIGRATIONS, V0_KEYS, Origins, migrate
 from sdkit.presets.model import Preset, PresetError, PresetProblem
 from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
-from sdkit.core.text import clipped, quoted
 from sdkit.presets.yamlfile import KeyPath, read_preset_yaml
 
 log = logging.getLogger(__name__)

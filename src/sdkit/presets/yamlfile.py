@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from sdkit.presets.model import PresetError, PresetProblem
 from sdkit.core.text import clipped, quoted
+from sdkit.presets.model import PresetError, PresetProblem
 
 KeyPath = tuple[str, ...]
 

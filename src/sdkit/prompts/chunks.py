@@ -1,9 +1,10 @@
 """Weighted runs into CLIP's 77-token windows, the way A1111 fills them.
 
 Each run is tokenized on its own (no start/end tokens) and every token keeps its run's weight. Tokens
-fill chunks of 75 (the encoder's length minus two: 14 for the bundled demo model's 16-token encoder). When a chunk is full and the next token is not a comma, and the chunk had a comma
-at most `comma_backtrack` (20) tokens back, the tokens after that comma move to the next chunk, so
-phrases are not cut in half. `BREAK` ends the chunk at once. Each chunk is padded to 75 with the end
+fill chunks of 75 (the encoder's length minus two: 14 for the bundled demo model's 16-token encoder).
+When a chunk is full and the next token is not a comma, and the chunk had a comma at most
+`comma_backtrack` (20) tokens back, the tokens after that comma move to the next chunk, so phrases
+are not cut in half. `BREAK` ends the chunk at once. Each chunk is padded to 75 with the end
 token (weight 1), then framed by the start and end tokens: 77. On models whose tokenizer pads with
 another token than its end token (SD 2.x's OpenCLIP), the positions after the first end token hold the
 pad token, as A1111 does. The prompt and the negative prompt are padded to the same number of chunks
