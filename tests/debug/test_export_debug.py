@@ -194,3 +194,25 @@ def test_works_without_torch_and_says_so(tmp_path):
     manifest = json.loads(texts["manifest.json"])
     assert any("torch could not be imported" in note for note in manifest["notes"])
     assert facts["packages"]["torch"]  # still read from metadata: installed but not importable
+
+
+def test_one_long_logged_input_does_not_stall_the_bundle(tmp_path, monkeypatch, capsys):
+    import time
+
+    monkeypatch.setattr(system, "pip_freeze", lambda: "fake-package==1.0\n")  # a subprocess, not under test
+    # What a long command-line value leaves in the log; the old redaction needed minutes for 25,000
+    # characters of it (and more for a run of `token_`).
+    long_name = "token_" * 20_000
+    log_dir = paths().log_dir
+    log_dir.mkdir(parents=True)
+    log_dir.joinpath("sdkit.log").write_text(
+        f"2026-11-28 DEBUG sdkit: failure: unknown sampler {long_name!r}\n"
+        f"2026-11-28 DEBUG sdkit: {'x' * 200_000} then token={LOG_TOKENS[3]}\n")
+    started = time.process_time()
+    result = run_sdkit(capsys, "export-debug", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert time.process_time() - started < 5.0
+    [written] = tmp_path.glob("sdkit-debug-*.zip")
+    log_text = _zip_texts(written)["logs/sdkit.log"]
+    assert long_name in log_text  # not a secret: kept whole
+    assert LOG_TOKENS[3] not in log_text and "token=<redacted>" in log_text

@@ -107,3 +107,42 @@ def test_own_data_is_not_judged_by_key_names():
     redactor = _redactor()
     assert redactor.value({"key": "sd15", "group": "sdkit.pipelines"}, "plugins.json") == {
         "key": "sd15", "group": "sdkit.pipelines"}
+
+
+# Runs that made the old patterns quadratic or worse (a run of `token_` took minutes at 5,000
+# characters): every pattern tried the whole rest of the run again from each of its positions.
+LONG_RUNS = {
+    "word characters": "a" * 200_000,
+    "digits": "1" * 200_000,
+    "secret words": "token_" * 33_334,
+    "dots and letters": "a." * 100_000,
+    "a scheme without a URL": "a" * 200_000 + "://",
+    "jwt starts": "eyJ-" * 50_000,
+    "spaces after a secret name": "token" + " " * 200_000 + "x",
+    "assignments without values": "password:" * 22_223,
+}
+
+
+@pytest.mark.parametrize("text", LONG_RUNS.values(), ids=LONG_RUNS.keys())
+def test_long_runs_are_redacted_in_linear_time(text):
+    import time
+
+    redactor = _redactor()
+    # CPU time, so a busy machine does not fail the test; the old patterns needed minutes here.
+    started = time.process_time()
+    redactor.text(text, "log")
+    assert time.process_time() - started < 1.0
+
+
+@pytest.mark.parametrize(("text", "secret", "kept"), [
+    ("a" * 50_000 + " token=0123456789abcdef " + "b" * 50_000, "0123456789abcdef", "token="),
+    ("x-eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlMTIz", "eyJzdWIiOiIxMjM0NSJ9", "x-"),
+    ("eyJ-eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.c2lnbmF0dXJlMTIz", "eyJzdWIiOiIxMjM0NSJ9", ""),
+    ("9git+https://bob:s3cretpw@example.com", "s3cretpw", "9git+https://"),
+    ("foo=token=abcd1234", "abcd1234", "foo=token="),
+    ("my.access_token_v2: 'Zm9vYmFy'", "Zm9vYmFy", "my.access_token_v2: '"),
+])
+def test_secrets_inside_runs_are_still_found(text, secret, kept):
+    clean = _redactor().text(text, "log")
+    assert secret not in clean
+    assert f"{kept}{REDACTED}" in clean

@@ -30,7 +30,14 @@ _SECRET_SUBSTRINGS = ("token", "secret", "password", "passwd", "apikey", "creden
 
 _NAME_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
-# Token shapes of well-known services, matched anywhere in text.
+# Every pattern below is linear in the text, so one long input (a 25,000-character name echoed in the
+# log) cannot stall a bundle. The rule that keeps them linear: a pattern that opens with a run of
+# characters starts only at the beginning of such a run (a lookbehind), so the engine never rescans a
+# run from each of its positions, and whatever follows the run is tried once per run, not once per
+# position. tests/debug/test_redaction.py holds them to a time bound on 200,000-character runs.
+
+# Token shapes of well-known services, matched anywhere in text. A token shape may keep a `lead`: text
+# before the token that the match had to cover and that is not part of the secret.
 _TOKEN_SHAPES = [
     ("huggingface token", re.compile(r"\bhf_[A-Za-z0-9]{16,}")),
     ("api key (sk-)", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
@@ -38,19 +45,33 @@ _TOKEN_SHAPES = [
     ("gitlab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{16,}")),
     ("slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
     ("aws access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    # Three base64url segments from the first `eyJ` of a run of segment characters. The lookahead is
+    # atomic and the back reference takes what it found, so a run whose first segment is not followed
+    # by a dot is given up at once instead of being tried again from every later `eyJ` in it
+    # (`eyJ-eyJ-eyJ-...`). A later `eyJ` in the same run would only shorten the same first segment.
+    ("jwt", re.compile(r"(?<![A-Za-z0-9_-])(?=(?P<head>(?P<lead>[A-Za-z0-9_-]*?)\beyJ[A-Za-z0-9_-]{8,}))"
+                       r"(?P=head)\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     ("bearer token", re.compile(r"(?i)(?<=\bbearer )[A-Za-z0-9._~+/=-]{8,}")),
 ]
 # `name=value`, `name: value`, `"name": "value"` where the name looks secret: the value goes.
-# The secret word may be followed by a plural s and a suffix after a separator (access_token_v2), not by
-# more letters, so `tokenizers==0.23` and `author: me` stay as they are.
+# The name is a whole run of name characters holding a secret word; the word may be followed by a plural
+# s and a suffix after a separator (access_token_v2), not by more letters, so `tokenizers==0.23` and
+# `author: me` stay as they are. The lookahead checks the word once per run; the name then takes the
+# whole run (a name cannot end inside a run: the separator never starts with a name character).
+_NAME_CHARS = "[A-Za-z0-9_.-]"
 _ASSIGNMENT = re.compile(
-    r"(?i)(?P<name>[A-Za-z0-9_.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|auth|credential"
-    r"|cookie|session)s?(?:[_.-][A-Za-z0-9_.-]*)?)(?![A-Za-z0-9])(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
+    rf"(?i)(?<!{_NAME_CHARS})"
+    rf"(?={_NAME_CHARS}*?(?:token|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|auth|credential|cookie"
+    rf"|session)s?(?:[_.-]|(?!{_NAME_CHARS})))"
+    rf"(?P<name>{_NAME_CHARS}+)(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>[^\s\"',;&}\])=][^\s\"',;&}\])]{3,})"
 )
-# Credentials inside URLs: scheme://user:password@host
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+# Credentials inside URLs: scheme://user:password@host. The match starts where a run of scheme
+# characters starts; the digits and signs before the run's first letter are kept (`lead`), as a scheme
+# starts with a letter.
+_URL_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<lead>[0-9+.-]*)(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"
+)
 
 # Home folders of any user, on Linux, macOS and Windows (either slash).
 _HOME_PATTERNS = [
@@ -124,11 +145,11 @@ class Redactor:
                 self.counts[(where, "known secret value")] += text.count(secret)
                 text = text.replace(secret, REDACTED)
         for what, pattern in _TOKEN_SHAPES:
-            text, found = pattern.subn(REDACTED, text)
+            text, found = pattern.subn(_keep_lead, text)
             if found:
                 self.counts[(where, what)] += found
         text = _ASSIGNMENT.sub(lambda match: self._assignment(match, where), text)
-        text, found = _URL_CREDENTIALS.subn(lambda match: f"{match['scheme']}{REDACTED}@", text)
+        text, found = _URL_CREDENTIALS.subn(lambda match: f"{match['lead']}{match['scheme']}{REDACTED}@", text)
         if found:
             self.counts[(where, "credentials in a URL")] += found
         return self.paths(text, where)
@@ -179,6 +200,12 @@ class Redactor:
             return match.group(0)
         self.counts[(where, "user name in a path")] += 1
         return f"{match['prefix']}{USER}"
+
+
+def _keep_lead(match: re.Match[str]) -> str:
+    """The replacement of a token shape: the secret goes, text the match covered before it stays."""
+    lead = match.groupdict().get("lead")
+    return f"{lead or ''}{REDACTED}"
 
 
 def _current_user() -> str | None:
