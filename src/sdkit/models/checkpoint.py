@@ -1,17 +1,18 @@
-"""Read single-file checkpoints safely: tensor names and shapes first, weights only when asked.
+"""Read single-file checkpoints safely: tensor names and shapes only, never the weights, never any code.
 
 `.safetensors` headers are parsed here by hand (8-byte length + JSON), which reads a few kilobytes, runs
 no code and lets every kind of broken file get its own message. Pickle formats (`.ckpt`, `.pt`, `.pth`,
-`.bin`) go only through `torch.load(weights_only=True)`, whose unpickler refuses every global outside
-a short list of tensor types, so a checkpoint built to run code is refused before any of it runs.
+`.bin`) are read by `sdkit.models.torch_pickle`, which rebuilds only the table of tensor shapes with
+harmless stand-ins and refuses any other name the file asks for, so neither torch nor code from the
+file is involved. The weights themselves are loaded later by diffusers, with
+`torch.load(weights_only=True)` for pickles, which allows everything the structure reader allows.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
-import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,40 @@ def _bad_file(path: Path, problem: str, expected: str = "a Stable Diffusion chec
         f"{path}: {problem}",
         f"expected {expected}; download the file again or point --model at another one",
     )
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value from a file, quoted and cut short: a hostile header can make it any length."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _checked_entry(path: Path, name: str, info: Any) -> tuple[int, int]:
+    """The data offsets of one header entry, after checking its shape, dtype and offsets agree."""
+    def malformed(problem: str) -> UserInputError:
+        return _bad_file(path, f"the .safetensors header entry {_shown(name)} is malformed: {problem} "
+                         "(corrupt file)", "a .safetensors checkpoint")
+
+    if not isinstance(info, dict):
+        raise malformed(f"it is {_shown(info)}, not a description of a tensor")
+    shape, offsets, dtype = info.get("shape"), info.get("data_offsets"), info.get("dtype")
+    if not isinstance(shape, list) or not all(_count(d) for d in shape):
+        raise malformed(f"its shape {_shown(shape)} is not a list of whole numbers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_count(o) for o in offsets)):
+        raise malformed(f"its data_offsets {_shown(offsets)} are not two whole numbers")
+    begin, stop = offsets
+    if begin > stop:
+        raise malformed(f"its data_offsets {_shown(offsets)} end before they begin")
+    if not isinstance(dtype, str):
+        raise malformed(f"its dtype {_shown(dtype)} is not a type name")
+    itemsize = _DTYPE_BYTES.get(dtype)
+    if itemsize is not None and stop - begin != math.prod(shape) * itemsize:
+        raise malformed(f"its {stop - begin:,} bytes do not hold a {dtype} tensor of shape {_shown(shape)}")
+    return begin, stop
 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
@@ -70,11 +105,8 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not (isinstance(info, dict) and isinstance(info.get("shape"), list)
-                and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2):
-            raise _bad_file(path, f"the .safetensors header entry {name!r} is malformed (corrupt file)",
-                            "a .safetensors checkpoint")
-        end = max(end, int(info["data_offsets"][1]))
+        _, stop = _checked_entry(path, name, info)
+        end = max(end, stop)
     if end > data_len:
         raise _bad_file(path, f"the file is truncated: its header promises {end + 8 + header_len:,} bytes "
                         f"but the file has {size:,}", "a complete .safetensors checkpoint")
@@ -82,65 +114,37 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
 
 
 def read_shapes(path: Path) -> Shapes:
-    """Tensor names and shapes of a single-file checkpoint, without loading weights where possible."""
+    """Tensor names and shapes of a single-file checkpoint, read without loading any weights."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in SAFETENSORS_SUFFIXES:
         header = read_safetensors_header(path)
-        return {name: tuple(int(d) for d in info["shape"]) for name, info in header.items()
-                if name != "__metadata__"}
+        return {name: tuple(info["shape"]) for name, info in header.items() if name != "__metadata__"}
     if suffix in PICKLE_SUFFIXES:
-        return {name: tuple(tensor.shape) for name, tensor in load_pickle_state_dict(path).items()}
+        return {name: tensor.shape for name, tensor in read_pickle_structure(path).items()}
     raise _bad_file(path, f"unsupported file type {suffix or '(none)'!r}",
                     f"one of {', '.join(CHECKPOINT_SUFFIXES)}")
 
 
-def unwrap_state_dict(data: Any) -> Mapping[str, Any]:
-    """The tensors of a checkpoint, under however many {"state_dict": ...} wrappers it has."""
-    while isinstance(data, Mapping) and "state_dict" in data and isinstance(data["state_dict"], Mapping):
-        data = data["state_dict"]
-    return data
-
-
-def load_pickle_state_dict(path: Path) -> dict[str, Any]:
-    """A pickle checkpoint's tensors through `torch.load(weights_only=True)`; code in it never runs."""
-    import pickle
-    import zipfile
-
-    import torch
+def read_pickle_structure(path: Path) -> dict[str, Any]:
+    """A pickle checkpoint's tensors as `TensorInfo` (shape, dtype), without torch and without its code."""
+    from sdkit.models.torch_pickle import PickleProblem, read_pickle_tensors
 
     path = Path(path)
     try:
         size = path.stat().st_size
+        if size == 0:
+            raise _bad_file(path, "the file is empty", "a PyTorch checkpoint")
+        return read_pickle_tensors(path)
+    except PickleProblem as problem:
+        if problem.unsafe:
+            raise UserInputError(
+                f"{path}: refused to load: the checkpoint contains code or objects other than tensors "
+                f"({problem.problem}; it could run code when unpickled)",
+                "use a .safetensors version of this model; never load pickle files you do not trust",
+            ) from None
+        raise _bad_file(path, f"not a readable PyTorch checkpoint: {problem.problem}",
+                        "a PyTorch checkpoint (a zip archive written by torch.save) or a .safetensors file") from None
     except OSError as error:
         raise UserInputError(f"{path}: cannot read the file: {error.strerror or error}",
                              "check the path and its permissions") from error
-    if size == 0:
-        raise _bad_file(path, "the file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's notes on pickle protocols mean nothing to users
-            try:
-                data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError as error:
-                if "mmap" not in str(error):
-                    raise
-                data = torch.load(path, map_location="cpu", weights_only=True)  # legacy non-zip format
-    except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "global" in str(error).lower():
-            raise UserInputError(
-                f"{path}: refused to load: the checkpoint contains code or objects other than tensors "
-                "(it would run code when unpickled)",
-                "use a .safetensors version of this model; never load pickle files you do not trust",
-            ) from None
-        raise _bad_file(path, f"the file is not a readable checkpoint ({error})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, struct.error) as error:
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise _bad_file(path, f"the file is truncated or corrupt ({text})") from None
-    state = unwrap_state_dict(data)
-    if not isinstance(state, Mapping):
-        raise _bad_file(path, "the file holds no table of tensors")
-    tensors = {str(key): value for key, value in state.items() if isinstance(value, torch.Tensor)}
-    if not tensors:
-        raise _bad_file(path, "the file holds no tensors")
-    return tensors
