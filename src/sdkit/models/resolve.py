@@ -17,6 +17,7 @@ from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
 from sdkit.core.models import ModelRef, ModelSource
+from sdkit.models.survey import ModelSurvey, UnreadableModel
 from sdkit.registry import MODELS, Entry, PluginFailure, plugin_calls, plugin_hint, registry
 
 log = logging.getLogger(__name__)
@@ -119,12 +120,27 @@ def _models_dir() -> Path:
 
 def list_models() -> list[ModelRef]:
     """Every model the sources can see (the models folder, the local hub cache), sorted by name."""
+    return survey_models().models
+
+
+def survey_models() -> ModelSurvey:
+    """Every model the sources can see, sorted by name, and the files that look like models but cannot be read.
+
+    Built-in sources that can tell (the models folder) report unreadable files through their `survey`
+    method; a plugin source only lists models.
+    """
     directory = _models_dir()
     found: dict[tuple[str, str], ModelRef] = {}
+    unreadable: list[UnreadableModel] = []
     for entry, candidate in _ranked_sources():
         # One source's bad data (a broken file, a plugin's invalid ModelRef) must not empty the list.
+        surveying = getattr(candidate, "survey", None) if entry.builtin else None
         try:
-            refs = list(candidate.list_available(directory))
+            if surveying is not None:
+                refs, broken = surveying(directory)
+                unreadable.extend(broken)
+            else:
+                refs = list(candidate.list_available(directory))
         except OSError as error:
             log.warning("model source %r could not list models: %s", entry.key, error)
             continue
@@ -140,7 +156,8 @@ def list_models() -> list[ModelRef]:
                             entry.key, entry.source, ref)
                 continue
             found.setdefault((ref.name.lower(), str(ref.location)), ref)
-    return sorted(found.values(), key=lambda ref: (ref.name.lower(), str(ref.location)))
+    models = sorted(found.values(), key=lambda ref: (ref.name.lower(), str(ref.location)))
+    return ModelSurvey(models, sorted(unreadable, key=lambda item: (item.name.lower(), str(item.location))))
 
 
 def load_components(ref: ModelRef, torch_dtype: Any = None, vae: str | Path | None = None) -> dict[str, Any]:

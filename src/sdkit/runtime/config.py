@@ -45,7 +45,33 @@ def raw_config(path: Path | None = None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def models_dir_setting() -> tuple[Path, str]:
+    """The models folder and what chose it, for messages: `$SDKIT_MODELS_DIR`, the config file, or the default."""
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV]).expanduser(), MODELS_ENV
+    configured = load_config().models_dir
+    if configured:
+        return Path(configured).expanduser(), f"models_dir in {paths().config_file}"
+    return paths().default_models_dir, "the default"
+
+
 def models_dir() -> Path:
     """Where model files are looked up by name: $SDKIT_MODELS_DIR, then the config, then the default."""
-    configured = os.environ.get(MODELS_ENV) or load_config().models_dir
-    return Path(configured).expanduser() if configured else paths().default_models_dir
+    return models_dir_setting()[0]
+
+
+def models_dir_error() -> UserInputError | None:
+    """Why the models folder cannot be searched, or None.
+
+    A folder that does not exist yet is fine (it holds no models); a file, or a folder sdkit may not
+    read, is a mistake the user should hear about rather than an empty listing.
+    """
+    path, origin = models_dir_setting()
+    fix = (f"point {origin} at a folder of models" if origin != "the default"
+           else "move the file away, or set SDKIT_MODELS_DIR to a folder of models")
+    if path.exists() and not path.is_dir():
+        return UserInputError(f"the models folder {path} (from {origin}) is a file, not a folder", fix)
+    if path.is_dir() and not os.access(path, os.R_OK | os.X_OK):
+        return UserInputError(f"the models folder {path} (from {origin}) cannot be read (permission denied)",
+                              f"give yourself read access to it, or {fix}")
+    return None
