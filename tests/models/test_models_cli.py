@@ -38,6 +38,7 @@ def test_list_shows_name_family_format_size_and_hash(capsys, models_dir, tiny_si
     assert "MB" in lines["anything-v5"]
     assert "sdxl inpaint" in lines["xl-inpaint"] and "diffusers" in lines["xl-inpaint"]
     assert "v?" in lines["sd21-768"] and "guessed" in flat(result.stderr)
+    assert "eps" in lines["anything-v5"].split()  # SD 1.x files are epsilon models, not a guess
     assert "UltraSharp" not in result.output and "anything-v5.config" not in result.output
 
 
@@ -95,3 +96,40 @@ def test_listing_safetensors_models_imports_no_torch(models_dir, tiny_single_fil
                                env={**os.environ, "SDKIT_MODELS_DIR": str(models_dir)})
     assert len(json.loads(completed.stdout)) == 3
     assert completed.stderr.strip().endswith("HEAVY="), completed.stderr[-500:]
+
+
+def _folder_stating(models_dir, tiny_pipeline_dir, name, prediction_type):
+    """A copy of the tiny SD 1.x folder whose scheduler config states `prediction_type` (None: states none)."""
+    folder = models_dir / name
+    shutil.copytree(tiny_pipeline_dir("sd1"), folder)
+    config = folder / "scheduler" / "scheduler_config.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data.pop("prediction_type", None)
+    if prediction_type is not None:
+        data["prediction_type"] = prediction_type
+    config.write_text(json.dumps(data), encoding="utf-8")
+    return folder
+
+
+def test_a_prediction_type_the_model_does_not_state_is_shown_as_guessed(capsys, models_dir, tiny_pipeline_dir):
+    _folder_stating(models_dir, tiny_pipeline_dir, "says-nothing", None)
+    _folder_stating(models_dir, tiny_pipeline_dir, "says-epsilon", "epsilon")
+    result = run_sdkit(capsys, "models", "list", "--no-hash")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.strip()[:5] == "says-"}
+    assert "eps?" in rows["says-nothing"] and "eps" in rows["says-epsilon"]
+    assert "guessed" in result.stderr
+    records = {r["name"]: r for r in json.loads(run_sdkit(capsys, "models", "list", "--json", "--no-hash").stdout)}
+    assert records["says-nothing"]["guessed"] == ["prediction_type"]
+    assert records["says-epsilon"]["guessed"] == []
+    shown = run_sdkit(capsys, "models", "show", "says-nothing")
+    assert "prediction_type: epsilon (guessed" in shown.stdout
+
+
+def test_a_prediction_type_sdkit_cannot_draw_is_named(capsys, models_dir, tiny_pipeline_dir):
+    folder = _folder_stating(models_dir, tiny_pipeline_dir, "predicts-samples", "sample")
+    result = run_sdkit(capsys, "models", "show", str(folder))
+    assert result.exit_code == 2, result.output
+    assert "'sample'" in result.stderr and "scheduler_config.json" in flat(result.stderr)
+    listed = {r["name"]: r for r in json.loads(run_sdkit(capsys, "models", "list", "--json", "--no-hash").stdout)}
+    assert listed["predicts-samples"]["unreadable"] is True and "'sample'" in listed["predicts-samples"]["problem"]

@@ -8,8 +8,11 @@ Single files in the original LDM layout (the A1111 format):
 - Inpainting models have 9 UNet input channels (4 latent + 4 masked-image latent + 1 mask).
 - v-prediction cannot be seen in the weights. A `v_pred` marker tensor (some SDXL fine-tunes) or an
   A1111-style `<name>.yaml` beside the file with `parameterization: "v"` says so; otherwise SD 2.x
-  non-inpainting files are taken as 768-v models (SD 2.0/2.1 768, the common case) and everything else
-  as epsilon, and the field is marked as guessed so callers can say so and offer an override.
+  non-inpainting files are taken as 768-v models (SD 2.0/2.1 768, the common case), with the field
+  marked as guessed so callers can say so and offer an override; SD 1.x, SDXL and SD 2.x inpainting
+  files are epsilon, as their families are (v-prediction fine-tunes carry the marker or need the yaml).
+- Diffusers folders state it in `scheduler/scheduler_config.json`; one that does not is taken as epsilon
+  (diffusers' own default) and marked as guessed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.core.models import Family
+from sdkit.core.models import PREDICTION_TYPES, Family
 from sdkit.models.checkpoint import Shapes
 
 UNET = "model.diffusion_model."
@@ -70,7 +73,8 @@ def detect_single_file(shapes: Shapes, path: Path) -> Detection:
             raise _not_a_model(path, "this is a LoRA file, not a full model")
         if _has_prefix(shapes, "encoder.") and _has_prefix(shapes, "decoder."):
             raise _not_a_model(path, "this is a VAE-only file (use it with --vae)")
-        sample = ", ".join(sorted(shapes)[:3]) or "(none)"
+        # Names come from the file and may be any length: quote a few, cut short.
+        sample = ", ".join(name if len(name) <= 60 else name[:60] + "..." for name in sorted(shapes)[:3]) or "(none)"
         raise _not_a_model(path, f"no Stable Diffusion UNet found in the file (tensors: {sample}, ...)")
     input_shape = shapes[UNET_INPUT]
     if len(input_shape) != 4 or input_shape[1] not in (4, 9):
@@ -160,11 +164,22 @@ def detect_diffusers_folder(folder: Path) -> Detection:
                                  "use an SDXL base model")
     elif unet.get("use_linear_projection") or unet.get("cross_attention_dim") == 1024:
         family = Family.SD2
-    scheduler_config = folder / "scheduler" / "scheduler_config.json"
-    prediction_type = "epsilon"
-    if scheduler_config.is_file():
-        prediction_type = str(read_json(scheduler_config).get("prediction_type", "epsilon"))
-    return Detection(family, inpainting, prediction_type)
+    prediction_type, guessed = _folder_prediction(folder / "scheduler" / "scheduler_config.json")
+    return Detection(family, inpainting, prediction_type, guessed)
+
+
+def _folder_prediction(scheduler_config: Path) -> tuple[str, tuple[str, ...]]:
+    """The prediction type a folder's scheduler config states; epsilon, marked guessed, when it states none."""
+    configured = read_json(scheduler_config).get("prediction_type") if scheduler_config.is_file() else None
+    if configured is None:
+        # diffusers itself falls back to epsilon, but the folder does not say so: show it as a guess.
+        return "epsilon", ("prediction_type",)
+    if configured not in PREDICTION_TYPES:
+        raise UserInputError(
+            f"{scheduler_config}: prediction_type {str(configured)[:60]!r} is not one sdkit draws with",
+            f"sdkit draws {' and '.join(PREDICTION_TYPES)} models; correct the scheduler config if it is wrong",
+        )
+    return configured, ()
 
 
 def native_size(folder: Path) -> int | None:
