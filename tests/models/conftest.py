@@ -7,8 +7,17 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def private_hub_cache(tmp_path, monkeypatch):
+    """An empty cache folder for this test, where huggingface_hub (and so sdkit) looks.
+
+    huggingface_hub reads the environment once, when it is imported, as a real process does at its
+    start; an in-process test moves its setting too. Tests of the environment variables themselves run
+    sdkit as a process.
+    """
+    from huggingface_hub import constants
+
     cache = tmp_path / "hf-cache"
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return cache
 
 
