@@ -96,3 +96,82 @@ def test_a_folder_stands_for_its_pngs(capsys, pngs, tmp_path):
     empty.mkdir()
     result = run_sdkit(capsys, "inspect", empty)
     assert result.exit_code == 2 and "no PNG files" in flat(result.stderr)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _declared_png(path: Path, width: int, height: int, before: bytes = b"", after: bytes = b"") -> Path:
+    """A PNG whose header declares `width` x `height`: only a token of image data, never decoded here."""
+    import struct
+    import zlib
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + before
+                     + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + after + _chunk(b"IEND", b""))
+    return path
+
+
+def test_a_huge_image_is_inspected_without_decoding_it(capsys, tmp_path):
+    # 30000 x 30000 is a decompression bomb to Pillow (it refused to open it: exit 1); the text chunks
+    # are read without the pixels, before or after the image data.
+    text = _chunk(b"tEXt", b"parameters\0" + A1111_TEXT.encode("latin-1"))
+    before = _declared_png(tmp_path / "before.png", 30000, 30000, before=text)
+    after = _declared_png(tmp_path / "after.png", 30000, 30000, after=text)
+    result = run_sdkit(capsys, "inspect", before, after, "--json")
+    assert result.exit_code == 0, result.output
+    for record in json.loads(result.stdout):
+        assert record["prompt"] == "a lighthouse at dusk, oil painting"
+        assert record["parameters"]["Seed"] == "42"
+    assert "Decompression" not in result.output and "warning" not in result.stderr.lower()
+
+
+@pytest.mark.parametrize("chunk", ["zTXt", "iTXt"])
+def test_a_compressed_text_bomb_exits_2_naming_the_file(capsys, tmp_path, chunk):
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    bomb = A1111_TEXT + "x" * 20_000_000  # 20 MB of text in about 20 KB of file
+    if chunk == "zTXt":
+        info.add_text("parameters", bomb, zip=True)
+    else:
+        info.add_itxt("parameters", bomb, zip=True)
+    path = tmp_path / "bomb.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    assert path.stat().st_size < 100_000 and chunk.encode() in path.read_bytes()
+    result = run_sdkit(capsys, "inspect", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}: its parameters text is too large" in flat(result.stderr) and "hint:" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_damaged_text_chunks_exit_2(capsys, tmp_path):
+    good = _chunk(b"tEXt", b"parameters\0" + A1111_TEXT.encode("latin-1"))
+    broken_crc = good[:-4] + bytes(4)
+    path = _declared_png(tmp_path / "crc.png", 8, 8, before=broken_crc)
+    result = run_sdkit(capsys, "inspect", path)
+    assert result.exit_code == 2 and "a damaged PNG" in flat(result.stderr) and "checksum" in result.stderr
+    not_zlib = _chunk(b"zTXt", b"parameters\0\0" + b"not zlib data")
+    path = _declared_png(tmp_path / "zlib.png", 8, 8, before=not_zlib)
+    result = run_sdkit(capsys, "inspect", path)
+    assert result.exit_code == 2 and "does not decompress" in flat(result.stderr)
+
+
+def test_a_very_long_prompt_is_read_in_linear_time(capsys, tmp_path):
+    import time
+
+    from PIL import Image
+
+    # A prompt of one 300,000-character line and no parameters line: the last line is searched for
+    # `Key: value` pairs, and A1111's own pattern would take many minutes over it.
+    prompt = "a" * 300_000
+    path = write_png_with_parameters(Image.new("RGB", (8, 8)), tmp_path / "long.png", prompt)
+    started = time.process_time()
+    result = run_sdkit(capsys, "inspect", path, "--json")
+    assert time.process_time() - started < 3.0
+    assert result.exit_code == 0 and json.loads(result.stdout)[0]["prompt"] == prompt

@@ -126,3 +126,34 @@ def test_unreadable_files_give_clear_errors(tmp_path):
         with pytest.raises(UserInputError) as caught:
             read_png_parameters(tmp_path / name)
         assert message in caught.value.message and caught.value.hint
+
+
+def test_pairs_are_found_as_a1111s_own_pattern_finds_them():
+    import random
+    import re
+
+    from sdkit.outputs import infotext
+
+    # A1111's pattern, quadratic on long runs; sdkit's must find exactly the same pairs.
+    a1111 = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+    pieces = ["a", "B", "_", "1", " ", "-", "/", ":", ",", '"', "\\", "\t", "é", "Steps", ": ", ", ", '"a, b"', "\r"]
+    rng = random.Random(14)
+    for _ in range(5000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert infotext._PARAM.findall(line) == a1111.findall(line), line
+
+
+def test_the_last_parameters_chunk_counts_and_a_truncated_file_keeps_what_came_before(tmp_path):
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("parameters", "first")
+    info.add_text("parameters", "second, as Pillow and A1111 read it")
+    path = tmp_path / "two.png"
+    Image.effect_noise((64, 64), 50).save(path, pnginfo=info)
+    assert read_png_parameters(path) == "second, as Pillow and A1111 read it"
+    data = path.read_bytes()
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(data[: data.index(b"IDAT") + 100])  # ends inside the image data
+    assert read_png_parameters(cut) == "second, as Pillow and A1111 read it"

@@ -14,12 +14,15 @@ from the negative prompt, and leading/trailing whitespace of the whole text is n
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import struct
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from sdkit.core.errors import UserInputError
 
@@ -29,8 +32,12 @@ if TYPE_CHECKING:
 
 PARAMETERS_KEY = "parameters"
 NEGATIVE_PREFIX = "Negative prompt:"
-# A1111's parser, verbatim in effect: `Key: value` pairs where a value is a JSON string or runs to a comma.
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# A1111's parser, in effect: `Key: value` pairs where a value is a JSON string or runs to a comma.
+# A1111's own pattern starts with `\s*(\w[\w \-/]+):`, which tries a long run of key characters again
+# from each of its positions (quadratic: minutes for one long prompt line). This one starts a key only
+# where a run of key characters starts, skipping the run's leading spaces, dashes and slashes, and
+# finds the same pairs.
+_PARAM = re.compile(r'(?<![\w \-/])[ \-/]*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 # A1111 takes the last line as the parameters line only when it holds at least this many pairs.
 _MIN_PARAMS = 3
@@ -180,34 +187,147 @@ def write_png_with_parameters(image: Image, path: str | Path, infotext: str) -> 
     return target
 
 
-def read_png_parameters(path: str | Path) -> str:
-    """The `parameters` text of a PNG; UserInputError if the file is missing, not a PNG, or has none."""
-    from PIL import Image, UnidentifiedImageError
+# The most text the `parameters` chunk may hold (after decompression), as Pillow's MAX_TEXT_CHUNK: a
+# compressed chunk of a few kilobytes can expand to gigabytes. A1111 and sdkit write a few kilobytes.
+MAX_PARAMETERS_BYTES = 1024 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+_PARAMETERS_PREFIX = PARAMETERS_KEY.encode("latin-1") + b"\0"
 
+
+def read_png_parameters(path: str | Path) -> str:
+    """The `parameters` text of a PNG; UserInputError if the file is missing, not a PNG, or has none.
+
+    Only the PNG's chunk headers and its `parameters` text chunk are read: the pixels are never decoded,
+    so the parameters of an image of any declared size can be read, and a decompression bomb in the
+    image data or in a compressed text chunk is never expanded.
+    """
     source = Path(path)
     if source.is_dir():
         raise UserInputError(f"{source}: a folder, not an image file", hint="name the PNG files in it")
     if not source.is_file():
         raise UserInputError(f"{source}: no such file", hint="check the path")
     try:
-        with Image.open(source) as image:
-            image_format = image.format
-            # tEXt/iTXt chunks after the image data are only read once the whole file is loaded.
-            image.load()
-            text = image.info.get(PARAMETERS_KEY)
-    except UnidentifiedImageError:
-        raise UserInputError(f"{source}: not an image file",
-                             hint="sdkit reads generation parameters from PNG files") from None
+        with source.open("rb") as stream:
+            if stream.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                _refuse_other_format(source)
+            text = _parameters_chunk_text(source, stream)
     except OSError as error:
-        raise UserInputError(f"{source}: cannot be read as an image: {error}",
-                             hint="the file may be truncated or damaged") from None
-    if image_format != "PNG":
-        raise UserInputError(f"{source}: a {image_format} image, not a PNG",
-                             hint="sdkit reads generation parameters from the PNG files sdkit and A1111 write")
-    if not isinstance(text, str) or not text.strip():
+        raise UserInputError(f"{source}: cannot be read: {error.strerror or error}",
+                             hint="check the file's permissions") from None
+    if text is None or not text.strip():
         raise UserInputError(f"{source}: this PNG carries no generation parameters",
                              hint="it was not written by sdkit or A1111, or its metadata was stripped")
     return text
+
+
+def _parameters_chunk_text(source: Path, stream: BinaryIO) -> str | None:
+    """The text of the last `parameters` chunk (Pillow's rule, which A1111 reads by), or None.
+
+    Every other chunk, the image data included, is skipped with a seek. A file that ends early (a
+    truncated image) still gives the parameters found before its end.
+    """
+    text: str | None = None
+    first = True
+    while True:
+        header = stream.read(8)
+        if len(header) < 8:
+            return text
+        length, kind = struct.unpack(">I4s", header)
+        if not kind.isalpha():  # ASCII letters, as every PNG chunk type
+            raise _damaged(source, "a chunk header is not a PNG chunk")
+        if first and kind != b"IHDR":
+            raise _damaged(source, "it does not start with an IHDR chunk")
+        first = False
+        if kind == b"IEND":
+            return text
+        if kind in _TEXT_CHUNKS and length >= len(_PARAMETERS_PREFIX):
+            prefix = stream.read(len(_PARAMETERS_PREFIX))
+            if prefix == _PARAMETERS_PREFIX:
+                if length > MAX_PARAMETERS_BYTES:
+                    raise _too_large(source)
+                rest = stream.read(length - len(prefix))
+                crc = stream.read(4)
+                if len(rest) < length - len(prefix) or len(crc) < 4:
+                    return text  # truncated inside the chunk: what came before stands
+                if zlib.crc32(kind + prefix + rest) != struct.unpack(">I", crc)[0]:
+                    raise _damaged(source, "its parameters chunk fails its checksum")
+                found = _decode_text_chunk(source, kind, rest)
+                if found is not None:
+                    text = found
+                continue
+            stream.seek(length - len(prefix) + 4, io.SEEK_CUR)
+            continue
+        stream.seek(length + 4, io.SEEK_CUR)
+
+
+def _decode_text_chunk(source: Path, kind: bytes, data: bytes) -> str | None:
+    """A text chunk's value (the data after its keyword) as Pillow decodes it; None where Pillow skips it."""
+    if kind == b"tEXt":
+        return data.decode("latin-1", "replace")
+    if kind == b"zTXt":
+        if data[:1] not in (b"", b"\0"):
+            raise _damaged(source, "its parameters chunk uses an unknown compression method")
+        return _decompress(source, data[1:]).decode("latin-1", "replace")
+    # iTXt: compression flag, method, language tag, translated keyword, then the UTF-8 text.
+    if len(data) < 2:
+        return None
+    compressed, method, rest = data[0], data[1], data[2:]
+    parts = rest.split(b"\0", 2)
+    if len(parts) < 3:
+        return None
+    value = parts[2]
+    if compressed:
+        if method != 0:
+            return None
+        value = _decompress(source, value)
+    try:
+        return value.decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def _decompress(source: Path, data: bytes) -> bytes:
+    """zlib data, refused once it expands past MAX_PARAMETERS_BYTES: it is never expanded further."""
+    decompressor = zlib.decompressobj()
+    try:
+        plain = decompressor.decompress(data, MAX_PARAMETERS_BYTES)
+    except zlib.error as error:
+        raise _damaged(source, f"its parameters text does not decompress ({error})") from None
+    if decompressor.unconsumed_tail:
+        raise _too_large(source)
+    return plain
+
+
+def _refuse_other_format(source: Path) -> NoReturn:
+    """Name what the file is instead of a PNG (Pillow reads only its header; nothing is decoded)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                image_format = image.format
+    except Image.DecompressionBombError:
+        image_format = None  # a very large image of another format; its size does not matter here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        raise UserInputError(f"{source}: not an image file",
+                             hint="sdkit reads generation parameters from PNG files") from None
+    what = f"a {image_format} image" if image_format else "an image"
+    raise UserInputError(f"{source}: {what}, not a PNG",
+                         hint="sdkit reads generation parameters from the PNG files sdkit and A1111 write")
+
+
+def _damaged(source: Path, why: str) -> UserInputError:
+    return UserInputError(f"{source}: a damaged PNG: {why}", hint="the file may be truncated or damaged")
+
+
+def _too_large(source: Path) -> UserInputError:
+    return UserInputError(
+        f"{source}: its parameters text is too large to read (over {MAX_PARAMETERS_BYTES // 1024} KiB)",
+        hint="sdkit and A1111 write a few kilobytes there; this file was not written by them, or was altered")
 
 
 def read_infotext(path: str | Path) -> Infotext:
