@@ -150,3 +150,13 @@ def test_a_models_folder_from_the_config_that_is_a_file_names_the_config(tmp_pat
     result = run_sdkit(capsys, "models", "show", "anything")
     assert result.exit_code == 2, result.output
     assert flat(str(not_a_folder)) in flat(result.stderr) and flat(str(config)) in flat(result.stderr)
+
+
+def test_a_vae_name_in_a_models_folder_that_is_a_file_is_refused(tmp_path, capsys, monkeypatch, tiny_pipeline_dir):
+    not_a_folder = tmp_path / "models.txt"
+    not_a_folder.write_text("oops", encoding="utf-8")
+    monkeypatch.setenv("SDKIT_MODELS_DIR", str(not_a_folder))
+    result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--vae", "vae-ft-mse",
+                       "--prompt", "x", "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert flat(str(not_a_folder)) in flat(result.stderr) and "isafile" in flat(result.stderr)

@@ -29,8 +29,11 @@ def find_vae(reference: str | Path) -> Path:
     text = str(reference)
     if "/" in text or "\\" in text or text in (".", ".."):
         raise UserInputError(f"the VAE {text!r} does not exist", "pass --vae with a VAE file or folder")
-    from sdkit.runtime.config import models_dir
+    from sdkit.runtime.config import models_dir, models_dir_error
 
+    problem = models_dir_error()
+    if problem is not None:  # a VAE name is looked up in <models folder>/vae/, which cannot be searched
+        raise problem
     vae_dir = models_dir() / "vae"
     candidates = {}
     if vae_dir.is_dir():
