@@ -157,3 +157,39 @@ def test_the_last_parameters_chunk_counts_and_a_truncated_file_keeps_what_came_b
     cut = tmp_path / "cut.png"
     cut.write_bytes(data[: data.index(b"IDAT") + 100])  # ends inside the image data
     assert read_png_parameters(cut) == "second, as Pillow and A1111 read it"
+
+
+def _stored_parameters(path) -> bytes:
+    """The bytes of the text in a PNG's `parameters` chunk (tEXt or uncompressed iTXt), as stored."""
+    import struct
+
+    data = path.read_bytes()[8:]
+    while data:
+        length, kind = struct.unpack(">I4s", data[:8])
+        body, data = data[8:8 + length], data[12 + length:]
+        keyword, _, rest = body.partition(b"\0")
+        if keyword == b"parameters" and kind == b"tEXt":
+            return rest
+        if keyword == b"parameters" and kind == b"iTXt":
+            return rest[2:].split(b"\0", 2)[2]  # after the flags, the language tag, the translated keyword
+    raise AssertionError("no parameters chunk")
+
+
+def test_the_writer_never_puts_a_nul_or_a_lone_surrogate_in_a_png(tmp_path):
+    from PIL import Image
+
+    # Validation refuses these in prompts; an engine's or plugin's field, or a library caller, can still
+    # hand them to the writer.
+    text = format_infotext("a\0cat", "neg\0", {"Steps": 4, "Note": "x\0y", "Quoted": "a, \0b", "Odd": "\udc80",
+                                               "Seed": 1})
+    assert "\0" not in text and "\udc80" not in text
+    path = write_png_with_parameters(Image.new("RGB", (8, 8)), tmp_path / "nul.png", text)
+    assert b"\0" not in _stored_parameters(path)
+    parsed = read_infotext(path)
+    assert parsed.prompt == "a\u2400cat" and parsed.negative_prompt == "neg\u2400"
+    assert parsed.fields["Note"] == "x\u2400y" and parsed.fields["Odd"] == "\ufffd"
+    assert parsed.fields["Quoted"] == "a, \0b"  # JSON-quoted as \u0000: exact, and no NUL in the file
+    # png_info guards text that did not come from format_infotext too.
+    direct = tmp_path / "direct.png"
+    Image.new("RGB", (8, 8)).save(direct, pnginfo=png_info("raw\0text"))
+    assert read_png_parameters(direct) == "raw\u2400text"

@@ -41,6 +41,14 @@ _PARAM = re.compile(r'(?<![\w \-/])[ \-/]*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 # A1111 takes the last line as the parameters line only when it holds at least this many pairs.
 _MIN_PARAMS = 3
+# What a PNG text chunk cannot hold: NUL (PNG forbids it in text; readers split the keyword from the
+# text at a NUL, and many stop at the next one) and lone surrogates (not encodable as UTF-8, so the
+# save would fail). Validation refuses both in prompts, but the writer is safe by itself, for engine and
+# plugin fields and library callers too. It escapes instead of refusing: when the text is written the
+# image has already been drawn, and refusing would throw a finished image away for a character no
+# reader could show. NUL becomes U+2400 SYMBOL FOR NULL (visible, and unlike a backslash form never
+# confused with A1111's `\(` escapes), a lone surrogate the replacement character U+FFFD.
+_UNWRITABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def format_value(value: object) -> str:
@@ -94,7 +102,10 @@ def arrange_fields(host: Mapping[str, object], engine: Mapping[str, object],
 
 
 def format_infotext(prompt: str, negative_prompt: str, fields: Mapping[str, object]) -> str:
-    """The infotext for one image; fields whose value is None are left out, as in A1111."""
+    """The infotext for one image; fields whose value is None are left out, as in A1111.
+
+    It never holds a NUL or a lone surrogate (`writable_text`), so it can always be stored in a PNG.
+    """
     pairs = []
     for key, value in fields.items():
         if value is None:
@@ -102,7 +113,12 @@ def format_infotext(prompt: str, negative_prompt: str, fields: Mapping[str, obje
         text = format_value(value)
         pairs.append(key if key == text else f"{key}: {quote(value)}")
     negative = f"\n{NEGATIVE_PREFIX} {negative_prompt}" if negative_prompt else ""
-    return f"{prompt}{negative}\n{', '.join(pairs)}".strip()
+    return writable_text(f"{prompt}{negative}\n{', '.join(pairs)}".strip())
+
+
+def writable_text(text: str) -> str:
+    """`text` with what a PNG text chunk cannot hold (NUL, lone surrogates) escaped; see _UNWRITABLE."""
+    return _UNWRITABLE.sub(lambda match: "\u2400" if match.group() == "\0" else "\ufffd", text)
 
 
 @dataclass
@@ -176,7 +192,7 @@ def png_info(infotext: str) -> PngInfo:
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
-    info.add_text(PARAMETERS_KEY, infotext)
+    info.add_text(PARAMETERS_KEY, writable_text(infotext))
     return info
 
 
