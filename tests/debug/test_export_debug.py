@@ -216,3 +216,34 @@ def test_one_long_logged_input_does_not_stall_the_bundle(tmp_path, monkeypatch, 
     log_text = _zip_texts(written)["logs/sdkit.log"]
     assert long_name in log_text  # not a secret: kept whole
     assert LOG_TOKENS[3] not in log_text and "token=<redacted>" in log_text
+
+
+@pytest.mark.parametrize("target", ["folder", "name in the folder"])
+def test_a_read_only_folder_exits_2_naming_it(secrets_everywhere, monkeypatch, capsys, target):
+    import errno
+    import stat
+
+    folder = secrets_everywhere / "read-only"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    if os.geteuid() == 0:
+        # root writes wherever the mode says no; refuse new files there as the kernel does for everyone
+        # else, so the refusal at writing time is what this test meets.
+        real_open = os.open
+
+        def kernel_refusal(path, flags, *args, **kwargs):
+            if flags & os.O_CREAT and Path(path).parent == folder:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", kernel_refusal)
+        monkeypatch.setattr(system, "pip_freeze", lambda: "fake-package==1.0\n")  # it runs up to the write
+    try:
+        result = run_sdkit(capsys, "export-debug", "-o", folder if target == "folder" else folder / "r.zip")
+        assert result.exit_code == 2, result.output
+        assert f"the folder {folder} is not writable" in _flat(result.stderr)
+        assert "hint:" in result.stderr and "Traceback" not in result.output
+        assert list(folder.iterdir()) == []
+        assert "is not writable" in (paths().log_dir / "sdkit.log").read_text()
+    finally:
+        folder.chmod(stat.S_IRWXU)

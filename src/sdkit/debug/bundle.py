@@ -8,6 +8,7 @@ half-written bundle is never seen and an existing file is never overwritten.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -34,6 +35,8 @@ _LOG_NAME = re.compile(r"^[\w.-]+\.log(\.\d+)?$")
 MAX_LOG_FILES = 4
 MAX_LOG_BYTES = 512 * 1024  # per file, from its end: the most recent lines matter most
 _BINARY_SNIFF_BYTES = 8192
+# Errors that say the folder refuses new files: the user's choice of folder, not a failure of sdkit's.
+_NOT_WRITABLE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 @dataclass(frozen=True)
@@ -65,18 +68,33 @@ def export_debug_bundle(output: Path | None = None, folder: Path | None = None,
 
 
 def _resolve_output(output: Path | None, folder: Path | None) -> tuple[Path, str | None]:
+    """The folder to write in and the exact name (None: a fresh one), checked before anything is collected."""
     if output is None:
-        return (folder or Path.cwd()), None
+        return _writable(folder or Path.cwd()), None
     output = output.expanduser()
     if output.is_dir():
-        return output, None
+        return _writable(output), None
     if output.exists() or output.is_symlink():
         raise UserInputError(f"{output} already exists; export-debug never overwrites a file",
                              "give another name with -o, or a folder to put a fresh name in")
     if not output.parent.is_dir():
         raise UserInputError(f"the folder {output.parent} does not exist",
                              "create it first, or give -o a path in an existing folder")
-    return output.parent, output.name
+    return _writable(output.parent), output.name
+
+
+def _writable(folder: Path) -> Path:
+    # Checked first, so a read-only folder is named at once rather than after seconds of collecting.
+    # (root passes it where only the mode forbids writing; a refusal when writing is answered alike.)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _not_writable(folder)
+    return folder
+
+
+def _not_writable(folder: Path, reason: str | None = None) -> UserInputError:
+    detail = f" ({reason})" if reason else ""
+    return UserInputError(f"the folder {folder} is not writable{detail}; no bundle was written",
+                          "give -o a folder you can write to (or a new file name in one), or run it from such a folder")
 
 
 # -- what goes in ------------------------------------------------------------------------------------
@@ -227,6 +245,8 @@ def _publish(data: bytes, folder: Path, exact_name: str | None, now: datetime) -
         raise RuntimeFailure(f"no free file name for the bundle in {folder}",
                              "move older bundles away, or give -o another name") from None
     except OSError as error:
+        if error.errno in _NOT_WRITABLE_ERRORS:
+            raise _not_writable(folder, error.strerror) from error
         raise RuntimeFailure(f"cannot write the bundle in {folder}: {error.strerror or error}",
                              "run it from a folder you can write to, or give -o a writable path") from error
 
