@@ -126,3 +126,13 @@ def test_tile_without_upscale_is_refused_for_txt2img(capsys, workdir, tiny_pipel
     result = run_sdkit(capsys, "generate", "--model", str(tiny_pipeline_dir("sd1")), "--tile", "64", "--dry-run")
     assert result.exit_code == 2 and "--tile cannot be used with txt2img" in result.stderr
     assert "together with --upscale" in result.stderr
+
+
+def test_an_upscaler_name_with_a_models_folder_that_is_a_file_names_the_setting(capsys, workdir, monkeypatch,
+                                                                                tmp_path):
+    not_a_folder = tmp_path / "models.txt"
+    not_a_folder.write_text("oops")
+    monkeypatch.setenv("SDKIT_MODELS_DIR", str(not_a_folder))
+    result = run_sdkit(capsys, "generate", "--task", "upscale", "--image", "in.png", "--model", "RealESRGAN_x4plus",
+                       "--dry-run")
+    assert result.exit_code == 2 and "is a file, not a folder" in result.stderr and "SDKIT_MODELS_DIR" in result.stderr

@@ -66,6 +66,11 @@ def resolve_model_file(model: str | None) -> Path:
     if candidate.is_dir():
         raise UserInputError(f"upscaler model {model!r} is a folder, not a weight file", _where_hint())
 
+    from sdkit.runtime.config import models_dir_error
+
+    problem = models_dir_error()  # a models-folder setting that names a file: say so, not "unknown name"
+    if problem is not None and "/" not in model and "\\" not in model:
+        raise problem
     by_stem = list_upscale_models()
     # "RealESRGAN_x4plus" or "RealESRGAN_x4plus.pth", any case; a name with a path separator is no name
     if "/" not in model and "\\" not in model:
