@@ -101,6 +101,7 @@ class StableDiffusionEngine:
     def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         import torch
 
+        from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength
         from sdkit.engines.sd.pipelines import pipeline_for
         from sdkit.engines.sd.prompts import encode_in_chunks, encode_sdxl_in_chunks
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
@@ -115,6 +116,11 @@ class StableDiffusionEngine:
         resolved = resolve_sampler(params.sampler, params.schedule)
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
+        # Values the run layer could only check in general, against this model's real limits.
+        max_steps = check_steps(pipeline.scheduler, params.steps)
+        if isinstance(params, Img2ImgParams):
+            check_strength(params.steps, params.strength, task.value, max_steps)
+        check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
 
         call = self._task_arguments(params, batch)
         # Long prompts are encoded in chunks by sdkit (and CLIP skip on SD 1.x/2.x, where diffusers' own

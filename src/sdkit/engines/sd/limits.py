@@ -1,0 +1,93 @@
+"""The loaded model's own limits on steps, img2img/inpaint strength and clip skip, checked before sampling.
+
+`sdkit.core.params` checks what holds for every model (steps at least 1, clip skip 1..12, strength in
+(0, 1]). Inside those ranges some values still fail on a particular model, deep inside diffusers and
+with errors that name no option (`ValueError: num_inference_steps ... train_timesteps`, `IndexError:
+tuple index out of range`, a reshape of an empty tensor). These checks read the limits off the loaded
+components' configs and refuse such values first, naming the range this model allows. They read
+configs only and change nothing, so every value they let through gives the image it gave before.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sdkit.plugin import UserInputError
+
+
+def check_steps(scheduler: Any, steps: int) -> int | None:
+    """Steps within what the sampler's scheduler can split this model's noise schedule into.
+
+    A model is trained on `num_train_timesteps` discrete timesteps (1000 for every SD model): DDIM and
+    DDPM refuse more steps than that, and the others would repeat timesteps. LCM (and TCD) take their
+    steps from a shorter distillation schedule of `original_inference_steps` (50) and refuse more.
+    Returns the most steps allowed (None when the config does not say).
+    """
+    config = scheduler.config
+    name = type(scheduler).__name__
+    maximum = int(config.get("num_train_timesteps") or 0) or None
+    reason = f"the model's noise schedule has {maximum} training timesteps; 20-30 steps is usual"
+    original = config.get("original_inference_steps")
+    if original and (maximum is None or int(original) < maximum):
+        maximum = int(original)
+        reason = (f"{name} picks its steps from a distilled schedule of {maximum} (original_inference_steps); "
+                  "4-8 is usual")
+    if maximum is not None and steps > maximum:
+        raise UserInputError(f"steps={steps}: this model's scheduler ({name}) allows 1..{maximum}",
+                             f"pass --steps {maximum} or fewer: {reason}")
+    return maximum
+
+
+def denoising_steps(steps: int, strength: float) -> int:
+    """The steps img2img and inpaint really run: diffusers' own `min(int(steps × strength), steps)`."""
+    return min(int(steps * strength), steps)
+
+
+def check_strength(steps: int, strength: float, task: str, max_steps: int | None = None) -> None:
+    """img2img and inpaint run `steps × strength` steps (rounded down): refuse a product below one.
+
+    diffusers' inpaint pipelines raise a ValueError there; its img2img pipelines return no image at all
+    (or fail on an empty tensor), so the run would end in a crash or a broken-engine report.
+    """
+    if denoising_steps(steps, strength) >= 1:
+        return
+    fewest_steps = max(1, int(1 / strength))
+    while denoising_steps(fewest_steps, strength) < 1:
+        fewest_steps += 1
+    lowest_strength = math.ceil(100 / steps) / 100  # in hundredths, as people type it
+    while denoising_steps(steps, lowest_strength) < 1:
+        lowest_strength = round(lowest_strength + 0.01, 2)
+    raise_strength = f"--strength to {min(lowest_strength, 1.0):g} or more"
+    hint = (f"raise --steps to {fewest_steps} or more, or {raise_strength}"
+            if max_steps is None or fewest_steps <= max_steps else f"raise {raise_strength}")
+    raise UserInputError(
+        f"strength={strength:g} with steps={steps} leaves no step to run: {task} runs steps × strength "
+        f"= {steps * strength:g}, rounded down to 0", hint)
+
+
+def check_clip_skip(pipeline: Any, clip_skip: int, dual_text_encoder: bool) -> None:
+    """Clip skip within the layers this model's text encoder(s) have.
+
+    Clip skip k reads the hidden states k layers from the end (SD 1.x/2.x: `hidden_states[-k]`); SDXL
+    starts from the penultimate layer (`hidden_states[-(k + 1)]`, in sdkit and in diffusers alike).
+    An encoder of n layers has n + 1 hidden states (the token embeddings, then one per layer), so k
+    can be 1..n + 1, or 1..n for SDXL; the last of those reads the embeddings before any layer.
+    """
+    if clip_skip <= 1:
+        return  # the default path: the last (SDXL: penultimate) layer, which every encoder has
+    names = ("text_encoder", "text_encoder_2") if dual_text_encoder else ("text_encoder",)
+    layers = [int(encoder.config.num_hidden_layers) for encoder in
+              (getattr(pipeline, name, None) for name in names) if encoder is not None]
+    if not layers:
+        return
+    maximum = min(layers) if dual_text_encoder else layers[0] + 1
+    if clip_skip <= maximum:
+        return
+    has = (f"text encoders have {' and '.join(map(str, layers))} layers" if len(layers) > 1
+           else f"text encoder has {layers[0]} layers")
+    raise UserInputError(
+        f"clip_skip={clip_skip}: this model's {has}, so clip skip can be 1..{maximum}",
+        f"pass --clip-skip {maximum} or less: 1 reads the {'penultimate' if dual_text_encoder else 'last'} "
+        f"layer and each step one layer earlier; {maximum} reads the token embeddings before any layer",
+    )
