@@ -165,7 +165,8 @@ class StableDiffusionEngine:
             call["image"] = init_image(batch.images["image"], size)
             call["strength"] = params.strength
         if isinstance(params, InpaintParams):
-            call["mask_image"] = inpaint_mask(batch.images["mask"], size, params.mask_blur, params.mask)
+            call["mask_image"] = inpaint_mask(batch.images["mask"], size, params.mask_blur, params.mask,
+                                              announce=batch.first_index == 0)
         if isinstance(params, InpaintParams) or not isinstance(params, Img2ImgParams):
             # img2img takes its size from the (already resized) input image; the others are told it.
             call.update(height=params.height, width=params.width)
