@@ -127,6 +127,11 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     Raises UnknownKeyError (with did-you-mean) for unknown names and UserInputError naming the
     nearest supported choice for samplers or schedules diffusers cannot run.
     """
+    table = sampler_table()
+    named_by_schedule = _sampler_named_by_schedule(schedule, name)
+    if named_by_schedule is not None:
+        return _resolved(named_by_schedule, SCHEDULES_BY_ID[named_by_schedule.default_schedule])
+
     explicit = None
     automatic_keys = {name_key(name) for name in SCHEDULES_BY_ID[AUTOMATIC].names} | {""}
     if schedule is not None and name_key(schedule) not in automatic_keys:
@@ -135,7 +140,6 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     if name is None or name_key(name) in _MODEL_DEFAULT_KEYS:
         return ResolvedSampler(None, explicit.id if explicit is not None else AUTOMATIC)
 
-    table = sampler_table()
     spec = table.find(name)
     from_suffix: ScheduleSpec | None = None
     if spec is None:
@@ -162,7 +166,10 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
                 hint=f"use sampler {spec.display_name!r} with --schedule {explicit.id}, or drop --schedule",
             )
         explicit = from_suffix
-    chosen = explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule]
+    return _resolved(spec, explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule])
+
+
+def _resolved(spec: SamplerSpec, chosen: ScheduleSpec) -> ResolvedSampler:
     if chosen.id not in spec.schedule_types:
         allowed = ", ".join(spec.schedule_types)
         raise UserInputError(
@@ -170,6 +177,42 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
             hint=f"schedule types for {spec.id}: {allowed} (or automatic = {spec.default_schedule})",
         )
     return ResolvedSampler(spec, chosen.id)
+
+
+def _sampler_named_by_schedule(schedule: str | None, name: str | None) -> SamplerSpec | None:
+    """The sampler a diffusers scheduler class given as the schedule names (`--scheduler EulerDiscreteScheduler`).
+
+    diffusers calls the class a "scheduler" and ComfyUI calls the schedule type one, and `--scheduler`
+    is an alias of `--schedule`; so a diffusers user's class name arrives here. It is accepted as the
+    sampler it names (the one `--sampler` finds for that name, with its default schedule), rather than
+    refused: no class name is also a schedule type, so the meaning is never in doubt. Only class names
+    are taken this way (names ending in "Scheduler"); a short sampler name given as a schedule ("euler")
+    is refused with a hint, since some ("ddim") are schedule types too. None when `schedule` is not a
+    sampler's name; raises when it is one but cannot be used as such.
+    """
+    if not schedule or find_schedule(schedule) is not None:
+        return None
+    table = sampler_table()
+    spec = table.find(schedule)
+    if spec is None:
+        return None  # an unknown schedule type: the caller reports it with did-you-mean
+    if not spec.supported:
+        raise _unsupported_sampler(schedule, spec)
+    sampler_given = name is not None and name_key(name) not in _MODEL_DEFAULT_KEYS
+    if not name_key(schedule).endswith("scheduler"):
+        raise UserInputError(
+            f"{schedule!r} is a sampler ({spec.display_name}), not a schedule type",
+            hint=f"use --sampler {spec.id} (--schedule takes {', '.join(s.id for s in SCHEDULES if s.supported)})",
+        )
+    if sampler_given:
+        chosen = table.find(name) if name is not None else None
+        if chosen is None or chosen.id != spec.id:
+            raise UserInputError(
+                f"--schedule {schedule!r} names the sampler {spec.display_name!r} ({spec.id}), but sampler "
+                f"{name!r} is set too (by --sampler, the preset or the mode's defaults)",
+                hint=f"pass the sampler once: --sampler {schedule}, or drop --schedule/--scheduler",
+            )
+    return spec
 
 
 def scheduler_config(scheduler_or_config: Any) -> dict[str, Any]:
