@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 from cli_helpers import run_sdkit
+from PIL import Image
 
 
-def test_flags_beat_preset_beat_defaults_and_the_log_says_so(capsys, sdkit_home, tiny_pipeline_dir):
+@pytest.fixture
+def in_png(tmp_path, monkeypatch):
+    """`in.png` (64x64) in the current folder: the dry run opens input images as the run would."""
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), "grey").save(tmp_path / "in.png")
+    return tmp_path / "in.png"
+
+
+def test_flags_beat_preset_beat_defaults_and_the_log_says_so(capsys, sdkit_home, tiny_pipeline_dir, in_png):
     result = run_sdkit(capsys, "generate", "--preset", "img2img/restore", "--model", str(tiny_pipeline_dir("sd1")),
                        "--image", "in.png", "--steps", "5", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
@@ -75,7 +85,7 @@ def _model_with_recommendations(tmp_path, tiny_pipeline_dir, content: str):
 
 
 def test_a_model_folder_recommends_settings_between_engine_defaults_and_preset(capsys, tmp_path, sdkit_home,
-                                                                             tiny_pipeline_dir):
+                                                                             tiny_pipeline_dir, in_png):
     model = _model_with_recommendations(tmp_path, tiny_pipeline_dir, json.dumps(
         {"recommended": {"cfg_scale": 3.5, "steps": 9, "image": "/etc/passwd", "cfg_scael": 2}}))
     quiet_preset = tmp_path / "quiet.yaml"

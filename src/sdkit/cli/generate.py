@@ -1,18 +1,30 @@
-"""`sdkit generate`: make images from a preset and flags (or from an image's metadata)."""
+"""`sdkit generate`: make images from a preset and flags (or from an image's metadata).
+
+Ctrl-C and SIGTERM are handled from the start of the command (`sdkit.cli.progress.StopFlag`): before
+the first image starts, a stop ends the run at once; while images are drawn, at the engine's next step.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from sdkit.cli.console import err, out, print_json
+from sdkit.core.errors import Interrupted, UserInputError
 from sdkit.runtime.logs import set_context
+
+if TYPE_CHECKING:
+    from sdkit.cli.progress import StopFlag
 
 
 def generate(
+    prompt_text: str = typer.Argument(None, metavar="PROMPT", show_default=False,
+                                      help="What to draw (the same as --prompt)."),
     preset: str = typer.Option(None, "--preset", "-P", help="Preset name (txt2img/basic) or YAML file."),
     prompt: str = typer.Option(None, "--prompt", "-p", help="What to draw."),
     negative_prompt: str = typer.Option(None, "--negative-prompt", "-n", help="What to avoid."),
@@ -48,41 +60,75 @@ def generate(
     tile: int = typer.Option(None, "--tile", help="upscale (or --upscale): tile size in pixels, 0 for no tiling."),
     tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale (or --upscale): overlap between tiles in pixels."),
     from_image: Path = typer.Option(None, "--from-image", help="Regenerate from a PNG's parameters (flags override)."),
-    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Where images go (default ./outputs/<task>/)."),
+    output_dir: str = typer.Option(None, "--output-dir", "-o", help="Where images go (default ./outputs/<task>/)."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Resolve and validate everything, then stop."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable result instead of the summary."),
 ) -> None:
     """Make images: txt2img, img2img, inpaint or upscale."""
-    from sdkit.run.plan import make_plan
+    from sdkit.cli.progress import StopFlag
 
+    if prompt_text is not None and prompt is not None:
+        raise UserInputError("the prompt is given twice: as an argument and with --prompt",
+                             "give it once: `sdkit generate \"a fox\"` or `sdkit generate --prompt \"a fox\"`")
+    if output_dir is not None and not output_dir.strip():
+        # '' (an unset shell variable) would otherwise mean the current folder
+        raise UserInputError("the output folder is empty (--output-dir '')",
+                             "pass --output-dir FOLDER (. for the current folder), or leave it out for "
+                             "./outputs/<task>/")
     flags: dict[str, Any] = {
-        "prompt": prompt, "negative_prompt": negative_prompt, "steps": steps, "cfg_scale": cfg_scale,
+        "prompt": prompt_text if prompt_text is not None else prompt, "negative_prompt": negative_prompt,
+        "steps": steps, "cfg_scale": cfg_scale,
         "width": width, "height": height, "batch_size": batch_size, "batch_count": batch_count, "seed": seed,
         "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
         "mask_blur": mask_blur, "clip_skip": clip_skip, "rng": rng, "device": device, "dtype": dtype,
         "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
         "upscale": upscale, "upscale_engine": upscale_engine, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
     }
-    if from_image is not None:
-        from sdkit.run.from_image import flags_from_image
+    stop = StopFlag()
+    with stop.installed(), _stop_reported():
+        _generate(stop, preset=preset, task=task, engine=engine, mode=mode, model=model, vae=vae,
+                  prediction_type=prediction_type, from_image=from_image, dry_run=dry_run,
+                  output_dir=Path(output_dir) if output_dir is not None else None, sidecar=sidecar,
+                  as_json=as_json, flags=flags)
 
-        recalled = flags_from_image(from_image)
-        recalled_model, recalled_mode = recalled.pop("model", None), recalled.pop("mode", None)
-        model = model or recalled_model
-        mode = mode or recalled_mode
-        flags = {**recalled, **{key: value for key, value in flags.items() if value is not None}}
+
+@contextmanager
+def _stop_reported() -> Iterator[None]:
+    """A stop that could not wait (before the first image, or a second Ctrl-C) as `Interrupted`: exit
+    130, with a message and a log entry like every other way a run ends."""
+    from sdkit.cli.progress import StopRequested
+
+    try:
+        yield
+    except StopRequested as request:
+        if request.drawing:
+            raise Interrupted(f"stopped at once by a second {request.signal_name} while drawing an image; "
+                              "the unfinished image is discarded",
+                              "finished images are kept; rerun with --seed to continue") from None
+        raise Interrupted(f"stopped by {request.signal_name} while {request.doing}; nothing was made",
+                          "run the command again to start over") from None
+
+
+def _generate(stop: StopFlag, *, preset: str | None, task: str | None, engine: str | None, mode: str | None,
+              model: str | None, vae: str | None, prediction_type: str | None, from_image: Path | None,
+              dry_run: bool, output_dir: Path | None, sidecar: bool, as_json: bool, flags: dict[str, Any]) -> None:
+    from sdkit.run.plan import make_plan
 
     plan = make_plan(preset_name=preset, task=task, engine=engine, mode=mode, model=model, vae=vae,
-                     prediction_type=prediction_type, flags=flags)
+                     prediction_type=prediction_type, flags=flags, from_image=from_image)
     if preset:
         from sdkit.runtime.state import remember_preset
 
         remember_preset(plan.preset.name, plan.preset.source, plan.describe())
     if dry_run:
+        from sdkit.run.inputs import open_inputs
+
+        open_inputs(plan.params)  # a broken input image or mask fails the dry run as it would fail the run
         _show_plan(plan.describe(), as_json)
         return
-    _run(plan, output_dir, sidecar, as_json)
+    stop.doing = "loading the model"
+    _run(plan, stop, output_dir, sidecar, as_json)
 
 
 def _show_plan(description: dict[str, Any], as_json: bool) -> None:
@@ -105,8 +151,8 @@ def _show_plan(description: dict[str, Any], as_json: bool) -> None:
     out.print(table)
 
 
-def _run(plan: Any, output_dir: Path | None, sidecar: bool, as_json: bool) -> None:
-    from sdkit.cli.progress import ProgressEvents, StopFlag, make_progress
+def _run(plan: Any, stop: StopFlag, output_dir: Path | None, sidecar: bool, as_json: bool) -> None:
+    from sdkit.cli.progress import ProgressEvents, make_progress
     from sdkit.demo import DEMO_MODEL_DIR
     from sdkit.run.execute import execute
 
@@ -119,19 +165,17 @@ def _run(plan: Any, output_dir: Path | None, sidecar: bool, as_json: bool) -> No
     set_context(output_dir=str(output_dir) if output_dir else None)
     saved_paths: list[str] = []
     progress = make_progress(enabled=not as_json and err.is_terminal)
-    stop = StopFlag()
-    with stop.installed():
-        events = ProgressEvents(progress, stop)
+    events = ProgressEvents(progress, stop)
+    if progress is not None:
+        progress.start()
+    try:
+        result = execute(plan, events, output_dir=output_dir, sidecar=sidecar,
+                         on_saved=lambda saved: saved_paths.append(str(saved.path)))
+    finally:
         if progress is not None:
-            progress.start()
-        try:
-            result = execute(plan, events, output_dir=output_dir, sidecar=sidecar,
-                             on_saved=lambda saved: saved_paths.append(str(saved.path)))
-        finally:
-            if progress is not None:
-                progress.stop()
-            if saved_paths and stop.requested:
-                err.print("kept: " + ", ".join(saved_paths))
+            progress.stop()
+        if saved_paths and stop.requested:
+            err.print("kept: " + ", ".join(saved_paths))
     if as_json:
         print_json(result.describe())
         return

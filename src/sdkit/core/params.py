@@ -6,6 +6,7 @@ value, so engines never see a missing or out-of-range value and never need to va
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,6 +18,11 @@ from sdkit.core.requests import REQUEST_TYPES, DtypeName, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
 SEED_MAX = 2**32 - 1
+# Characters a prompt cannot hold: C0 controls but tab, newline and carriage return (NUL ends a PNG text
+# chunk's keyword; the others cannot be written to tEXt), DEL, and lone surrogates (what a non-UTF-8
+# byte in the command line decodes to; they cannot be written as UTF-8 at all).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_TEXT_FIELDS = ("prompt", "negative_prompt")
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,17 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
             problems.append(Problem(overlap_name, overlap, f"must be less than half the tile ({tile})",
                                     f"raise --{flag} or lower --{flag}-overlap"))
 
+    for name in _TEXT_FIELDS:
+        text = values.get(name)
+        found = _UNSTORABLE.search(text) if isinstance(text, str) else None
+        if found is not None:
+            code = ord(found.group())
+            what, hint = ((f"a byte that is not UTF-8 (U+{code:04X})", "give the text in UTF-8")
+                          if 0xD800 <= code <= 0xDFFF else
+                          (f"the control character U+{code:04X}", "remove it; tabs and newlines are fine"))
+            problems.append(Problem(name, _excerpt(text, found.start()),
+                                    f"holds {what} at position {found.start()}, which an image's metadata "
+                                    "cannot store", hint))
     if task is not Task.UPSCALE:
         for side in ("width", "height"):
             size = number(side)
@@ -177,6 +194,14 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
         if not values.get(name):
             problems.append(Problem(name, None, f"{task.value} needs an input {name}", f"pass --{name} FILE"))
     return problems
+
+
+def _excerpt(text: str, position: int, around: int = 20) -> str:
+    """The part of a long text around `position`, for a message."""
+    if len(text) <= 2 * around + 10:
+        return text
+    start, end = max(0, position - around), position + around
+    return ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
 
 
 def _pydantic_problems(error: ValidationError) -> list[Problem]:

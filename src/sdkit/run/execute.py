@@ -1,14 +1,17 @@
 """Run a `RunPlan`: the host's side of the engine contract.
 
-sdkit, not the engine, owns the run: it loads the model once, resolves the seed (`-1` draws one, and
-says which), opens the input images, splits the images into batches, asks the engine to draw each
-batch, numbers the images, writes the common infotext, applies the `--upscale` step and writes each
-file as soon as its batch is done. `run_images` is the run without files (benchmarks use it);
-`execute` adds the files.
+sdkit, not the engine, owns the run: it opens the input images (before loading, so a broken input
+fails fast), loads the model once, resolves the seed (`-1` draws one, and says which), splits the
+images into batches, asks the engine to draw each batch, numbers the images, writes the common
+infotext, applies the `--upscale` step and writes each file as soon as its batch is done.
+`run_images` is the run without files (benchmarks use it); `execute` adds the files, and turns a
+failed write (a full disk) into a `RuntimeFailure` that names the folder and the images kept.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import logging
 import random
 import time
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.engine import Batch, GeneratedImage, LoadOptions
-from sdkit.core.errors import Interrupted
+from sdkit.core.errors import Interrupted, RuntimeFailure
 from sdkit.core.params import SEED_MAX, ParamsBase, Txt2ImgParams
 from sdkit.core.tasks import Task
 from sdkit.outputs.infotext import arrange_fields
@@ -26,13 +29,15 @@ from sdkit.outputs.writer import ensure_output_dir, write_png, write_sidecar
 from sdkit.registry import PluginFailure, plugin_calls, plugin_hint
 from sdkit.run.events import RunEvents, StepsOfImage
 from sdkit.run.fields import common_fields
+from sdkit.run.inputs import open_inputs
 from sdkit.run.plan import RunPlan, UpscaleStep
 
 log = logging.getLogger(__name__)
 
 # Loaded models, kept for the life of the process (a library caller may run many plans).
 _loaded_models: dict[tuple[Any, ...], Any] = {}
-INPUT_IMAGES = ("image", "mask")
+# Write failures that mean the medium is full rather than broken or forbidden.
+FULL_DISK_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ def _load(engine: Any, entry: Any, model_ref: Any, options: LoadOptions) -> Any:
     """The engine's loaded model, loaded at most once per process."""
     key = (entry.key, entry.target, str(model_ref.location) if model_ref is not None else None, options)
     if key not in _loaded_models:
+        log.info("engine %s: loading %s", entry.key, model_ref.name if model_ref is not None else "(no model)")
         with plugin_calls(entry, "loading its model"):
             _loaded_models[key] = engine.load(model_ref, options)
     return _loaded_models[key]
@@ -129,18 +135,6 @@ def batch_seeds(params: ParamsBase, first_seed: int) -> Iterator[tuple[int, tupl
         yield start, tuple((first_seed + start + offset) % (SEED_MAX + 1) for offset in range(params.batch_size))
 
 
-def open_inputs(params: ParamsBase) -> dict[str, Any]:
-    """The run's input images, opened and checked once (`--image`, `--mask`)."""
-    from sdkit.files.images import open_image
-
-    opened = {}
-    for name in INPUT_IMAGES:
-        path = getattr(params, name, None)
-        if path:
-            opened[name] = open_image(path, role="mask" if name == "mask" else "input image")
-    return opened
-
-
 def _drawn(plan_engine: Any, entry: Any, loaded: Any, batch: Batch, events: Any) -> list[GeneratedImage]:
     with plugin_calls(entry, "drawing"):
         drawn = list(plan_engine.draw(loaded, batch, events))
@@ -158,12 +152,24 @@ def _upscaled(step: UpscaleStep, image: Any, events: Any) -> tuple[Any, dict[str
     return result.image, result.infotext
 
 
-def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None,
+def load_upscaler(plan: RunPlan) -> Any:
+    """The `--upscale` step's engine with its model loaded (cached per process), or None without one."""
+    step = plan.upscale
+    if step is None:
+        return None
+    return _load(step.engine, step.engine_entry, step.model_ref, load_options(step.params, None))
+
+
+def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: dict[str, Any] | None = None,
                on_seed: Callable[[int, bool], None] | None = None) -> Iterator[RunImage]:
-    """Draw the plan's images batch by batch; yields each image as soon as its batch is done."""
+    """Draw the plan's images batch by batch; yields each image as soon as its batch is done.
+
+    `inputs` are the opened input images (`open_inputs`) and `loaded` the loaded model, when the
+    caller has them already.
+    """
     params = plan.params
+    inputs = open_inputs(params) if inputs is None else inputs
     loaded = load_model(plan) if loaded is None else loaded
-    inputs = open_inputs(params)
     first_seed, drawn_at_random = resolve_seed(params.seed) if isinstance(params, Txt2ImgParams) else (0, False)
     if drawn_at_random:
         log.info("seed -1: drew seed %d", first_seed)
@@ -188,7 +194,7 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None,
                               "finished images are kept; rerun with --seed to continue")
         for offset, generated in enumerate(drawn):
             seed = seeds[offset] if seeds else None
-            host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash)
+            host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash, plan.prediction_type)
             image, postprocess = generated.image, None
             if plan.upscale is not None:
                 image, postprocess = _upscaled(plan.upscale, image, StepsOfImage(events, start + offset))
@@ -196,21 +202,40 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None,
                            arrange_fields(host, generated.infotext, postprocess))
 
 
-def _save(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan) -> SavedImage:
+def _save(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan, result: RunResult) -> SavedImage:
+    """Write one image (and its sidecar) and record it in `result` as soon as the PNG exists."""
     from sdkit.outputs.infotext import format_infotext, png_info
 
     text = format_infotext(run_image.prompt, run_image.negative_prompt, run_image.infotext)
     label = str(run_image.seed) if run_image.seed is not None else plan.task.value
-    path = write_png(folder, label, run_image.image, png_info(text))
-    sidecar_path = None
+    saved = SavedImage(write_png(folder, label, run_image.image, png_info(text)), run_image.index, run_image.seed)
+    result.images.append(saved)  # kept even if its sidecar cannot be written
     if sidecar:
-        sidecar_path = write_sidecar(path, {
+        sidecar_path = write_sidecar(saved.path, {
             "parameters": text,
             "seed": run_image.seed,
             "index": run_image.index,
             **{key: value for key, value in plan.describe().items() if key not in ("preset_changes", "flag_overrides")},
         })
-    return SavedImage(path, run_image.index, run_image.seed, sidecar_path)
+        saved = dataclasses.replace(saved, sidecar=sidecar_path)
+        result.images[-1] = saved
+    return saved
+
+
+def _write_failure(error: OSError, folder: Path, result: RunResult) -> RuntimeFailure:
+    """A failed write as a message naming the folder, what went wrong and the images already kept."""
+    kept = [saved.path.name for saved in result.images]
+    shown = kept if len(kept) <= 6 else [*kept[:3], "...", *kept[-2:]]
+    kept_text = f"kept {len(kept)} image(s) there: {', '.join(shown)}" if kept else "no image was saved"
+    if error.errno in FULL_DISK_ERRNOS:
+        message = f"the disk holding the output folder {folder} is full; {kept_text}"
+        hint = "free some space there, or choose a folder on another disk with --output-dir, and run again"
+    else:
+        message = f"could not write an image into {folder}: {error.strerror or error}; {kept_text}"
+        hint = "check that the folder is still there and writable, or choose another with --output-dir"
+    if kept:
+        hint += " (add --seed to continue where it stopped)"
+    return RuntimeFailure(message, hint)
 
 
 def execute(
@@ -224,17 +249,21 @@ def execute(
     """Run the plan and write each image as soon as it exists; returns what was saved."""
     folder = ensure_output_dir(output_dir or default_output_dir(plan.task))
     result = RunResult(plan, folder)
+    inputs = open_inputs(plan.params)
     started = time.perf_counter()
     loaded = load_model(plan)
+    load_upscaler(plan)  # loaded now, with the model, rather than in the middle of the first image
     result.load_seconds = time.perf_counter() - started
 
     def remember_seed(seed: int, drawn: bool) -> None:
         result.first_seed, result.seed_drawn = seed, drawn
 
     started = time.perf_counter()
-    for run_image in run_images(plan, events, loaded=loaded, on_seed=remember_seed):
-        saved = _save(run_image, folder, sidecar, plan)
-        result.images.append(saved)
+    for run_image in run_images(plan, events, loaded=loaded, inputs=inputs, on_seed=remember_seed):
+        try:
+            saved = _save(run_image, folder, sidecar, plan, result)
+        except OSError as error:
+            raise _write_failure(error, folder, result) from error
         log.info("saved %s (seed %s)", saved.path, saved.seed)
         if on_saved is not None:
             on_saved(saved)

@@ -1,86 +1,218 @@
-"""`generate --from-image`: read an sdkit or A1111 PNG's parameters back into generate flags."""
+"""`generate --from-image`: what an sdkit or A1111 PNG records about the run that made it.
+
+`read_recorded_run` reads the image's infotext into a `RecordedRun`: the task, the parameters by
+request field name, the model (by name and hash), the VAE, the prediction type, the mode and the
+`--upscale` step. The task follows from the fields: an image with only "Postprocess" fields was
+upscaled from a file; "Mask blur" marks an inpaint and "Denoising strength" an img2img, except where
+A1111's hires fix wrote them (its "Hires ..." fields), which sdkit does not do yet: such an image is
+recalled as its first, txt2img pass, with a warning. A PNG does not hold the input image or mask it
+was made from, so the user gives those again (`missing_inputs` says which).
+
+`make_plan` layers the recorded values between the preset and the flags, and names the image in any
+problem a recorded value causes.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
+from sdkit.core.tasks import Task
 
 log = logging.getLogger(__name__)
 
+# (request field, infotext key, type) of the generation parameters; "Size" is read on its own.
+GENERATION_FIELDS = (
+    ("steps", "Steps", int),
+    ("cfg_scale", "CFG scale", float),
+    ("seed", "Seed", int),
+    ("sampler", "Sampler", str),
+    ("schedule", "Schedule type", str),
+    ("clip_skip", "Clip skip", int),
+    ("strength", "Denoising strength", float),
+    ("mask_blur", "Mask blur", int),
+)
+# The upscaler's fields (sdkit.upscale.api's keys, after A1111's Extras tab), by the upscale task's field names.
+UPSCALE_FIELDS = (
+    ("scale", "Postprocess upscale by", float),
+    ("tile", "Postprocess upscaler tile", int),
+    ("tile_overlap", "Postprocess upscaler tile overlap", int),
+)
+UPSCALER_KEY = "Postprocess upscaler"
+HIRES_PREFIX = "Hires "  # A1111's hires fix: Hires upscale, Hires steps, Hires upscaler, Hires resize, ...
+PREDICTION_TYPES = ("epsilon", "v_prediction")
+# What each task needs that a PNG cannot hold, as flags.
+INPUT_FLAGS = {Task.IMG2IMG: ("--image FILE",), Task.INPAINT: ("--image FILE", "--mask FILE"),
+               Task.UPSCALE: ("--image FILE",)}
+_SHOWN_VALUE = 60  # longest metadata value quoted in a message
 
-def _number(fields: dict[str, Any], key: str, kind: type) -> Any:
-    value = fields.get(key)
-    if value is None:
+
+@dataclass(frozen=True)
+class RecordedRun:
+    """The run an image's metadata records (values are None where it records nothing)."""
+
+    image: Path
+    task: Task
+    params: dict[str, Any]  # request fields of `task` (for txt2img/img2img/inpaint, upscale_* for the step)
+    model_name: str | None = None  # the upscaler's name for an upscale
+    model_hash: str | None = None
+    vae: str | None = None
+    prediction_type: str | None = None
+    mode: str | None = None
+    hires: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return f"{self.image}'s metadata"
+
+
+def _shown(value: object) -> str:
+    """A metadata value quoted in a message: its repr (control characters escaped), cut short."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN_VALUE else text[:_SHOWN_VALUE] + "..."
+
+
+def _value(image: Path, fields: dict[str, str], key: str, kind: type, flag: str) -> Any:
+    raw = fields.get(key)
+    if raw is None:
         return None
+    if kind is str:
+        return raw
     try:
-        return kind(value)
+        return kind(raw)
     except (TypeError, ValueError):
-        raise UserInputError(f"the image's metadata has an unreadable {key!r}: {value!r}",
-                             "pass the value as a flag instead") from None
+        raise UserInputError(f"{image}: its metadata records an unreadable {key}: {_shown(raw)}",
+                             f"pass --{flag.replace('_', '-')} to set it yourself") from None
 
 
-def find_model(name: str | None, short_hash: str | None) -> str | None:
-    """The `--model` reference for a model recorded by name and hash, looked up among local models.
+def _task_of(fields: dict[str, str], hires: dict[str, str]) -> Task:
+    if "Steps" not in fields and UPSCALER_KEY in fields:
+        return Task.UPSCALE
+    if hires:
+        return Task.TXT2IMG
+    if "Mask blur" in fields:
+        return Task.INPAINT
+    if "Denoising strength" in fields:
+        return Task.IMG2IMG
+    return Task.TXT2IMG
+
+
+def read_recorded_run(image_path: Path) -> RecordedRun:
+    """What `image_path`'s metadata records; `UserInputError` (naming the image) for unreadable values."""
+    from sdkit.outputs.infotext import parse_infotext, read_png_parameters
+
+    image = Path(image_path)
+    info = parse_infotext(read_png_parameters(image))
+    fields = info.fields
+    hires = {key: value for key, value in fields.items() if key.startswith(HIRES_PREFIX)}
+    task = _task_of(fields, hires)
+
+    params: dict[str, Any] = {}
+    if task is Task.UPSCALE:
+        for name, key, kind in UPSCALE_FIELDS:
+            params[name] = _value(image, fields, key, kind, name)
+    else:
+        params.update(prompt=info.prompt, negative_prompt=info.negative_prompt)
+        for name, key, kind in GENERATION_FIELDS:
+            params[name] = _value(image, fields, key, kind, name)
+        if hires:  # the strength was the hires pass's; the first pass is a plain txt2img
+            params.pop("strength")
+            listed = ", ".join(f"{key}: {_shown(value)}" for key, value in hires.items())
+            first_pass = f"Size {fields['Size']}" if "Size" in fields else "txt2img"
+            log.warning("%s was made with A1111's hires fix (%s), which sdkit does not do yet; recalling its "
+                        "first pass only (%s)", image, listed, first_pass)
+        size = fields.get("Size")
+        if size is not None:
+            try:
+                width, height = (int(part) for part in str(size).lower().split("x"))
+            except ValueError:
+                raise UserInputError(f"{image}: its metadata records an unreadable Size: {_shown(size)}",
+                                     "pass --width and --height") from None
+            params.update(width=width, height=height)
+        # No RNG field: A1111's default, noise from the GPU (sdkit records its own default, CPU).
+        params["rng"] = "cpu" if str(fields.get("RNG", "")).upper() == "CPU" else "device"
+        if fields.get(UPSCALER_KEY):
+            params["upscale"] = fields[UPSCALER_KEY]
+            for name, key, kind in UPSCALE_FIELDS:
+                params[f"upscale_{name}"] = _value(image, fields, key, kind, name)
+
+    prediction_type = fields.get("Prediction type")
+    if prediction_type is not None and prediction_type not in PREDICTION_TYPES:
+        raise UserInputError(f"{image}: its metadata records an unknown Prediction type: {_shown(prediction_type)}",
+                             f"pass --prediction-type ({' or '.join(PREDICTION_TYPES)})")
+    recorded = RecordedRun(
+        image=image, task=task, params={key: value for key, value in params.items() if value is not None},
+        model_name=fields.get(UPSCALER_KEY) if task is Task.UPSCALE else fields.get("Model"),
+        model_hash=None if task is Task.UPSCALE else fields.get("Model hash"),
+        vae=fields.get("VAE"), prediction_type=prediction_type, mode=fields.get("Mode"), hires=hires,
+    )
+    log.info("recorded in %s: %s %s, model %s [%s], vae %s", image, task.value, recorded.params,
+             recorded.model_name, recorded.model_hash, recorded.vae)
+    return recorded
+
+
+def missing_inputs(recorded: RecordedRun, task: Task, given: set[str]) -> None:
+    """Refuse, saying exactly what to pass, when `task` needs input files the user has not given."""
+    needed = {Task.IMG2IMG: ["image"], Task.INPAINT: ["image", "mask"], Task.UPSCALE: ["image"]}.get(task, [])
+    missing = [name for name in needed if name not in given]
+    if not missing:
+        return
+    made = {Task.IMG2IMG: "by img2img from an input image", Task.INPAINT: "by inpainting an input image with a mask",
+            Task.UPSCALE: "by upscaling an input image"}[task]
+    flags = " ".join(flag for flag in INPUT_FLAGS[task] if flag.split()[0][2:] in missing)
+    raise UserInputError(f"{recorded.image} was made {made}, and a PNG does not hold its inputs: pass "
+                         f"the {' and the '.join(missing)} again",
+                         f"add {flags}" + ("" if task is Task.UPSCALE else
+                                           " (or --task txt2img to make it from the prompt alone)"))
+
+
+def _plain_name(name: str) -> bool:
+    """A recorded model name that may be offered to the model sources: never a path to somewhere on disk."""
+    return not (name.startswith(("/", "~", ".")) or "\\" in name or ".." in name.split("/")
+                or Path(name).expanduser().exists())
+
+
+def recorded_model(recorded: RecordedRun) -> str | None:
+    """The `--model` reference for the recorded model, looked up among local models.
 
     The hash wins over the name (a renamed file is still the same model). None means the engine's
-    default model (the bundled demo model is sd15's).
+    default model: the bundled demo model (sd15's), or an image that records no model. An upscale's
+    model is the upscaler's name, which the upscale engine finds itself.
     """
     from sdkit.demo import DEMO_MODEL_NAME
+
+    name, short_hash = recorded.model_name, recorded.model_hash
+    if recorded.task is Task.UPSCALE:
+        return name
+    if name == DEMO_MODEL_NAME:
+        return None
+    if not name and not short_hash:
+        log.warning("%s does not record its model; using the engine's default (pass --model to choose one)",
+                    recorded.image)
+        return None
     from sdkit.models import list_models, model_short_hash, resolve_model
     from sdkit.runtime.config import models_dir
 
-    if name == DEMO_MODEL_NAME:
-        return None
     candidates = list_models()
     if short_hash:
-        for ref in candidates:
-            if model_short_hash(ref) == short_hash.lower():
-                return str(ref.location)
+        same = [ref for ref in candidates if model_short_hash(ref) == short_hash.lower()]
+        # Copies of one model share a hash: the one of the recorded name, if it is among them.
+        for ref in sorted(same, key=lambda ref: ref.name.lower() != (name or "").lower()):
+            return str(ref.location)
     if name:
         for ref in candidates:
             if ref.name.lower() == name.lower():
                 return str(ref.location)
-        try:  # a name that is itself a reference a source knows (a plugin's `solid:red`)
-            return str(resolve_model(name).location)
-        except UserInputError:
-            pass
-    wanted = " ".join(part for part in (name, f"[{short_hash}]" if short_hash else None) if part)
+        if _plain_name(name):
+            try:  # a name that is itself a reference a source knows (a plugin's `solid:red`, a hub id)
+                return str(resolve_model(name).location)
+            except UserInputError:
+                pass
+    wanted = " ".join(part for part in (_shown(name) if name else None,
+                                        f"[{_shown(short_hash)[1:-1]}]" if short_hash else None) if part)
     raise UserInputError(
-        f"the image was made with model {wanted or '(not recorded)'}, which is not in the models folder",
+        f"{recorded.image} was made with model {wanted}, which is not in the models folder",
         f"put that model in {models_dir()} or pass --model FILE_OR_FOLDER",
     )
-
-
-def flags_from_image(image_path: Path) -> dict[str, Any]:
-    """Flags (and `model`, `mode`) that reproduce the image; explicit flags are merged over these."""
-    from sdkit.outputs.infotext import parse_infotext, read_png_parameters
-
-    info = parse_infotext(read_png_parameters(image_path))
-    fields = info.fields
-    flags: dict[str, Any] = {
-        "prompt": info.prompt,
-        "negative_prompt": info.negative_prompt,
-        "steps": _number(fields, "Steps", int),
-        "cfg_scale": _number(fields, "CFG scale", float),
-        "seed": _number(fields, "Seed", int),
-        "sampler": fields.get("Sampler"),
-        "schedule": fields.get("Schedule type"),
-        "clip_skip": _number(fields, "Clip skip", int),
-        "strength": _number(fields, "Denoising strength", float),
-        "rng": "cpu" if str(fields.get("RNG", "")).upper() == "CPU" else "device",
-        "mode": fields.get("Mode"),
-    }
-    size = fields.get("Size")
-    if size:
-        try:
-            width, height = (int(part) for part in str(size).lower().split("x"))
-        except ValueError:
-            raise UserInputError(f"the image's metadata has an unreadable Size: {size!r}",
-                                 "pass --width and --height") from None
-        flags.update(width=width, height=height)
-    flags["model"] = find_model(fields.get("Model"), fields.get("Model hash"))
-    log.info("parameters recalled from %s: %s", image_path, flags)
-    return {key: value for key, value in flags.items() if value is not None}
