@@ -89,3 +89,48 @@ def test_help_does_not_import_heavy_packages():
 def test_python_dash_m_runs_the_cli():
     result = run_sdkit_process("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"sdkit {__version__}"
+
+
+def test_every_console_warning_reads_the_same(capsys, monkeypatch, tmp_path):
+    # One warning from Python's warnings (an unknown plugin name) and one logged by sdkit (a preset whose
+    # model is missing, in a file whose name carries an escape sequence): the same `warning: ` line.
+    monkeypatch.setenv("SDKIT_LOAD_PLUGINS", "no-such-plugin")
+    preset = tmp_path / "odd\x1b[2Jname.yaml"
+    preset.write_text("schema_version: 1\ntask: txt2img\nmodel: ~/nope/model.safetensors\n")
+    result = run_sdkit(capsys, "presets", "validate", preset)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert any("no-such-plugin" in line for line in lines) and any("not usable here" in line for line in lines)
+    for line in lines:
+        assert line.startswith("warning: "), line
+    assert "odd\\x1b[2Jname.yaml" in result.stderr and "\x1b" not in result.stderr
+
+
+def test_logged_errors_read_like_the_cli_errors(capsys, sdkit_home):
+    import logging
+
+    from sdkit.runtime.logs import setup_logging
+
+    setup_logging()
+    capsys.readouterr()
+    logging.getLogger("sdkit.test").error("a broken \x1b[31mthing")
+    logging.getLogger("sdkit.test").critical("worse")
+    assert capsys.readouterr().err == "error: a broken \\x1b[31mthing\nerror: worse\n"
+
+
+def test_click_usage_errors_reach_the_log(capsys, sdkit_home):
+    result = run_sdkit(capsys, "generate", "--seed", "abc", "--prompt", "a cat")
+    assert result.exit_code == 2
+    assert "Invalid value for '--seed'" in result.stderr and "Usage:" in result.stderr  # Click's own message
+    log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
+    assert "usage error: Invalid value for '--seed'" in log_text
+    assert "command line: sdkit generate --seed abc --prompt 'a cat'" in log_text
+
+
+def test_usage_errors_of_the_root_command_reach_the_log(capsys, sdkit_home):
+    # Refused before the root command sets up logging.
+    result = run_sdkit(capsys, "--no-such-flag", "inspect")
+    assert result.exit_code == 2 and "No such option: --no-such-flag" in result.stderr
+    log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
+    assert "usage error: No such option: --no-such-flag" in log_text
+    assert "command line: sdkit --no-such-flag inspect" in log_text

@@ -175,3 +175,46 @@ def test_a_very_long_prompt_is_read_in_linear_time(capsys, tmp_path):
     result = run_sdkit(capsys, "inspect", path, "--json")
     assert time.process_time() - started < 3.0
     assert result.exit_code == 0 and json.loads(result.stdout)[0]["prompt"] == prompt
+
+
+HOSTILE_TEXT = (
+    "evil \x1b[31mRED\x1b[0m [bold red]markup[/] :smile: \x9b2J \u202eright-to-left \x07bell\n"
+    "Negative prompt: [link=https://example.com]click[/link]\n"
+    "Steps: 4, Sampler: Euler\x1b]0;new title\x07, Seed: 1, Size: 8x8, \x1b[2JKey: v"
+)
+# What must never reach a terminal raw: ESC, the one-character CSI, a bidi override, BEL.
+RAW_CONTROLS = ("\x1b", "\x9b", "\u202e", "\x07")
+
+
+def test_hostile_metadata_is_printed_as_text(capsys, tmp_path):
+    from PIL import Image
+
+    path = write_png_with_parameters(Image.new("RGB", (8, 8)), tmp_path / "hostile.png", HOSTILE_TEXT)
+    result = run_sdkit(capsys, "inspect", path, "--raw")
+    assert result.exit_code == 0, result.output
+    assert not any(control in result.output for control in RAW_CONTROLS)
+    for shown in ("\\x1b[31mRED\\x1b[0m", "[bold red]markup[/]", ":smile:", "\\x9b2J", "\\u202eright-to-left",
+                  "\\x07bell", "[link=https://example.com]click[/link]", "Euler\\x1b]0;new title\\x07"):
+        assert shown in result.stdout, shown
+
+
+def test_hostile_metadata_stays_exact_in_json(capsys, tmp_path):
+    from PIL import Image
+
+    path = write_png_with_parameters(Image.new("RGB", (8, 8)), tmp_path / "hostile.png", HOSTILE_TEXT)
+    result = run_sdkit(capsys, "inspect", path, "--json", "--raw")
+    assert result.exit_code == 0, result.output
+    assert not any(control in result.stdout for control in RAW_CONTROLS)  # escaped as \u001b, \u009b, ...
+    [record] = json.loads(result.stdout)
+    assert record["infotext"] == HOSTILE_TEXT
+    assert record["prompt"] == HOSTILE_TEXT.split("\n")[0]
+    assert record["parameters"]["Sampler"] == "Euler\x1b]0;new title\x07"
+
+
+def test_a_hostile_file_name_in_an_error_is_printed_as_text(capsys, pngs, tmp_path):
+    hostile = tmp_path / "x\x1b]0;title\x07[bold]y.png"
+    hostile.write_bytes(pngs["bare"].read_bytes())
+    result = run_sdkit(capsys, "inspect", pngs["sdkit"], hostile)
+    assert result.exit_code == 2
+    assert not any(control in result.output for control in RAW_CONTROLS)
+    assert "x\\x1b]0;title\\x07[bold]y.png: this PNG carries no generation parameters" in flat(result.stderr)

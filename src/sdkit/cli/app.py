@@ -10,14 +10,16 @@ import logging
 import sys
 import warnings
 from importlib import import_module
+from typing import Any
 
 import typer
-from rich.markup import escape
+from rich.text import Text
+from typer.core import TyperGroup
 
 from sdkit import __version__
-from sdkit.cli.console import err
+from sdkit.cli.console import err, message, plain
 from sdkit.core.errors import SdkitError
-from sdkit.runtime.logs import log_failure, setup_logging
+from sdkit.runtime.logs import log_failure, log_usage_error, setup_logging
 
 # Each module defines `register(app)`; the order is the order in `sdkit --help`.
 COMMAND_MODULES = [
@@ -31,8 +33,45 @@ COMMAND_MODULES = [
     "sdkit.cli.export_debug",
 ]
 
+_options = {"debug": False}
+# Click's base of usage errors. Newer typer releases vendor Click, older ones use the click package: the
+# class is found through typer.BadParameter, which every release has.
+_CLICK_ERROR = next(cls for cls in typer.BadParameter.__mro__ if cls.__name__ == "ClickException")
+# The arguments of the command line being run, for the log record of a usage error.
+_arguments: list[str] = []
+
+
+class _RootGroup(TyperGroup):
+    """The root command group; Click's own usage errors (`--seed abc`) reach the log file too.
+
+    Click still prints them and exits 2; this only records the command line and the error first. They
+    come from parsing the root's options (`make_context`) or a command's (inside `invoke`).
+    """
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _CLICK_ERROR as error:
+            _log_usage_error(error)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _CLICK_ERROR as error:
+            _log_usage_error(error)
+            raise
+
+
+def _log_usage_error(error: Any) -> None:
+    if type(error).__name__ == "NoArgsIsHelpError":  # plain `sdkit`: help was asked for, not an error
+        return
+    log_usage_error(_arguments, error.format_message())
+
+
 app = typer.Typer(
     name="sdkit",
+    cls=_RootGroup,
     help="Stable Diffusion image generation from the command line: txt2img, img2img, inpaint, upscale.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -40,8 +79,6 @@ app = typer.Typer(
     # Plain click help: typer's rich help pulls in markdown-it and pygments, ~50 ms of the 0.25 s budget.
     rich_markup_mode=None,
 )
-
-_options = {"debug": False}
 
 
 def _version(value: bool) -> None:
@@ -66,12 +103,15 @@ def root(
     warnings.showwarning = _show_warning
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+def _show_warning(warning: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
-    """Warnings reach the console as one plain line (and the log), not as source locations."""
-    text = str(message)
-    logging.getLogger("sdkit.warnings").debug("%s: %s (%s:%s)", category.__name__, text, filename, lineno)
-    err.print(f"[yellow]warning:[/] {escape(text)}", markup=True, highlight=False)
+    """Warnings reach the console as one `warning: ...` line (and the log), not as source locations.
+
+    They go through logging, so they look exactly like sdkit's own logged warnings.
+    """
+    warnings_log = logging.getLogger("sdkit.warnings")
+    warnings_log.debug("%s at %s:%s", category.__name__, filename, lineno)
+    warnings_log.warning("%s", warning)
 
 
 def _register_commands() -> None:
@@ -96,17 +136,19 @@ def _log_location() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn sdkit errors into a message, a hint and an exit code."""
+    _options["debug"] = False
+    _arguments[:] = sys.argv[1:] if argv is None else argv
     try:
         app(args=argv, prog_name="sdkit")
     except SdkitError as error:
         log_failure(error)
         if _options["debug"]:
             raise
-        err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, highlight=False)
+        message("error", error.message)
         if error.hint:
-            err.print(f"[yellow]hint:[/] {escape(error.hint)}", markup=True, highlight=False)
+            message("hint", error.hint)
         if error.exit_code != 2:
-            err.print(f"details are in the log: {_log_location()}")
+            err.print(plain(f"details are in the log: {_log_location()}"))
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -115,7 +157,6 @@ def main(argv: list[str] | None = None) -> None:
         log_failure(error)
         if _options["debug"]:
             raise
-        err.print(f"[bold red]sdkit failed:[/] {type(error).__name__}: {escape(str(error))}", markup=True,
-                  highlight=False)
-        err.print(f"details are in the log: {_log_location()}; rerun with --debug to see the traceback")
+        err.print(Text.assemble(("sdkit failed:", "bold red"), " ", plain(f"{type(error).__name__}: {error}")))
+        err.print(plain(f"details are in the log: {_log_location()}; rerun with --debug to see the traceback"))
         sys.exit(1)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
-from sdkit.cli.console import err, out
+from sdkit.cli.console import err, message, out, plain
 from sdkit.runtime.logs import command_context
 
 
@@ -28,10 +27,10 @@ def export_debug(
         result = export_debug_bundle(output)
     redactions = sum(item["count"] for item in result.manifest["redactions"])
     for note in result.manifest["notes"]:
-        err.print(f"[yellow]note:[/] {escape(note)}", markup=True)
+        message("note", note)
     err.print(f"wrote {len(result.manifest['files'])} files, {redactions} redaction(s); "
               "see manifest.json inside for what is in it")
-    out.print(str(result.path), markup=False)
+    out.print(plain(str(result.path)))
     err.print("Please attach this file to your bug report. It holds no model files or images; user names, "
               "tokens and secret-looking settings were removed, but look inside before you share it if unsure.")
 

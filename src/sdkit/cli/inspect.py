@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from sdkit.cli.console import err, out, print_json
+from sdkit.cli.console import message, out, plain, print_json
 from sdkit.core.errors import UserInputError
 
 
@@ -35,16 +34,18 @@ def _record(path: Path, raw: bool) -> dict[str, Any]:
 
 
 def _print_table(record: dict[str, Any]) -> None:
-    table = Table(title=escape(record["file"]), title_justify="left", show_header=False)
+    # Everything shown comes from the file: `plain` keeps its markup, emoji codes and escape sequences
+    # from acting on the terminal (`--json` has the exact text).
+    table = Table(title=plain(record["file"]), title_justify="left", show_header=False)
     table.add_column("field", no_wrap=True, style="bold")
     table.add_column("value", overflow="fold")
-    table.add_row("Prompt", escape(record["prompt"]))
-    table.add_row("Negative prompt", escape(record["negative_prompt"]))
+    table.add_row("Prompt", plain(record["prompt"]))
+    table.add_row("Negative prompt", plain(record["negative_prompt"]))
     for key, value in record["parameters"].items():
-        table.add_row(escape(key), escape(value))
+        table.add_row(plain(key), plain(value))
     out.print(table)
     if "infotext" in record:
-        out.print(escape(record["infotext"]))
+        out.print(plain(record["infotext"]))
 
 
 def _expand_folders(paths: list[Path]) -> list[Path]:
@@ -86,7 +87,7 @@ def inspect_command(
     else:
         for record in records:
             if "error" in record:
-                err.print(f"[bold red]error:[/] {escape(record['error'])}")
+                message("error", record["error"])
             else:
                 _print_table(record)
     if failures:
