@@ -134,3 +134,17 @@ def test_usage_errors_of_the_root_command_reach_the_log(capsys, sdkit_home):
     log_text = (sdkit_home / "logs" / "sdkit.log").read_text()
     assert "usage error: No such option: --no-such-flag" in log_text
     assert "command line: sdkit --no-such-flag inspect" in log_text
+
+
+def test_console_log_lines_follow_stderr_when_it_is_swapped(capsys, monkeypatch, sdkit_home):
+    import io
+    import logging
+    import sys
+
+    from sdkit.runtime.logs import setup_logging
+
+    setup_logging()
+    swapped = io.StringIO()  # what rich's progress display does while it draws the bar
+    monkeypatch.setattr(sys, "stderr", swapped)
+    logging.getLogger("sdkit.test").warning("during the progress bar")
+    assert swapped.getvalue() == "warning: during the progress bar\n"

@@ -13,6 +13,7 @@ import logging
 import logging.handlers
 import re
 import shlex
+import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -62,6 +63,25 @@ class ConsoleFormatter(logging.Formatter):
         return visible(text)
 
 
+class _ConsoleHandler(logging.StreamHandler):
+    """A stream handler on whatever `sys.stderr` is when a record comes.
+
+    rich's progress display swaps `sys.stderr` while it runs and prints what is written there above the
+    bar; a handler holding the stream it started with would write through the bar instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def setup_logging(console_level: int = logging.WARNING) -> Path | None:
     """Send sdkit's logs to the log file (debug level) and warnings or worse to stderr.
 
@@ -72,7 +92,7 @@ def setup_logging(console_level: int = logging.WARNING) -> Path | None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
-    console = logging.StreamHandler()
+    console = _ConsoleHandler()
     console.setLevel(console_level)
     console.setFormatter(ConsoleFormatter())
     root.addHandler(console)
