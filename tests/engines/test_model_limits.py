@@ -83,3 +83,24 @@ def test_one_denoising_step_still_draws(capsys, tiny_pipeline_dir, inputs):
                       "--mask", str(inputs / "mask.png"), "--strength", "0.2", "--steps", "5")
     assert result.exit_code == 0, result.output
     assert len(list((inputs / "out").glob("*.png"))) == 1
+
+
+@pytest.mark.parametrize("sampler", ["dpmpp_2m", "uni_pc"])
+def test_a_beta_schedule_that_repeats_its_first_timestep_is_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home,
+                                                                     sampler):
+    """From 32 steps on, Beta's first two timesteps round to one: diffusers' multistep samplers then crash."""
+    out_dir = tmp_path / "out"
+    result = generate(capsys, tiny_pipeline_dir("sd1"), out_dir, "--sampler", sampler, "--schedule", "beta",
+                      "--steps", "40")
+    assert_refused(result, out_dir, sdkit_home, "steps=40", "schedule type 'Beta' allows 1..31", "--steps 31")
+
+
+def test_the_most_beta_steps_still_draw_and_img2img_is_not_refused(capsys, tiny_pipeline_dir, inputs):
+    model = tiny_pipeline_dir("sd1")
+    txt2img = generate(capsys, model, inputs / "txt2img", "--sampler", "dpmpp_2m", "--schedule", "beta",
+                       "--steps", "31")
+    assert txt2img.exit_code == 0, txt2img.output
+    # img2img starts at a step index the pipeline sets, so the repeated timestep does no harm there.
+    img2img = generate(capsys, model, inputs / "img2img", "--image", str(inputs / "in.png"), "--strength", "1",
+                       "--sampler", "dpmpp_2m", "--schedule", "beta", "--steps", "40")
+    assert img2img.exit_code == 0, img2img.output

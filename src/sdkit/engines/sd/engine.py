@@ -101,7 +101,7 @@ class StableDiffusionEngine:
     def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         import torch
 
-        from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength
+        from sdkit.engines.sd.limits import check_clip_skip, check_first_timestep, check_steps, check_strength
         from sdkit.engines.sd.pipelines import pipeline_for
         from sdkit.engines.sd.prompts import encode_in_chunks, encode_sdxl_in_chunks
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
@@ -120,6 +120,8 @@ class StableDiffusionEngine:
         max_steps = check_steps(pipeline.scheduler, params.steps)
         if isinstance(params, Img2ImgParams):
             check_strength(params.steps, params.strength, task.value, max_steps)
+        else:
+            check_first_timestep(pipeline.scheduler, params.steps, sampler_label, schedule_label)
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
 
         call = self._task_arguments(params, batch)

@@ -39,6 +39,34 @@ def check_steps(scheduler: Any, steps: int) -> int | None:
     return maximum
 
 
+def check_first_timestep(scheduler: Any, steps: int, sampler_label: str, schedule_label: str) -> None:
+    """txt2img: refuse a step count at which the scheduler's first two timesteps are the same.
+
+    diffusers finds where a txt2img run starts by looking up the first timestep, and takes the second
+    match when there are two, so the run starts one step late and ends indexing past its sigmas
+    (IndexError; UniPC: AssertionError). The multistep samplers round timesteps to integers, and on SD's
+    noise schedule the Beta schedule type crowds its first sigmas together: from 32 steps on, the
+    first two round to the same timestep. img2img and inpaint are safe (their pipelines set the start
+    index). The check sets the timesteps of a copy of the scheduler; the run's own is not touched.
+    """
+    probe = type(scheduler).from_config(scheduler.config)
+
+    def repeats_first(count: int) -> bool:
+        probe.set_timesteps(count)
+        timesteps = probe.timesteps
+        return len(timesteps) > 1 and bool(timesteps[0] == timesteps[1])
+
+    if not repeats_first(steps):
+        return
+    most = steps - 1  # one step has a single timestep, so `most` ends at 1 at the latest
+    while repeats_first(most):
+        most -= 1
+    raise UserInputError(
+        f"steps={steps}: sampler {sampler_label!r} with schedule type {schedule_label!r} allows 1..{most} on "
+        f"this model (at more steps diffusers' {type(scheduler).__name__} repeats its first timestep and fails)",
+        f"pass --steps {most} or fewer, or --schedule karras or exponential, which do not crowd the first steps")
+
+
 def denoising_steps(steps: int, strength: float) -> int:
     """The steps img2img and inpaint really run: diffusers' own `min(int(steps × strength), steps)`."""
     return min(int(steps * strength), steps)
