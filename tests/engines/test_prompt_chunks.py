@@ -1,10 +1,11 @@
-"""Chunked prompt encoding builds exactly the token rows the pipelines build for a prompt that fits."""
+"""A prompt that fits one window is chunked into exactly the token row each family's pipeline builds."""
 
 from __future__ import annotations
 
 import pytest
 
-from sdkit.engines.sd.prompts import _chunk_tokens, _token_ids
+from sdkit.prompts.chunks import TokenizerInfo, chunk_runs
+from sdkit.prompts.emphasis import parse_emphasis
 
 
 @pytest.mark.parametrize("family,tokenizer_name", [("sd1", "tokenizer"), ("sd2", "tokenizer"),
@@ -14,18 +15,19 @@ def test_one_chunk_equals_the_pipelines_own_padding(tiny_pipeline_dir, family, t
 
     tokenizer = CLIPTokenizer.from_pretrained(tiny_pipeline_dir(family) / tokenizer_name)
     prompt = "a red circle, on blue"
-    ours = _chunk_tokens(tokenizer, _token_ids(tokenizer, prompt), 1, "cpu")
+    [chunk] = chunk_runs(parse_emphasis(prompt), TokenizerInfo.of(tokenizer)).chunks
     theirs = tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                        return_tensors="pt").input_ids
-    assert ours.tolist() == theirs.tolist()
+    assert [chunk.tokens] == theirs.tolist()
 
 
 def test_long_prompt_rows_are_75_tokens_between_markers(tiny_pipeline_dir):
     from transformers import CLIPTokenizer
 
     tokenizer = CLIPTokenizer.from_pretrained(tiny_pipeline_dir("sd1") / "tokenizer")
-    ids = _token_ids(tokenizer, "x" * 100)
-    rows = _chunk_tokens(tokenizer, ids, 2, "cpu").tolist()
+    info = TokenizerInfo.of(tokenizer)
+    ids = info.encode("x" * 100)
+    rows = [chunk.tokens for chunk in chunk_runs(parse_emphasis("x" * 100), info).chunks]
     assert [len(row) for row in rows] == [77, 77]
     assert rows[0][1:76] == ids[:75] and rows[1][1:26] == ids[75:]
     assert all(row[0] == tokenizer.bos_token_id for row in rows)

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "sdkit.cli.plugins",
     "sdkit.cli.benchmark",
     "sdkit.cli.export_debug",
+    "sdkit.cli.prompt",
 ]
 
 _options = {"debug": False}

@@ -48,6 +48,7 @@ def generate(
     mask: str = typer.Option(None, "--mask", help="Inpaint mask: white is repainted."),
     mask_blur: int = typer.Option(None, "--mask-blur", help="Feather the mask edge by this many pixels."),
     clip_skip: int = typer.Option(None, "--clip-skip", help="Text-encoder layers to skip from the end (A1111 numbering)."),
+    emphasis: str = typer.Option(None, "--emphasis", help="How (word:1.2) weights act: original (A1111's default), no-norm, ignore, none."),
     rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); device: noise from the GPU."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option(None, "--dtype", help="auto, fp32, fp16 or bf16."),
@@ -81,7 +82,7 @@ def generate(
         "steps": steps, "cfg_scale": cfg_scale,
         "width": width, "height": height, "batch_size": batch_size, "batch_count": batch_count, "seed": seed,
         "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
-        "mask_blur": mask_blur, "clip_skip": clip_skip, "rng": rng, "device": device, "dtype": dtype,
+        "mask_blur": mask_blur, "clip_skip": clip_skip, "emphasis": emphasis, "rng": rng, "device": device, "dtype": dtype,
         "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
         "upscale": upscale, "upscale_engine": upscale_engine, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
     }

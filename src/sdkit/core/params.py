@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdkit.core.errors import ParamsError, Problem
-from sdkit.core.requests import REQUEST_TYPES, DtypeName, RequestBase, RngSource
+from sdkit.core.requests import REQUEST_TYPES, DtypeName, EmphasisMode, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
 SEED_MAX = 2**32 - 1
@@ -68,6 +68,7 @@ class Txt2ImgParams(ParamsBase):
     sampler: str = "automatic"
     schedule: str = "automatic"
     clip_skip: int = 1
+    emphasis: EmphasisMode = "original"  # how prompt weights act (A1111's Original, No norm, Ignore, None)
     rng: RngSource = "cpu"
     attention_slicing: bool = False
     vae_tiling: bool = False

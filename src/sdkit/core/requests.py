@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from sdkit.core.tasks import Task
 
 RngSource = Literal["cpu", "device"]
+EmphasisMode = Literal["original", "no-norm", "ignore", "none"]
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", "mps"
 DtypeName = Literal["auto", "fp32", "fp16", "bf16"]
 
@@ -37,6 +38,7 @@ class Txt2ImgRequest(RequestBase):
     sampler: str | None = None
     schedule: str | None = None
     clip_skip: int | None = None
+    emphasis: EmphasisMode | None = None
     rng: RngSource | None = None
     attention_slicing: bool | None = None
     vae_tiling: bool | None = None

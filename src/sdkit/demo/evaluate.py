@@ -100,3 +100,9 @@ def score_images(images: list[Image.Image], expected: list[Combo]) -> dict[str, 
         for key, correct in read_image(image).scores(combo).items():
             totals[key] += int(correct)
     return {key: value / max(len(images), 1) for key, value in totals.items()}
+
+
+def colour_shares(image: Image.Image | np.ndarray) -> dict[str, float]:
+    """Share of the image's pixels (0..1) nearest to each palette colour: a continuous colour score."""
+    counts = np.bincount(palette_labels(image).ravel(), minlength=len(_NAMES))
+    return {name: float(count) / counts.sum() for name, count in zip(_NAMES, counts, strict=True)}

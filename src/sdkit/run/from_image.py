@@ -48,6 +48,7 @@ PREDICTION_TYPES = ("epsilon", "v_prediction")
 INPUT_FLAGS = {Task.IMG2IMG: ("--image FILE",), Task.INPAINT: ("--image FILE", "--mask FILE"),
                Task.UPSCALE: ("--image FILE",)}
 _SHOWN_VALUE = 60  # longest metadata value quoted in a message
+EMPHASIS_BY_A1111_NAME = {"original": "original", "no norm": "no-norm", "ignore": "ignore", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,11 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
             params.update(width=width, height=height)
         # No RNG field: A1111's default, noise from the GPU (sdkit records its own default, CPU).
         params["rng"] = "cpu" if str(fields.get("RNG", "")).upper() == "CPU" else "device"
+        if fields.get("Emphasis"):  # A1111 names the mode ("No norm"); absent means its default, Original
+            params["emphasis"] = EMPHASIS_BY_A1111_NAME.get(str(fields["Emphasis"]).strip().lower())
+            if params["emphasis"] is None:
+                raise UserInputError(f"{image}: its metadata records an emphasis mode sdkit does not know: "
+                                     f"{_shown(fields['Emphasis'])}", "pass --emphasis original|no-norm|ignore|none")
         if fields.get(UPSCALER_KEY):
             params["upscale"] = fields[UPSCALER_KEY]
             for name, key, kind in UPSCALE_FIELDS:

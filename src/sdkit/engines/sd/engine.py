@@ -103,7 +103,7 @@ class StableDiffusionEngine:
 
         from sdkit.engines.sd.limits import check_clip_skip, check_first_timestep, check_steps, check_strength
         from sdkit.engines.sd.pipelines import pipeline_for
-        from sdkit.engines.sd.prompts import encode_in_chunks, encode_sdxl_in_chunks
+        from sdkit.engines.sd.prompts import condition
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
         params = batch.params
@@ -125,31 +125,40 @@ class StableDiffusionEngine:
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
 
         call = self._task_arguments(params, batch)
-        # Long prompts are encoded in chunks by sdkit (and CLIP skip on SD 1.x/2.x, where diffusers' own
-        # fails with transformers 5); otherwise the pipeline encodes the prompt as plain diffusers does.
-        encode = encode_sdxl_in_chunks if self.family.dual_text_encoder else encode_in_chunks
-        embeddings = encode(pipeline, params.prompt, params.negative_prompt, params.clip_skip, loaded.device)
+        # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
+        # without any of it is encoded by the pipeline itself, exactly as plain diffusers does.
+        conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
+                                 params.clip_skip, params.emphasis, params.steps, loaded.device)
 
         noise_device = "cpu" if params.rng == "cpu" else loaded.device
         generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
         call["generator"] = generators
-        if embeddings is None:
-            call.update(prompt=[params.prompt] * len(generators),
-                        negative_prompt=[params.negative_prompt] * len(generators))
+        images = len(generators)
+        if not conditioning.embeddings:
+            call.update(prompt=[conditioning.prompt_text] * images,
+                        negative_prompt=[conditioning.negative_text] * images)
         else:
-            call.update(embeddings.pipeline_arguments(len(generators)), clip_skip=None)
+            call.update(conditioning.embeddings_for_step(1).pipeline_arguments(images), clip_skip=None)
         if task is Task.TXT2IMG:
             call["latents"] = _initial_noise(pipeline, params, generators, loaded)
+        scheduled = len(set(conditioning.per_step)) > 1
+        tensor_inputs = ["latents"]
+        if scheduled:
+            tensor_inputs += ["prompt_embeds"] + (["add_text_embeds"] if self.family.dual_text_encoder else [])
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             events.step_finished(step + 1, getattr(pipe, "_num_timesteps", None) or params.steps)
             if events.should_stop():
                 pipe._interrupt = True  # diffusers' own way to end the loop after this step
+            if scheduled:  # the next step's text (A1111 numbers steps from 1; `step` is 0-based and done)
+                tensors.update(conditioning.embeddings_for_step(step + 2).step_tensors(
+                    images, bool(pipe.do_classifier_free_guidance)))
             return tensors
 
         with torch.inference_mode():
-            result = pipeline(**call, callback_on_step_end=on_step_end)
-        fields = {"Sampler": sampler_label, "Schedule type": schedule_label}
+            result = pipeline(**call, callback_on_step_end=on_step_end,
+                              callback_on_step_end_tensor_inputs=tensor_inputs)
+        fields = {"Sampler": sampler_label, "Schedule type": schedule_label, **conditioning.fields}
         return [GeneratedImage(image, dict(fields)) for image in result.images]
 
     @staticmethod

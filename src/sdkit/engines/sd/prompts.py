@@ -1,17 +1,27 @@
-"""Prompts longer than the text encoder's window: encoded in chunks as A1111 does, never cut.
+"""Prompts for the SD engines in A1111's language: emphasis, 75-token chunks, BREAK, prompt editing.
 
-CLIP reads 77 tokens: a begin marker, 75 tokens of text and an end marker. A1111 splits a longer prompt
-into 75-token chunks, encodes each chunk on its own (with its own markers and padding) and joins the
-results along the sequence axis; the UNet's cross-attention reads any length. The negative prompt is
-padded with empty chunks to the same length, since both halves of a CFG batch must match.
+The reading itself is `sdkit.prompts` (pure functions of text and tokenizer); this module turns it
+into the embeddings a diffusers pipeline takes, per step when the prompt is scheduled.
+
+A prompt with nothing A1111-specific in it (no weights, no BREAK, no schedule, one window, no CLIP
+skip on SD 1.x/2.x) is left to the pipeline, which encodes it exactly as plain diffusers does; so
+such images are bit-identical to plain diffusers'. Otherwise sdkit encodes every distinct text of
+the schedule, all padded to one chunk count, and swaps them in at the steps where the text changes.
+`<lora:...>` tags are removed from the text before encoding (loading LoRA files is not part of sdkit
+yet: a warning says so).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from sdkit.prompts.chunks import Chunk, TokenizerInfo, chunk_runs, empty_chunk
+from sdkit.prompts.emphasis import has_emphasis
+from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_chunks, runs_for
+from sdkit.prompts.networks import extract_networks
+from sdkit.prompts.schedule import text_per_step
 
 log = logging.getLogger(__name__)
 
@@ -33,94 +43,108 @@ class PromptEmbeddings:
                              negative_pooled_prompt_embeds=self.negative_pooled.repeat(batch_size, 1))
         return arguments
 
+    def step_tensors(self, batch_size: int, guided: bool) -> dict[str, Any]:
+        """The tensors a pipeline's step callback may replace, as the pipeline holds them mid-loop."""
+        import torch
 
-def _token_ids(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer(text, truncation=False, add_special_tokens=False)["input_ids"]) if text else []
-
-
-def _final_layer_norm(text_encoder: Any) -> Any:
-    # transformers 5 moved CLIPTextModel's layers up from `.text_model` (diffusers 0.42 still looks
-    # there, so its own clip_skip fails with transformers 5); accept both layouts.
-    return getattr(text_encoder, "text_model", text_encoder).final_layer_norm
-
-
-def _chunk_count(tokenizer: Any, prompt: str, negative_prompt: str) -> tuple[list[int], list[int], int, int]:
-    usable = int(tokenizer.model_max_length) - 2
-    prompt_ids, negative_ids = _token_ids(tokenizer, prompt), _token_ids(tokenizer, negative_prompt)
-    longest = max(len(prompt_ids), len(negative_ids))
-    return prompt_ids, negative_ids, max(1, math.ceil(longest / usable)), longest
+        arguments = self.pipeline_arguments(batch_size)
+        positive, negative = arguments["prompt_embeds"], arguments["negative_prompt_embeds"]
+        tensors = {"prompt_embeds": torch.cat([negative, positive]) if guided else positive}
+        if self.pooled is not None:
+            pooled, negative_pooled = arguments["pooled_prompt_embeds"], arguments["negative_pooled_prompt_embeds"]
+            tensors["add_text_embeds"] = torch.cat([negative_pooled, pooled]) if guided else pooled
+        return tensors
 
 
-def _chunk_tokens(tokenizer: Any, ids: list[int], chunks: int, device: Any) -> Any:
-    """[chunks, 77] token ids: each 75-token piece between begin and end markers, padded as the model pads."""
-    import torch
+@dataclass
+class Conditioning:
+    """What the pipeline is told about the prompt: plain texts, or embeddings per step."""
 
-    usable = int(tokenizer.model_max_length) - 2
-    rows = []
-    for index in range(chunks):
-        part = ids[index * usable:(index + 1) * usable]
-        padding = [tokenizer.pad_token_id] * (usable - len(part))
-        rows.append([tokenizer.bos_token_id, *part, tokenizer.eos_token_id, *padding])
-    return torch.tensor(rows, device=device)
+    prompt_text: str  # the prompt with its network tags removed
+    negative_text: str
+    embeddings: list[PromptEmbeddings] = field(default_factory=list)  # empty: the pipeline encodes the texts
+    per_step: list[int] = field(default_factory=list)  # for steps 1..N, which embeddings apply
+    fields: dict[str, Any] = field(default_factory=dict)  # infotext fields (Emphasis)
 
-
-def _joined(hidden: Any) -> Any:
-    """[chunks, 77, width] -> [1, chunks × 77, width]: the chunks side by side along the sequence."""
-    return hidden.reshape(1, hidden.shape[0] * hidden.shape[1], hidden.shape[2])
+    def embeddings_for_step(self, step: int) -> PromptEmbeddings:
+        """The embeddings of 1-based `step` (the last ones past the schedule's end)."""
+        return self.embeddings[self.per_step[min(step, len(self.per_step)) - 1]]
 
 
-def encode_in_chunks(pipeline: Any, prompt: str, negative_prompt: str, clip_skip: int,
-                     device: Any) -> PromptEmbeddings | None:
-    """SD 1.x/2.x: sdkit's own prompt embeddings, when a prompt is longer than one window or CLIP skip is on.
-
-    None when both prompts fit and clip skip is off: the pipeline then encodes them itself, exactly as
-    plain diffusers would.
-    """
-    import torch
-
-    tokenizer, text_encoder = pipeline.tokenizer, pipeline.text_encoder
-    prompt_ids, negative_ids, chunks, longest = _chunk_count(tokenizer, prompt, negative_prompt)
-    if chunks == 1 and clip_skip <= 1:
-        return None
-    if chunks > 1:
-        log.info("the prompt has %d tokens: encoding it in %d chunks, as A1111 does", longest, chunks)
-
-    def encode(ids: list[int]) -> Any:
-        tokens = _chunk_tokens(tokenizer, ids, chunks, device)
-        with torch.inference_mode():
-            if clip_skip > 1:
-                output = text_encoder(tokens, output_hidden_states=True)
-                return _joined(_final_layer_norm(text_encoder)(output.hidden_states[-clip_skip]))
-            return _joined(text_encoder(tokens)[0])
-
-    return PromptEmbeddings(encode(prompt_ids), encode(negative_ids), chunks)
+def _is_plain(runs_lists: list[list[Any]], tokenizer: TokenizerInfo) -> bool:
+    """One run of weight 1 per prompt (no emphasis, no BREAK) that fits one window."""
+    for runs in runs_lists:
+        if len(runs) != 1 or runs[0].weight != 1.0:
+            return False
+        if len(tokenizer.encode(runs[0].text)) > tokenizer.window:
+            return False
+    return True
 
 
-def encode_sdxl_in_chunks(pipeline: Any, prompt: str, negative_prompt: str, clip_skip: int,
-                          device: Any) -> PromptEmbeddings | None:
-    """SDXL: both encoders' penultimate layers per chunk, side by side; pooled from the first chunk.
+def _chunks_of(text: str, emphasis: str, tokenizer: TokenizerInfo, count: int) -> list[Chunk]:
+    chunks = chunk_runs(runs_for(text, emphasis), tokenizer).chunks
+    return chunks + [empty_chunk(tokenizer) for _ in range(count - len(chunks))]
 
-    None when both prompts fit one window (the pipeline encodes them itself, as plain diffusers would).
-    """
-    import torch
 
-    first_ids, first_negative, chunks, longest = _chunk_count(pipeline.tokenizer, prompt, negative_prompt)
-    if chunks == 1:
-        return None
-    log.info("the prompt has %d tokens: encoding it in %d chunks, as A1111 does", longest, chunks)
-    second_ids = _token_ids(pipeline.tokenizer_2, prompt)
-    second_negative = _token_ids(pipeline.tokenizer_2, negative_prompt)
-    layer = -(clip_skip + 1)  # A1111's clip skip 1 is SDXL's usual penultimate layer
+def _chunk_count(texts: list[str], emphasis: str, tokenizer: TokenizerInfo) -> int:
+    return max(len(chunk_runs(runs_for(text, emphasis), tokenizer).chunks) for text in texts)
 
-    def encode(ids_first: list[int], ids_second: list[int]) -> tuple[Any, Any]:
-        with torch.inference_mode():
-            first = pipeline.text_encoder(_chunk_tokens(pipeline.tokenizer, ids_first, chunks, device),
-                                          output_hidden_states=True)
-            second = pipeline.text_encoder_2(_chunk_tokens(pipeline.tokenizer_2, ids_second, chunks, device),
-                                             output_hidden_states=True)
-        hidden = torch.cat([first.hidden_states[layer], second.hidden_states[layer]], dim=-1)
-        return _joined(hidden), second[0][:1]
 
-    prompt_embeds, pooled = encode(first_ids, second_ids)
-    negative_embeds, negative_pooled = encode(first_negative, second_negative)
-    return PromptEmbeddings(prompt_embeds, negative_embeds, chunks, pooled, negative_pooled)
+def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
+              emphasis: str, steps: int, device: Any) -> Conditioning:
+    """How to condition the pipeline on the prompt (see the module docstring)."""
+    prompt_text, prompt_tags, unknown = extract_networks(prompt)
+    negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
+    for tag in [*prompt_tags, *negative_tags]:
+        log.warning("%s: LoRA files are not loaded by sdkit yet; the tag is removed from the prompt and has "
+                    "no effect", tag.written)
+    for tag in [*unknown, *negative_unknown]:
+        log.warning("%s is not a network sdkit knows; it is removed from the prompt", tag)
+    fields: dict[str, Any] = {}
+    if emphasis != DEFAULT_EMPHASIS and (has_emphasis(prompt_text) or has_emphasis(negative_text)):
+        fields["Emphasis"] = A1111_EMPHASIS_NAMES[emphasis]
+
+    positives, negatives = text_per_step(prompt_text, steps), text_per_step(negative_text, steps)
+    pairs = list(dict.fromkeys(zip(positives, negatives, strict=True)))
+    tokenizer = TokenizerInfo.of(pipeline.tokenizer)
+    if len(pairs) == 1:
+        (positive, negative), = pairs
+        runs = [runs_for(positive, emphasis), runs_for(negative, emphasis)]
+        simple_skip = clip_skip <= 1 or dual_encoder  # SDXL pipelines take clip_skip themselves
+        if simple_skip and _is_plain(runs, tokenizer):
+            return Conditioning(runs[0][0].text, runs[1][0].text, fields=fields)
+
+    texts = [text for pair in pairs for text in pair]
+    count = _chunk_count(texts, emphasis, tokenizer)
+    if count > 1:
+        log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", count, tokenizer.window)
+    second = TokenizerInfo.of(pipeline.tokenizer_2) if dual_encoder else None
+    if second is not None:
+        count = max(count, _chunk_count(texts, emphasis, second))
+
+    def encode(text: str) -> tuple[Any, Any]:
+        if second is None:
+            hidden = -clip_skip if clip_skip > 1 else None
+            z, _ = encode_chunks(pipeline.text_encoder, _chunks_of(text, emphasis, tokenizer, count),
+                                 emphasis=emphasis, hidden_layer=hidden, layer_norm=hidden is not None, device=device)
+            return z, None
+        import torch
+
+        layer = -(clip_skip + 1)  # A1111's clip skip 1 is SDXL's usual penultimate layer
+        first, _ = encode_chunks(pipeline.text_encoder, _chunks_of(text, emphasis, tokenizer, count),
+                                 emphasis=emphasis, hidden_layer=layer, device=device)
+        other, pooled = encode_chunks(pipeline.text_encoder_2, _chunks_of(text, emphasis, second, count),
+                                      emphasis=emphasis, hidden_layer=layer, device=device, pooled=True)
+        return torch.cat([first, other], dim=-1), pooled[:1]
+
+    encoded: dict[str, tuple[Any, Any]] = {}
+    embeddings = []
+    for positive, negative in pairs:
+        for text in (positive, negative):
+            if text not in encoded:
+                encoded[text] = encode(text)
+        (z, pooled), (negative_z, negative_pooled) = encoded[positive], encoded[negative]
+        embeddings.append(PromptEmbeddings(z, negative_z, count, pooled, negative_pooled))
+    index = {pair: number for number, pair in enumerate(pairs)}
+    per_step = [index[pair] for pair in zip(positives, negatives, strict=True)]
+    return Conditioning(prompt_text, negative_text, embeddings, per_step, fields)
