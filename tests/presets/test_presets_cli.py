@@ -85,8 +85,8 @@ def test_validate_warns_about_a_model_that_is_not_here(capsys, tmp_path, sdkit_h
     assert result.exit_code == 0, result.output
     for path in (missing_file, missing_name, missing_upscaler):
         assert f"ok {path}\n" in result.stdout
-    assert f"WARNING: {missing_file}: model '~/nope/model.safetensors' is not usable here" in result.stderr
-    assert f"WARNING: {missing_name}: model 'anything-v3' is not usable here: unknown model 'anything-v3'" \
+    assert f"warning: {missing_file}: model '~/nope/model.safetensors' is not usable here" in result.stderr
+    assert f"warning: {missing_name}: model 'anything-v3' is not usable here: unknown model 'anything-v3'" \
         in result.stderr
     # Upscalers are found as `generate` finds them: by the engine, in the models folder's upscale/.
     assert f"{missing_upscaler}: model 'RealESRGAN_x4plus' is not usable here: unknown upscaler model" in result.stderr
@@ -117,7 +117,7 @@ def test_validate_finds_models_from_headers_without_torch(tmp_path, tiny_single_
     for path in presets:
         assert f"ok {path}" in completed.stdout
     # Only the SDXL preset on an SD 1.x model is warned about: the found models pass.
-    warnings = [line for line in completed.stderr.splitlines() if line.startswith("WARNING:")]
+    warnings = [line for line in completed.stderr.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1, completed.stderr
     assert f"{presets[3]}: model '{folder}' is not usable here" in warnings[0] and "sdxl" in warnings[0]
 

@@ -260,9 +260,10 @@ def make_plan(
     if model_ref is not None and prediction_type:
         model_ref = model_ref.with_overrides(prediction_type=prediction_type)
     elif model_ref is not None and "prediction_type" in model_ref.guessed:
+        other = "epsilon" if model_ref.prediction_type == "v_prediction" else "v_prediction"
         log.warning("%s does not say whether it predicts noise or velocity; assuming %s "
-                    "(pass --prediction-type epsilon for 512-pixel SD 2.x base models)",
-                    model_ref.name, model_ref.prediction_type)
+                    "(pass --prediction-type %s if its images come out wrong)",
+                    model_ref.name, model_ref.prediction_type, other)
     engine_obj, engine_entry = choice.engine, choice.entry
     engine_name = engine_entry.key
     set_context(engine=engine_name)
