@@ -85,6 +85,15 @@ def test_one_denoising_step_still_draws(capsys, tiny_pipeline_dir, inputs):
     assert len(list((inputs / "out").glob("*.png"))) == 1
 
 
+@pytest.mark.parametrize("sampler", ["automatic", "ddim"])
+def test_1000_leading_steps_past_the_last_timestep_are_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home,
+                                                               sampler):
+    """The tiny SD 1.x model's own DDIM config (leading spacing, steps_offset 1) reaches timestep 1000 at 1000 steps."""
+    out_dir = tmp_path / "out"
+    result = generate(capsys, tiny_pipeline_dir("sd1"), out_dir, "--sampler", sampler, "--steps", "1000")
+    assert_refused(result, out_dir, sdkit_home, "steps=1000", "allows 1..999", "past the model's last (999)")
+
+
 @pytest.mark.parametrize("sampler", ["dpmpp_2m", "uni_pc"])
 def test_a_beta_schedule_that_repeats_its_first_timestep_is_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home,
                                                                      sampler):

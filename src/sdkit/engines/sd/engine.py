@@ -101,7 +101,7 @@ class StableDiffusionEngine:
     def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         import torch
 
-        from sdkit.engines.sd.limits import check_clip_skip, check_first_timestep, check_steps, check_strength
+        from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength, check_timesteps
         from sdkit.engines.sd.pipelines import pipeline_for
         from sdkit.engines.sd.prompts import condition
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
@@ -118,10 +118,10 @@ class StableDiffusionEngine:
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
         # Values the run layer could only check in general, against this model's real limits.
         max_steps = check_steps(pipeline.scheduler, params.steps)
-        if isinstance(params, Img2ImgParams):
-            check_strength(params.steps, params.strength, task.value, max_steps)
-        else:
-            check_first_timestep(pipeline.scheduler, params.steps, sampler_label, schedule_label)
+        strength = params.strength if isinstance(params, Img2ImgParams) else None
+        if strength is not None:
+            check_strength(params.steps, strength, task.value, max_steps)
+        check_timesteps(pipeline.scheduler, params.steps, sampler_label, schedule_label, strength)
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
 
         call = self._task_arguments(params, batch)

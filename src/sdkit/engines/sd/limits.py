@@ -4,8 +4,9 @@
 (0, 1]). Inside those ranges some values still fail on a particular model, deep inside diffusers and
 with errors that name no option (`ValueError: num_inference_steps ... train_timesteps`, `IndexError:
 tuple index out of range`, a reshape of an empty tensor). These checks read the limits off the loaded
-components' configs and refuse such values first, naming the range this model allows. They read
-configs only and change nothing, so every value they let through gives the image it gave before.
+components' configs (and the timesteps a copy of the scheduler would pick) and refuse such values
+first, naming the range this model allows. They change nothing, so every value they let through
+gives the image it gave before.
 """
 
 from __future__ import annotations
@@ -39,32 +40,47 @@ def check_steps(scheduler: Any, steps: int) -> int | None:
     return maximum
 
 
-def check_first_timestep(scheduler: Any, steps: int, sampler_label: str, schedule_label: str) -> None:
-    """txt2img: refuse a step count at which the scheduler's first two timesteps are the same.
+def check_timesteps(scheduler: Any, steps: int, sampler_label: str, schedule_label: str,
+                    strength: float | None = None) -> None:
+    """Refuse a step count at which diffusers' scheduler would pick timesteps it cannot run.
 
-    diffusers finds where a txt2img run starts by looking up the first timestep, and takes the second
-    match when there are two, so the run starts one step late and ends indexing past its sigmas
-    (IndexError; UniPC: AssertionError). The multistep samplers round timesteps to integers, and on SD's
-    noise schedule the Beta schedule type crowds its first sigmas together: from 32 steps on, the
-    first two round to the same timestep. img2img and inpaint are safe (their pipelines set the start
-    index). The check sets the timesteps of a copy of the scheduler; the run's own is not touched.
+    Two ways, both found by setting the timesteps of a copy of the scheduler (the run's own is not
+    touched) and both ending in IndexError or AssertionError deep in sampling:
+    - DDIM, DDPM, PLMS and LCM index the noise schedule by timestep; with "leading" spacing and
+      `steps_offset` 1 (SD 1.x's config) 1000 steps reach timestep 1000, one past the last.
+    - txt2img finds where to start by looking up the first timestep and takes the second match when
+      there are two, so the run starts a step late and ends past its sigmas. The multistep samplers
+      round timesteps to integers, and on SD's noise schedule the Beta schedule type crowds its first
+      sigmas together: from 32 steps on, the first two round to one. (img2img and inpaint are safe:
+      their pipelines set the start index.)
+    `strength` is img2img's and inpaint's (None for txt2img): they run only the last
+    `steps × strength` timesteps, as diffusers' `get_timesteps` cuts them.
     """
     probe = type(scheduler).from_config(scheduler.config)
+    indexes_by_timestep = not hasattr(probe, "sigmas")
 
-    def repeats_first(count: int) -> bool:
+    def problem(count: int) -> str | None:
         probe.set_timesteps(count)
         timesteps = probe.timesteps
-        return len(timesteps) > 1 and bool(timesteps[0] == timesteps[1])
+        if strength is not None:
+            timesteps = timesteps[(count - denoising_steps(count, strength)) * probe.order:]
+        last = len(probe.alphas_cumprod) - 1
+        if indexes_by_timestep and len(timesteps) and int(timesteps.max()) > last:
+            return f"would reach timestep {int(timesteps.max())}, past the model's last ({last})"
+        if strength is None and len(timesteps) > 1 and bool(timesteps[0] == timesteps[1]):
+            return "would repeat its first timestep"
+        return None
 
-    if not repeats_first(steps):
+    reason = problem(steps)
+    if reason is None:
         return
-    most = steps - 1  # one step has a single timestep, so `most` ends at 1 at the latest
-    while repeats_first(most):
+    most = steps - 1  # one step never fails either way, so `most` ends at 1 at the latest
+    while problem(most) is not None:
         most -= 1
     raise UserInputError(
         f"steps={steps}: sampler {sampler_label!r} with schedule type {schedule_label!r} allows 1..{most} on "
-        f"this model (at more steps diffusers' {type(scheduler).__name__} repeats its first timestep and fails)",
-        f"pass --steps {most} or fewer, or --schedule karras or exponential, which do not crowd the first steps")
+        f"this model (at {steps} steps diffusers' {type(scheduler).__name__} {reason} and fails)",
+        f"pass --steps {most} or fewer, or another schedule type")
 
 
 def denoising_steps(steps: int, strength: float) -> int:
