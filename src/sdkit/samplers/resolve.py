@@ -122,7 +122,8 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     ("DPM++ 2M Karras"), an A1111 alias (k_dpmpp_2m), a ComfyUI name (dpmpp_2m, optionally with a
     "_karras"-style suffix), a diffusers class name, or a plugin's alias; case, spaces and
     underscores do not matter. None or "automatic" keeps the model's own scheduler. `schedule` None
-    or "automatic" means the sampler's default schedule (A1111's rule).
+    or "automatic" means the sampler's default schedule (A1111's rule); a diffusers scheduler class
+    name there (`--scheduler EulerDiscreteScheduler`) names the sampler instead.
 
     Raises UnknownKeyError (with did-you-mean) for unknown names and UserInputError naming the
     nearest supported choice for samplers or schedules diffusers cannot run.
@@ -196,16 +197,15 @@ def _sampler_named_by_schedule(schedule: str | None, name: str | None) -> Sample
     spec = table.find(schedule)
     if spec is None:
         return None  # an unknown schedule type: the caller reports it with did-you-mean
-    if not spec.supported:
-        raise _unsupported_sampler(schedule, spec)
-    sampler_given = name is not None and name_key(name) not in _MODEL_DEFAULT_KEYS
     if not name_key(schedule).endswith("scheduler"):
         raise UserInputError(
             f"{schedule!r} is a sampler ({spec.display_name}), not a schedule type",
             hint=f"use --sampler {spec.id} (--schedule takes {', '.join(s.id for s in SCHEDULES if s.supported)})",
         )
-    if sampler_given:
-        chosen = table.find(name) if name is not None else None
+    if not spec.supported:
+        raise _unsupported_sampler(schedule, spec)
+    if name is not None and name_key(name) not in _MODEL_DEFAULT_KEYS:
+        chosen = table.find(name)
         if chosen is None or chosen.id != spec.id:
             raise UserInputError(
                 f"--schedule {schedule!r} names the sampler {spec.display_name!r} ({spec.id}), but sampler "
