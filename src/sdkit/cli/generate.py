@@ -42,7 +42,7 @@ def generate(
     batch_count: int = typer.Option(None, "--batch-count", "-c", help="Batches made one after another."),
     seed: int = typer.Option(None, "--seed", help="Seed of the first image; -1 draws one. Image i uses seed + i."),
     sampler: str = typer.Option(None, "--sampler", help="Sampler in A1111, ComfyUI or diffusers names ('DPM++ 2M', dpmpp_2m)."),
-    schedule: str = typer.Option(None, "--schedule", "--scheduler", help="Schedule type: automatic, karras, exponential, ..."),
+    schedule: str = typer.Option(None, "--schedule", "--scheduler", help="Schedule type: automatic, karras, exponential, ...; a diffusers scheduler class name picks that sampler."),
     strength: float = typer.Option(None, "--strength", help="img2img/inpaint denoising strength in (0, 1]."),
     image: str = typer.Option(None, "--image", "-i", help="Input image (img2img, inpaint, upscale)."),
     mask: str = typer.Option(None, "--mask", help="Inpaint mask: white is repainted."),
