@@ -44,9 +44,8 @@ def choose_dtype(requested: str, device: str) -> Any:
     """The torch dtype for the model's heavy parts.
 
     `auto`: fp16 on CUDA and MPS; on the CPU bf16 where the CPU computes it natively (AVX512-BF16 or
-    AMX: a full-size UNet step ran ~1.8x faster than fp32 in one measurement, see docs/performance.md),
-    else fp32, because bf16 emulated on AVX2
-    runs about 2x *slower* than fp32 (docs/performance.md has the measurements).
+    AMX: a full-size UNet step ran ~1.8x faster than fp32 in one measurement), else fp32, because bf16
+    emulated on AVX2 runs about 2x *slower* than fp32 (docs/performance.md has both measurements).
     """
     import torch
 
