@@ -1,0 +1,174 @@
+"""Images: broken, foreign and odd input images and masks, decompression bombs, hostile PNG metadata.
+
+`generate --image/--mask` cases run with `--dry-run`, which opens the inputs as the run would; `inspect`
+reads metadata; `--from-image` recalls a run from an image's metadata.
+"""
+
+from __future__ import annotations
+
+from bad_inputs.builders import (
+    A1111_TEXT,
+    animated_gif,
+    corrupt_idat_png,
+    declared_png,
+    fifo,
+    folder,
+    gradient_mask,
+    image,
+    infotext,
+    png_chunk,
+    raw,
+    text,
+    text_chunk,
+    text_chunk_bomb,
+    truncated_png,
+)
+from bad_inputs.corpus import case
+
+SD1 = ("--model", "{sd1}")
+DRY = ("--dry-run", "-o", "{out}")
+GOOD = {"good.png": image()}
+
+
+def img2img(id: str, *args: str, **options):
+    """`generate --model {sd1} --image ... --dry-run`: the image (and mask) given in `args`."""
+    return case(id, "generate", *SD1, "--prompt", "a fox", *args, *DRY, **options)
+
+
+def inspect(id: str, *args: str, **options):
+    return case(id, "inspect", *args, **options)
+
+
+BOMB_TEXT = text_chunk(A1111_TEXT)
+
+CASES = [
+    # ------------------------------------------------------------------ broken and foreign images
+    img2img("image-missing", "--image", "{in}/nope.png", words=("{in}/nope.png", "not found")),
+    img2img("image-is-a-folder", "--image", "{in}/pictures", files={"pictures": folder("a.png")},
+            words=("{in}/pictures", "is a folder")),
+    img2img("image-empty-file", "--image", "{empty.png}", files={"empty.png": raw(b"")},
+            words=("{empty.png}", "not a readable image")),
+    img2img("image-text-file", "--image", "{notes.png}", files={"notes.png": text("my prompts\n" * 20)},
+            words=("{notes.png}", "not a readable image")),
+    img2img("image-truncated", "--image", "{cut.png}", files={"cut.png": truncated_png()},
+            words=("{cut.png}",)),
+    img2img("image-header-only", "--image", "{head.png}", files={"head.png": truncated_png(33)},
+            words=("{head.png}",)),
+    img2img("image-corrupt-pixel-data", "--image", "{crc.png}", files={"crc.png": corrupt_idat_png()},
+            words=("{crc.png}",)),
+    img2img("image-svg", "--image", "{vector.svg}",
+            files={"vector.svg": text('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"/>')},
+            words=("{vector.svg}", "not a readable image")),
+    img2img("image-pdf", "--image", "{scan.pdf}", files={"scan.pdf": raw(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n")},
+            words=("{scan.pdf}",)),
+    img2img("image-dev-zero", "--image", "/dev/zero", words=("/dev/zero",)),
+    img2img("image-1x1", "--image", "{dot.png}", files={"dot.png": image(1, 1)},
+            words=("width=8", "{dot.png}", "1x1", "-W")),
+    img2img("image-zero-height", "--image", "{flat.png}", files={"flat.png": declared_png(64, 0)},
+            words=("{flat.png}",)),
+    img2img("image-decompression-bomb", "--image", "{bomb.png}", "-W", "64", "-H", "64",
+            files={"bomb.png": declared_png(30000, 30000)}, words=("{bomb.png}", "too large")),
+    img2img("image-decompression-bomb-sets-the-size", "--image", "{bomb.png}",
+            files={"bomb.png": declared_png(30000, 30000)}, words=("width=30000", "{bomb.png}", "30000x30000")),
+    img2img("image-just-under-pillow-limit", "--image", "{big.png}", files={"big.png": image(64, 64)},
+            env={"SDKIT_MAX_IMAGE_PIXELS": "4000"}, words=("{big.png}", "too large")),
+    img2img("image-pixel-limit-not-a-number", "--image", "{good.png}", files=GOOD,
+            env={"SDKIT_MAX_IMAGE_PIXELS": "lots"}, words=("SDKIT_MAX_IMAGE_PIXELS", "lots")),
+    img2img("image-pixel-limit-negative", "--image", "{good.png}", files=GOOD,
+            env={"SDKIT_MAX_IMAGE_PIXELS": "-1"}, words=("SDKIT_MAX_IMAGE_PIXELS", "-1")),
+    img2img("image-largest-declared-size", "--image", "{huge.png}", "-W", "64", "-H", "64",
+            files={"huge.png": declared_png(65535, 65535)}, words=("{huge.png}", "too large")),
+    img2img("image-strength-zero", "--image", "{good.png}", "--strength", "0", files=GOOD,
+            words=("strength=0",)),
+    img2img("image-strength-above-one", "--image", "{good.png}", "--strength", "1.5", files=GOOD,
+            words=("strength=1.5",)),
+    # ------------------------------------------------------------------------- odd but readable
+    img2img("animated-gif-uses-its-first-frame", "--image", "{anim.gif}", files={"anim.gif": animated_gif()},
+            code=0, words=("{anim.gif}", "has 3 frames; only the first is used")),
+    # ------------------------------------------------------------------------------------ masks
+    img2img("mask-without-image", "--mask", "{mask.png}", files={"mask.png": gradient_mask(alpha=None)},
+            words=("image=None", "inpaint needs an input image")),
+    img2img("mask-missing", "--image", "{good.png}", "--mask", "{in}/nope.png", files=GOOD,
+            words=("{in}/nope.png", "mask")),
+    img2img("mask-truncated", "--image", "{good.png}", "--mask", "{cut.png}",
+            files={**GOOD, "cut.png": truncated_png()}, words=("{cut.png}", "mask")),
+    img2img("mask-is-a-folder", "--image", "{good.png}", "--mask", "{in}/masks",
+            files={**GOOD, "masks": folder()}, words=("{in}/masks", "folder")),
+    img2img("mask-decompression-bomb", "--image", "{good.png}", "--mask", "{bomb.png}",
+            files={**GOOD, "bomb.png": declared_png(30000, 30000)}, words=("{bomb.png}", "too large")),
+    # A surprise, not an error: a fully opaque alpha channel would repaint everything, so the brightness counts
+    # (said at info level: shown with --verbose, always in the log). The run makes its image.
+    case("mask-opaque-rgba-uses-brightness", "--verbose", "generate", *SD1, "--prompt", "a fox",
+         "--image", "{good.png}", "--mask", "{mask.png}", "-W", "64", "-H", "64", "--steps", "1", "--seed", "1",
+         "-o", "{out}",
+         files={**GOOD, "mask.png": gradient_mask(alpha=255)}, code=0, kept=1,
+         words=("mask.png: its alpha channel is 255 everywhere", "read from its brightness")),
+    img2img("mask-blur-huge", "--image", "{good.png}", "--mask", "{mask.png}", "--mask-blur", "1000",
+            files={**GOOD, "mask.png": gradient_mask(alpha=None)}, words=("mask_blur=1000",)),
+    # ---------------------------------------------------------------------------------- inspect
+    inspect("inspect-missing", "{in}/nope.png", words=("{in}/nope.png", "no such file")),
+    inspect("inspect-empty-folder", "{in}/empty", files={"empty": folder()}, words=("{in}/empty", "no PNG files")),
+    inspect("inspect-jpeg", "{photo.jpg}", files={"photo.jpg": image(fmt="JPEG")}, words=("{photo.jpg}", "not a PNG")),
+    inspect("inspect-png-without-parameters", "{bare.png}", files={"bare.png": image()},
+            words=("{bare.png}", "no generation parameters")),
+    inspect("inspect-text-file-named-png", "{notes.png}", files={"notes.png": text("hello\n")},
+            words=("{notes.png}", "not an image file")),
+    inspect("inspect-empty-file", "{empty.png}", files={"empty.png": raw(b"")}, words=("{empty.png}",)),
+    inspect("inspect-named-pipe", "{pipe.png}", files={"pipe.png": fifo()}, words=("{pipe.png}",)),
+    inspect("inspect-ztxt-bomb", "{bomb.png}", files={"bomb.png": text_chunk_bomb("zTXt")},
+            words=("{bomb.png}", "too large")),
+    inspect("inspect-itxt-bomb", "{bomb.png}", files={"bomb.png": text_chunk_bomb("iTXt")},
+            words=("{bomb.png}", "too large")),
+    inspect("inspect-bad-text-checksum", "{crc.png}",
+            files={"crc.png": declared_png(8, 8, before=BOMB_TEXT[:-4] + bytes(4))}, words=("{crc.png}", "checksum")),
+    inspect("inspect-broken-zlib", "{zlib.png}",
+            files={"zlib.png": declared_png(8, 8, before=png_chunk(b"zTXt", b"parameters\0\0not zlib"))},
+            words=("{zlib.png}", "does not decompress")),
+    inspect("inspect-decompression-bomb-is-read", "{bomb.png}", files={"bomb.png": declared_png(30000, 30000,
+            before=BOMB_TEXT)}, code=0, words=("a lighthouse at dusk",), log=()),
+    inspect("inspect-escape-sequences-are-shown-escaped", "{esc.png}",
+            files={"esc.png": image(parameters=infotext("red \x1b[31malert\x1b]0;pwned\x07 \x1b[2J"))}, code=0,
+            words=("\\x1b[31malert",), stdout=("\\x1b",), log=()),
+    inspect("inspect-rich-markup-is-shown-as-text", "{markup.png}",
+            files={"markup.png": image(parameters=infotext("[bold red]FAKE ERROR[/] :skull: [link=http://x]y[/link]"))},
+            code=0, words=("[bold red]FAKE ERROR[/]", ":skull:"), stdout=("[link=http://x]",), log=()),
+    inspect("inspect-mixed-good-and-bad", "{good.png}", "{bare.png}",
+            files={"good.png": image(parameters=A1111_TEXT), "bare.png": image()},
+            words=("{bare.png}", "1 of 2 files"), stdout=("a lighthouse at dusk",), log=("1 of 2 files",)),
+    inspect("inspect-negative-steps-shown", "{neg.png}", files={"neg.png": image(parameters=infotext(Steps=-5))},
+            code=0, words=("-5",), log=()),
+    # ------------------------------------------------------------------------------- --from-image
+    case("from-image-missing", "generate", "--from-image", "{in}/nope.png", *DRY, words=("{in}/nope.png",)),
+    case("from-image-folder", "generate", "--from-image", "{in}/shots", *DRY, files={"shots": folder()},
+         words=("{in}/shots",)),
+    case("from-image-without-parameters", "generate", "--from-image", "{bare.png}", *DRY,
+         files={"bare.png": image()}, words=("{bare.png}", "no generation parameters")),
+    case("from-image-jpeg", "generate", "--from-image", "{photo.jpg}", *DRY, files={"photo.jpg": image(fmt="JPEG")},
+         words=("{photo.jpg}", "not a PNG")),
+    case("from-image-garbage-metadata-with-model", "generate", "--from-image", "{junk.png}", *SD1, *DRY,
+         files={"junk.png": image(parameters="\x00\x01garbage: : :\n,,,::\nSteps: lots")},
+         words=("{junk.png}", "Steps")),
+    case("from-image-negative-steps", "generate", "--from-image", "{neg.png}", *SD1, *DRY,
+         files={"neg.png": image(parameters=infotext(Steps=-5))}, words=("{neg.png}", "steps=-5")),
+    case("from-image-size-unreadable", "generate", "--from-image", "{size.png}", *SD1, *DRY,
+         files={"size.png": image(parameters=infotext(Size="wide x tall"))}, words=("{size.png}", "Size")),
+    case("from-image-unknown-sampler", "generate", "--from-image", "{sampler.png}", *SD1, *DRY,
+         files={"sampler.png": image(parameters=infotext(Sampler="Heun Turbo 9000"))},
+         words=("{sampler.png}", "Heun Turbo 9000")),
+    case("from-image-model-not-here", "generate", "--from-image", "{a1111.png}", *DRY,
+         files={"a1111.png": image(parameters=infotext(Model="dreamshaper_8", Model_hash="879db523c3"))},
+         words=("dreamshaper_8", "{a1111.png}")),
+    case("from-image-explicit-model-wins", "generate", "--from-image", "{a1111.png}", *SD1, *DRY, code=0,
+         files={"a1111.png": image(parameters=infotext(Model="dreamshaper_8", Model_hash="879db523c3"))},
+         words=("tiny-sd1",), not_words=("not in the models folder",), log=()),
+    case("from-image-img2img-needs-its-image", "generate", "--from-image", "{i2i.png}", *SD1, *DRY,
+         files={"i2i.png": image(parameters=infotext(Denoising_strength=0.5))}, words=("{i2i.png}", "--image")),
+    case("from-image-inpaint-needs-image-and-mask", "generate", "--from-image", "{inpaint.png}", *SD1, *DRY,
+         files={"inpaint.png": image(parameters=infotext(Denoising_strength=0.75, Mask_blur=4))},
+         words=("{inpaint.png}", "--image", "--mask")),
+    case("from-image-hires-fix-recalls-first-pass", "generate", "--from-image", "{hires.png}", *SD1, *DRY, code=0,
+         files={"hires.png": image(parameters=infotext(Denoising_strength=0.7, Hires_upscale=2,
+                                                       Hires_upscaler="Latent"))}, words=("{hires.png}", "hires")),
+    case("from-image-escape-in-prompt", "generate", "--from-image", "{esc.png}", *SD1, *DRY,
+         files={"esc.png": image(parameters=infotext("red \x1b[31malert"))}, words=("prompt=",)),
+]
