@@ -111,6 +111,12 @@ CASES = [
     # ------------------------------------------------------------------------------- prompts
     dry("prompt-with-escape-sequence", "--negative-prompt", "red \x1b[31malert", words=("negative_prompt=",)),
     case("prompt-undecodable-bytes", "generate", *SD1, "--prompt", "caf\udce9", *DRY, words=("prompt=",)),
+    dry("prompt-delete-character", "--prompt", "a\x7ffox", words=("prompt=", "U+007F")),
+    dry("prompt-bidi-override-is-shown-escaped", "--negative-prompt", "abc \u202egnp.exe", code=0,
+        words=("\\u202e",), log=()),
+    dry("prompt-emoji-and-cjk", "--negative-prompt", "狐 🦊 キツネ", code=0, words=("狐 🦊 キツネ",), log=()),
+    dry("prompt-whitespace-only", "--negative-prompt", "   \t  ", code=0, words=("everything resolved and valid",),
+        log=()),
     case("prompt-given-twice", "generate", "a fox", "--prompt", "a cat", *SD1, *DRY, words=("twice",)),
     case("prompt-nul-through-preset", "generate", "--preset", "{nul.yaml}", *SD1, *DRY,
          files={"nul.yaml": preset('params:\n  prompt: "a\\0b"\n')}, words=("nul.yaml:4", "U+0000")),

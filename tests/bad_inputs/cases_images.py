@@ -27,6 +27,7 @@ from bad_inputs.corpus import case
 
 SD1 = ("--model", "{sd1}")
 DRY = ("--dry-run", "-o", "{out}")
+FAST = ("-W", "64", "-H", "64", "--steps", "1", "--seed", "1", "-o", "{out}")
 GOOD = {"good.png": image()}
 
 
@@ -40,6 +41,31 @@ def inspect(id: str, *args: str, **options):
 
 
 BOMB_TEXT = text_chunk(A1111_TEXT)
+# Readable images in the modes and formats users meet: each is opened (and converted) as a good one.
+ODD_IMAGES = {
+    "cmyk.jpg": image(mode="CMYK", color=(0, 50, 100, 0)),
+    "grey16.png": image(mode="I;16", color=30000),
+    "palette.png": image(mode="P", color=3, transparency=3),
+    "grey-alpha.png": image(mode="LA", color=(100, 128)),
+    "one-bit.png": image(mode="1", color=1),
+    "float.tiff": image(mode="F", color=0.5),
+    "photo.webp": image(),
+    "photo.bmp": image(),
+    "jpeg-named.png": image(fmt="JPEG"),
+    "tiny-odd-size.png": image(67, 91),
+}
+
+
+def truncated_jpeg():
+    def build(path, ctx):
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), "red").save(buffer, format="JPEG")
+        path.write_bytes(buffer.getvalue()[:300])
+    return build
 
 CASES = [
     # ------------------------------------------------------------------ broken and foreign images
@@ -70,8 +96,13 @@ CASES = [
             files={"bomb.png": declared_png(30000, 30000)}, words=("{bomb.png}", "too large")),
     img2img("image-decompression-bomb-sets-the-size", "--image", "{bomb.png}",
             files={"bomb.png": declared_png(30000, 30000)}, words=("width=30000", "{bomb.png}", "30000x30000")),
-    img2img("image-just-under-pillow-limit", "--image", "{big.png}", files={"big.png": image(64, 64)},
-            env={"SDKIT_MAX_IMAGE_PIXELS": "4000"}, words=("{big.png}", "too large")),
+    # 10000x10000 is under sdkit's limit (128 MP) and just under Pillow's error limit, where Pillow only warned
+    # and went on: the file is opened, found truncated, and Pillow's warning never shows.
+    img2img("image-just-under-pillow-limit", "--image", "{big.png}", "-W", "64", "-H", "64",
+            files={"big.png": declared_png(10000, 10000)}, words=("{big.png}", "not a readable image"),
+            not_words=("DecompressionBomb", "could be decompression bomb")),
+    img2img("image-over-a-configured-pixel-limit", "--image", "{big.png}", files={"big.png": image(64, 64)},
+            env={"SDKIT_MAX_IMAGE_PIXELS": "4000"}, words=("{big.png}", "too large", "SDKIT_MAX_IMAGE_PIXELS")),
     img2img("image-pixel-limit-not-a-number", "--image", "{good.png}", files=GOOD,
             env={"SDKIT_MAX_IMAGE_PIXELS": "lots"}, words=("SDKIT_MAX_IMAGE_PIXELS", "lots")),
     img2img("image-pixel-limit-negative", "--image", "{good.png}", files=GOOD,
@@ -82,7 +113,16 @@ CASES = [
             words=("strength=0",)),
     img2img("image-strength-above-one", "--image", "{good.png}", "--strength", "1.5", files=GOOD,
             words=("strength=1.5",)),
+    img2img("image-truncated-jpeg", "--image", "{cut.jpg}", files={"cut.jpg": truncated_jpeg()},
+            words=("{cut.jpg}", "not a readable image")),
+    case("img2img-strength-leaves-no-step", "generate", *SD1, "--prompt", "a fox", "--image", "{good.png}", *FAST,
+         files=GOOD, words=("strength=0.75 with steps=1 leaves no step to run",)),
     # ------------------------------------------------------------------------- odd but readable
+    *[img2img(f"odd-image-{name.replace('.', '-')}", "--image", f"{{{name}}}", files={name: build}, code=0,
+              words=("everything resolved and valid",), log=()) for name, build in ODD_IMAGES.items()],
+    case("odd-image-16-bit-grey-img2img-runs", "generate", *SD1, "--prompt", "a fox", "--image", "{grey16.png}",
+         *FAST[:4], "--steps", "2", "--seed", "1", "-o", "{out}", files={"grey16.png": ODD_IMAGES["grey16.png"]},
+         code=0, kept=1, words=("made 1 image",), log=()),
     img2img("animated-gif-uses-its-first-frame", "--image", "{anim.gif}", files={"anim.gif": animated_gif()},
             code=0, words=("{anim.gif}", "has 3 frames; only the first is used")),
     # ------------------------------------------------------------------------------------ masks
@@ -103,6 +143,9 @@ CASES = [
          "-o", "{out}",
          files={**GOOD, "mask.png": gradient_mask(alpha=255)}, code=0, kept=1,
          words=("mask.png: its alpha channel is 255 everywhere", "read from its brightness")),
+    case("mask-all-black", "generate", *SD1, "--prompt", "a fox", "--image", "{good.png}", "--mask", "{black.png}",
+         *FAST[:4], "--steps", "2", "--seed", "1", "-o", "{out}", files={**GOOD, "black.png": image(mode="L", color=0)},
+         words=("the mask {black.png} is all black",)),
     img2img("mask-blur-huge", "--image", "{good.png}", "--mask", "{mask.png}", "--mask-blur", "1000",
             files={**GOOD, "mask.png": gradient_mask(alpha=None)}, words=("mask_blur=1000",)),
     # ---------------------------------------------------------------------------------- inspect
@@ -132,6 +175,11 @@ CASES = [
     inspect("inspect-rich-markup-is-shown-as-text", "{markup.png}",
             files={"markup.png": image(parameters=infotext("[bold red]FAKE ERROR[/] :skull: [link=http://x]y[/link]"))},
             code=0, words=("[bold red]FAKE ERROR[/]", ":skull:"), stdout=("[link=http://x]",), log=()),
+    inspect("inspect-c1-control-is-shown-escaped", "{csi.png}",
+            files={"csi.png": image(parameters=infotext("red \x9b31malert"))}, code=0, words=("\\x9b31malert",),
+            log=()),
+    inspect("inspect-bidi-override-is-shown-escaped", "{rtl.png}",
+            files={"rtl.png": image(parameters=infotext("abc \u202egnp.exe"))}, code=0, words=("\\u202e",), log=()),
     inspect("inspect-mixed-good-and-bad", "{good.png}", "{bare.png}",
             files={"good.png": image(parameters=A1111_TEXT), "bare.png": image()},
             words=("{bare.png}", "1 of 2 files"), stdout=("a lighthouse at dusk",), log=("1 of 2 files",)),
