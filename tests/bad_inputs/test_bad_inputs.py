@@ -1,13 +1,16 @@
 """Every case of the bad-input corpus, run through the real CLI, and the checks every case must pass.
 
-For each case: the exit code; no traceback and no raw escape byte on the console; the words that name
-the bad thing; a hint for bad input (exit 2) and the log's place for a runtime failure (exit 1); a record
-in the log file; nothing left in the output folder or the working folder (no image, no `.part` file
-anywhere); and the time the command took, under the case's limit (10 s).
+For each case: the exit code; no traceback, no "sdkit failed" (an unexpected exception) and no raw escape
+byte on the console; the words that name the bad thing; a hint for bad input (exit 2) and the log's place
+for a runtime failure (exit 1); a record in the log file (cases that end well and have nothing to report,
+such as `inspect` showing escaped metadata, say `log=()`); nothing left in the output folder or the working
+folder (no image, no `.part` file anywhere), except the images a surprise case still makes; and the time
+the command took, under the case's limit (10 s).
 
-Cases run in this process (`run_sdkit`), which is fast; only signal cases start a real process. The first
-case that needs a model warms the ML libraries up outside its timed run: importing torch and diffusers
-is the cost of starting sdkit, not of handling the bad input.
+Cases run in this process (`run_sdkit`), which is fast; only signal cases start a real process, and they
+are held to the time from the signal to the exit. The first case that needs a model warms the ML
+libraries up outside its timed run: importing torch and diffusers is the cost of starting sdkit, not of
+handling the bad input. A case that blocks (a read that never returns) is stopped by an alarm and fails.
 """
 
 from __future__ import annotations
