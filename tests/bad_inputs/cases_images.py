@@ -189,6 +189,8 @@ CASES = [
     case("from-image-missing", "generate", "--from-image", "{in}/nope.png", *DRY, words=("{in}/nope.png",)),
     case("from-image-folder", "generate", "--from-image", "{in}/shots", *DRY, files={"shots": folder()},
          words=("{in}/shots",)),
+    case("from-image-named-pipe", "generate", "--from-image", "{pipe.png}", *DRY, files={"pipe.png": fifo()},
+         words=("{pipe.png}",)),
     case("from-image-without-parameters", "generate", "--from-image", "{bare.png}", *DRY,
          files={"bare.png": image()}, words=("{bare.png}", "no generation parameters")),
     case("from-image-jpeg", "generate", "--from-image", "{photo.jpg}", *DRY, files={"photo.jpg": image(fmt="JPEG")},
