@@ -109,6 +109,9 @@ CASES = [
     case("generate-with-a-broken-plugin-installed", "generate", "--model", "{sd1}", "--prompt", "a fox", "--dry-run",
          "-o", "{out}", code=0, setup=_plugin("raise RuntimeError('broken on purpose')\n"),
          words=("everything resolved and valid",), log=()),
+    case("generate-sampler-of-a-broken-plugin", "generate", "--model", "{sd1}", "--prompt", "a fox", "--sampler",
+         "hostile", "--dry-run", "-o", "{out}", setup=_plugin("raise RuntimeError('broken on purpose')\n"),
+         words=("hostile", "broken on purpose")),
     # ------------------------------------------------------------------------------ export-debug
     case("export-debug-read-only-folder", "export-debug", "-o", "{out}", setup=_out_read_only,
          words=("{out}", "not writable")),
