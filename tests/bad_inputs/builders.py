@@ -259,22 +259,3 @@ def preset(body: str = "", header: str = PRESET_HEADER) -> Builder:
     return text(header + body)
 
 
-def mapping_bomb() -> str:
-    """Billion laughs from mappings: ten levels of nine aliases each (a few hundred bytes, 9**9 values)."""
-    lines = ['a0: &a0 {x: "lol"}']
-    for level in range(1, 10):
-        lines.append(f"a{level}: &a{level} {{" + ", ".join(f"k{key}: *a{level - 1}" for key in range(9)) + "}")
-    return PRESET_HEADER + "\n".join(lines) + "\n"
-
-
-def list_bomb_as_prompt() -> str:
-    lines = ["params:", '  negative_prompt: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    lines += [f"  p{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]" for level in range(1, 9)]
-    lines.append("  prompt: *a8")
-    return PRESET_HEADER + "\n".join(lines) + "\n"
-
-
-def merge_key_bomb() -> str:
-    lines = ["params:", "  p0: &a0 {x: 1, y: 2}"]
-    lines += [f"  p{level}: &a{level} {{<<: [" + ", ".join([f"*a{level - 1}"] * 9) + "]}" for level in range(1, 10)]
-    return PRESET_HEADER + "\n".join(lines) + "\n"

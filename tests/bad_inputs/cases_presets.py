@@ -6,13 +6,12 @@ Presets come from other people (plugins, shared files), so each is tried with `p
 
 from __future__ import annotations
 
+from yaml_bombs import list_bomb_as_prompt, mapping_bomb, merge_key_bomb
+
 from bad_inputs.builders import (
     PRESET_HEADER,
     fifo,
     folder,
-    list_bomb_as_prompt,
-    mapping_bomb,
-    merge_key_bomb,
     preset,
     raw,
     text,

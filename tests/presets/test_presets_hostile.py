@@ -13,36 +13,13 @@ import time
 import pytest
 from cli_helpers import run_sdkit
 from preset_helpers import write
+from yaml_bombs import HEADER, list_bomb_as_prompt, mapping_bomb, merge_key_bomb
 
 import sdkit.cli.app  # noqa: F401  (imported here, so the time bounds below measure the command only)
 from sdkit.presets.yamlfile import MAX_PRESET_BYTES
 
-HEADER = "schema_version: 1\ntask: txt2img\n"
 # Well under a second: the bombs used to run for minutes.
 TIME_LIMIT_S = 1.0
-
-
-def mapping_bomb() -> str:
-    """Billion laughs from mappings: ten levels of nine aliases each, 9**9 values once expanded."""
-    lines = ['a0: &a0 {x: "lol"}']
-    for level in range(1, 10):
-        lines.append(f"a{level}: &a{level} {{" + ", ".join(f"k{key}: *a{level - 1}" for key in range(9)) + "}")
-    return HEADER + "\n".join(lines) + "\n"
-
-
-def list_bomb_as_prompt() -> str:
-    """Billion laughs from lists, used as `params.prompt`, which an error message used to repr."""
-    lines = ["params:", '  negative_prompt: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    lines += [f"  p{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 9) + "]" for level in range(1, 9)]
-    lines.append("  prompt: *a8")
-    return HEADER + "\n".join(lines) + "\n"
-
-
-def merge_key_bomb() -> str:
-    """The same blow-up through `<<` merge keys, which the constructor flattens into lists of pairs."""
-    lines = ["params:", "  p0: &a0 {x: 1, y: 2}"]
-    lines += [f"  p{level}: &a{level} {{<<: [" + ", ".join([f"*a{level - 1}"] * 9) + "]}" for level in range(1, 10)]
-    return HEADER + "\n".join(lines) + "\n"
 
 
 def timed(capsys, *args: str):
