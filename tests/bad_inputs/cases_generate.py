@@ -30,6 +30,10 @@ def _out_read_only(ctx: Ctx) -> None:
     read_only_folder(ctx, ctx.out)
 
 
+def _out_full_after_one(ctx: Ctx) -> None:
+    full_disk(ctx, ctx.out, "16k")  # four pages: room for one 64x64 PNG of the tiny model (about 10 kB), not two
+
+
 def _no_hard_links(ctx: Ctx) -> None:
     """As on exFAT or some network mounts: os.link fails with EPERM (the writer must fall back)."""
     import errno
@@ -136,6 +140,8 @@ CASES = [
          words=("{out}", "not writable")),
     case("output-dir-full-disk", "generate", *SD1, "--prompt", "a fox", *FAST, setup=_out_full, code=1,
          words=("{out}", "is full")),
+    case("output-dir-fills-up-after-one-image", "generate", *SD1, "--prompt", "a fox", *FAST, "--batch-count", "3",
+         setup=_out_full_after_one, code=1, kept=1, words=("{out} is full", "kept 1 image(s) there: 00000-1.png")),
     # ------------------------------------------------------------------------------------ signals
     case("sigterm-while-loading", "--verbose", "generate", *SD1, "--prompt", "a fox", *FAST, process=True,
          signals=(signal.SIGTERM,), after="loading tiny-sd1", code=130,
