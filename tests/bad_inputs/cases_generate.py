@@ -1,7 +1,9 @@
 """`sdkit generate`: out-of-range numbers, unknown names, odd prompts, output folders, model references.
 
 Checks made while planning use `--dry-run`; the few that need the loaded model (its scheduler's
-training steps, its text encoder's layers) or a write (a full disk) run for real at 64x64, 1-2 steps.
+training steps, its text encoder's layers) or a write (a full disk, no hard links) run for real at
+64x64, 1-2 steps. Ctrl-C and SIGTERM while the model loads and while images are drawn are sent to a
+real process.
 """
 
 from __future__ import annotations
