@@ -51,6 +51,21 @@ def _out_full(ctx: Ctx) -> None:
     full_disk(ctx, ctx.out, "4k")  # one page: not even the first 64x64 PNG (about 10 kB) fits
 
 
+# Click's usage errors (landed in 086213d: logged as "usage error: ..."). Its messages do not repeat the value
+# given ('abc'), and `--model` without a value prints no "Try ... --help" line: both reported, not cases.
+CLICK_ERRORS = [
+    ("seed-not-a-number", ("generate", "--seed", "abc"), ("Invalid value for '--seed'", "valid integer")),
+    ("steps-a-fraction", ("generate", "--steps", "1.5"), ("Invalid value for '--steps'", "valid integer")),
+    ("width-not-a-number", ("generate", "-W", "wide"), ("Invalid value for '--width'",)),
+    ("unknown-option", ("generate", "--stepz", "3"), ("No such option: --stepz", "--steps")),
+    ("unknown-command", ("generat",), ("No such command 'generat'", "Did you mean 'generate'")),
+    ("unknown-root-option", ("--bogus", "models", "list"), ("No such option: --bogus",)),
+    ("missing-argument", ("presets", "show"), ("Missing argument",)),
+    ("prompt-steps-zero", ("prompt", "a fox", "--steps", "0"),
+     ("Invalid value for '--steps'", "greater than or equal to 1")),
+    ("inspect-without-files", ("inspect",), ("Missing argument",)),
+]
+
 CASES = [
     # ----------------------------------------------------------------------- numbers out of range
     dry("steps-zero", "--steps", "0", words=("steps=0", "at least 1")),
@@ -144,6 +159,9 @@ CASES = [
          words=("{out}", "is full")),
     case("output-dir-fills-up-after-one-image", "generate", *SD1, "--prompt", "a fox", *FAST, "--batch-count", "3",
          setup=_out_full_after_one, code=1, kept=1, words=("{out} is full", "kept 1 image(s) there: 00000-1.png")),
+    # --------------------------------------------- Click's own usage errors: its message and "Try ... --help"
+    *[case(f"click-{name}", *args, words=words, hint="Try 'sdkit", log=("usage error:", words[0]))
+      for name, args, words in CLICK_ERRORS],
     # ------------------------------------------------------------------------------------ signals
     case("sigterm-while-loading", "--verbose", "generate", *SD1, "--prompt", "a fox", *FAST, process=True,
          signals=(signal.SIGTERM,), after="loading tiny-sd1", code=130,

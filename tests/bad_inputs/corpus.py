@@ -97,6 +97,7 @@ class Case:
     env: Mapping[str, str | None] = field(default_factory=dict)  # None: unset
     setup: Callable[[Ctx], None] | None = None  # anything beyond files: mounts, models in the models folder
     log: tuple[str, ...] | None = None  # in the log file; default: the first of `words`
+    hint: str = "hint:"  # how the console shows the hint of a bad input (Click's own: "Try 'sdkit ... --help'")
     stdout: tuple[str, ...] = ()  # in stdout itself (data commands)
     absent: tuple[str, ...] = ()  # paths that must not exist afterwards (payloads that must not run)
     not_words: tuple[str, ...] = ()  # must not be in the output

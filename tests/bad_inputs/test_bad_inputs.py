@@ -171,7 +171,7 @@ def test_bad_input(case: Case, capsys, tmp_path, sdkit_home, request, monkeypatc
     for word in case.not_words:
         assert flat(ctx.expand(word)) not in output, f"unexpected {word!r}\n{shown}"
     if case.code == 2:
-        assert "hint:" in result.output, shown
+        assert case.hint in result.output, shown
     if case.code == 1:
         assert "details are in the log" in result.output, shown
     assert len(result.output) < case.max_output, f"{len(result.output)} characters of output\n{shown}"
