@@ -103,6 +103,19 @@ def gradient_mask(width: int = 64, height: int = 64, alpha: int | None = 255) ->
     return build
 
 
+def painted_on_transparent_mask(width: int = 64, height: int = 64) -> Builder:
+    """An RGBA mask whose area is in its alpha only (black everywhere, opaque in a square)."""
+    def build(path: Path, ctx: Ctx) -> None:
+        from PIL import Image, ImageDraw
+
+        alpha = Image.new("L", (width, height), 0)
+        ImageDraw.Draw(alpha).rectangle((width // 4, height // 4, width // 2, height // 2), fill=255)
+        picture = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+        picture.putalpha(alpha)
+        picture.save(path)
+    return build
+
+
 def animated_gif(frames: int = 3, width: int = 64, height: int = 64) -> Builder:
     def build(path: Path, ctx: Ctx) -> None:
         from PIL import Image

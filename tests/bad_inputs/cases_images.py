@@ -16,6 +16,7 @@ from bad_inputs.builders import (
     gradient_mask,
     image,
     infotext,
+    painted_on_transparent_mask,
     png_chunk,
     raw,
     text,
@@ -146,6 +147,11 @@ CASES = [
     case("mask-all-black", "generate", *SD1, "--prompt", "a fox", "--image", "{good.png}", "--mask", "{black.png}",
          *FAST[:4], "--steps", "2", "--seed", "1", "-o", "{out}", files={**GOOD, "black.png": image(mode="L", color=0)},
          words=("the mask {black.png} is all black",)),
+    # The other way round: a mask painted on transparency is read from its alpha, with a warning that says so.
+    case("mask-read-from-its-alpha-warns", "generate", *SD1, "--prompt", "a fox", "--image", "{good.png}",
+         "--mask", "{mask.png}", *FAST[:4], "--steps", "2", "--seed", "1", "-o", "{out}",
+         files={**GOOD, "mask.png": painted_on_transparent_mask()}, code=0, kept=1,
+         words=("warning", "mask.png: read from its alpha channel"), log=("mask.png: read from its alpha channel",)),
     img2img("mask-blur-huge", "--image", "{good.png}", "--mask", "{mask.png}", "--mask-blur", "1000",
             files={**GOOD, "mask.png": gradient_mask(alpha=None)}, words=("mask_blur=1000",)),
     # ---------------------------------------------------------------------------------- inspect
