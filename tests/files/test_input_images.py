@@ -199,3 +199,18 @@ def test_importing_the_package_stays_light():
             "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_named_pipe_is_refused_not_read_for_ever(tmp_path):
+    import os
+
+    import pytest
+
+    from sdkit.core.errors import UserInputError
+    from sdkit.files.images import open_image, read_image_size
+
+    pipe = tmp_path / "pipe.png"
+    os.mkfifo(pipe)
+    assert read_image_size(pipe) is None
+    with pytest.raises(UserInputError, match="is not a regular file"):
+        open_image(pipe)

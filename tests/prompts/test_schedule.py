@@ -39,3 +39,7 @@ def test_text_per_step_and_is_scheduled():
 def test_deep_nesting_is_plain_text_not_a_crash():
     prompt = "[" * 5000 + "a" + "]" * 5000
     assert schedule(prompt, 4) == [(4, prompt)]
+
+
+def test_a_when_too_large_for_a_float_is_after_the_last_step():
+    assert schedule("[a:b:1e400] fox", 10) == [(10, "a fox")]

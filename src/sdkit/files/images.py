@@ -68,6 +68,8 @@ def read_image_size(path: str | Path) -> tuple[int, int] | None:
     from PIL import Image
 
     image_path = Path(path).expanduser()
+    if not image_path.is_file():  # a named pipe or device would block the read for ever
+        return None
     try:
         with _pillow_limit_held(), Image.open(image_path) as opened:
             width, height = opened.size
@@ -94,6 +96,8 @@ def open_image(path: str | Path, *, role: str = "input image") -> Image:
     if image_path.is_dir():
         raise UserInputError(f"{role} {image_path} is a folder, not an image file",
                              f"pass {_ACCEPTED} (one of the files inside it, for example)")
+    if not image_path.is_file():  # a named pipe or a device: reading it could block for ever
+        raise UserInputError(f"{role} {image_path} is not a regular file", f"pass {_ACCEPTED}")
     limit = max_image_pixels()
     try:
         with _pillow_limit_held(), Image.open(image_path) as opened:

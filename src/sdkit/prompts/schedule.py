@@ -14,6 +14,7 @@ our own. `schedule(prompt, steps)` returns `[(until_step, text), ...]`, ascendin
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Union
@@ -165,8 +166,10 @@ def parse_schedule(prompt: str) -> list[Node] | None:
 
 
 def _when_step(when: str, steps: int) -> int:
-    value = float(when)
-    return min(steps, int(value * steps if "." in when else value))
+    value = float(when) * (steps if "." in when else 1)
+    if not math.isfinite(value):  # `1e400`: later than any step (A1111 fails on it)
+        return steps
+    return min(steps, int(value))
 
 
 def _change_steps(nodes: list[Node], steps: int, found: set[int]) -> None:
