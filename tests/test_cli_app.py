@@ -148,3 +148,26 @@ def test_console_log_lines_follow_stderr_when_it_is_swapped(capsys, monkeypatch,
     monkeypatch.setattr(sys, "stderr", swapped)
     logging.getLogger("sdkit.test").warning("during the progress bar")
     assert swapped.getvalue() == "warning: during the progress bar\n"
+
+
+def test_ctrl_c_in_any_command_says_interrupted_and_exits_130(capsys, sdkit_home, monkeypatch):
+    import sdkit.models
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sdkit.models, "survey_models", interrupted)
+    result = run_sdkit(capsys, "models", "list")
+    assert result.exit_code == 130
+    assert result.stderr.strip().endswith("interrupted")
+    assert "Traceback" not in result.output
+
+
+def test_empty_names_are_refused_not_read_as_defaults(capsys, sdkit_home):
+    for args, words in ((("samplers", "show", ""), "the sampler name is empty"),
+                        (("generate", "--sampler", " ", "--dry-run"), "the sampler name is empty"),
+                        (("generate", "--schedule", "", "--dry-run"), "the schedule type name is empty"),
+                        (("export-debug", "-o", ""), "the output path is empty"),
+                        (("presets", "list", "--task", "paint"), "unknown task 'paint'")):
+        result = run_sdkit(capsys, *args)
+        assert (result.exit_code, words in result.stderr) == (2, True), (args, result.stderr)

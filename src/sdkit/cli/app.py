@@ -135,6 +135,18 @@ def _log_location() -> str:
     return str(paths().log_file)
 
 
+def _interrupted(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the causes of `error`."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn sdkit errors into a message, a hint and an exit code."""
     _options["debug"] = False
@@ -154,6 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except SystemExit as leaving:
+        # Typer turns a Ctrl-C (or SIGTERM, see __main__) inside any command into a silent exit 130;
+        # say what happened, as for every other way a command ends.
+        if leaving.code == 130 and _interrupted(leaving):
+            logging.getLogger("sdkit").info("interrupted (Ctrl-C or SIGTERM); exit 130")
+            err.print("interrupted")
+        raise
     except Exception as error:  # a bug or an unexpected failure: short message, details in the log
         log_failure(error)
         if _options["debug"]:

@@ -11,7 +11,7 @@ from sdkit.runtime.logs import command_context
 
 
 def export_debug(
-    output: Path | None = typer.Option(
+    output: str | None = typer.Option(
         None, "--output", "-o",
         help="Zip file to write (must not exist) or a folder for it. Default: a new timestamped file here.",
     ),
@@ -20,11 +20,16 @@ def export_debug(
 
     User names, secret-looking settings and tokens are removed; model files and images are never included.
     """
+    from sdkit.core.errors import UserInputError
     from sdkit.debug.bundle import export_debug_bundle
 
+    if output is not None and not output.strip():
+        # '' (an unset shell variable) would otherwise mean the current folder, which the user did not say
+        raise UserInputError("the output path is empty (-o '')",
+                             "pass -o FILE.zip or -o FOLDER, or leave -o out for a new file in the current folder")
     with command_context("export-debug"):
         err.print("collecting system facts, packages, plugins and logs…")
-        result = export_debug_bundle(output)
+        result = export_debug_bundle(Path(output) if output is not None else None)
     redactions = sum(item["count"] for item in result.manifest["redactions"])
     for note in result.manifest["notes"]:
         message("note", note)

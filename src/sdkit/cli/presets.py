@@ -37,6 +37,13 @@ def list_command(
     """List every preset: the user's, plugins' and the built-ins (the first source of a name wins)."""
     from sdkit.presets import list_presets
 
+    if task:
+        from sdkit.core.errors import UserInputError
+        from sdkit.core.tasks import Task
+
+        tasks = [known.value for known in Task]
+        if task not in tasks:
+            raise UserInputError(f"unknown task {task!r}", f"use one of {', '.join(tasks)}")
     infos = list_presets()
     if task:
         infos = [info for info in infos if info.task is not None and info.task.value == task]

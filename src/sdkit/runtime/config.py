@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdkit.core.errors import UserInputError
 from sdkit.runtime.paths import MODELS_ENV, paths
+
+log = logging.getLogger(__name__)
+_warned: set[tuple[str, str]] = set()  # (config file, key): each misspelt key is reported once per process
 
 
 class Config(BaseModel):
@@ -29,10 +34,27 @@ def load_config(path: Path | None = None) -> Config:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):
             raise UserInputError(f"{config_path}: the config must be a mapping of settings")
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except (yaml.YAMLError, ValidationError) as error:
         raise UserInputError(f"{config_path} is not a valid sdkit config: {error}",
                              "fix or delete the file; `sdkit export-debug` shows what sdkit read") from error
+    _warn_about_misspelt_keys(config_path, data)
+    return config
+
+
+def _warn_about_misspelt_keys(config_path: Path, data: dict[Any, Any]) -> None:
+    """A key close to one of sdkit's settings (`model_dir:`) is a typo that would silently do nothing.
+
+    Other unknown keys are kept quietly: plugins may read their own settings from the same file.
+    """
+    known = list(Config.model_fields)
+    for key in data:
+        if not isinstance(key, str) or key in known or (str(config_path), key) in _warned:
+            continue
+        close = difflib.get_close_matches(key.lower().replace("-", "_"), known, n=1, cutoff=0.75)
+        if close:
+            _warned.add((str(config_path), key))
+            log.warning("%s: unknown setting %r is ignored; did you mean %r?", config_path, key, close[0])
 
 
 def raw_config(path: Path | None = None) -> dict[str, Any]:

@@ -128,6 +128,12 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     Raises UnknownKeyError (with did-you-mean) for unknown names and UserInputError naming the
     nearest supported choice for samplers or schedules diffusers cannot run.
     """
+    # An empty name is an unset shell variable or a slip, never a choice: it is refused rather than read
+    # as "automatic" (which the user can say).
+    for what, value in (("sampler", name), ("schedule type", schedule)):
+        if value is not None and not value.strip():
+            raise UserInputError(f"the {what} name is empty",
+                                 f"leave it out (or say automatic) for the default; {_SAMPLERS_HINT}")
     table = sampler_table()
     named_by_schedule = _sampler_named_by_schedule(schedule, name)
     if named_by_schedule is not None:
