@@ -134,6 +134,8 @@ CASES = [
     dry("prompt-with-escape-sequence", "--negative-prompt", "red \x1b[31malert", words=("negative_prompt=",)),
     case("prompt-undecodable-bytes", "generate", *SD1, "--prompt", "caf\udce9", *DRY, words=("prompt=",)),
     dry("prompt-delete-character", "--prompt", "a\x7ffox", words=("prompt=", "U+007F")),
+    dry("prompt-c1-control-sequence-introducer", "--prompt", "a \x9b31m fox",
+        words=("prompt=", "U+009B", "would act on a terminal")),
     dry("prompt-bidi-override-is-shown-escaped", "--negative-prompt", "abc \u202egnp.exe", code=0,
         words=("\\u202e",), log=()),
     dry("prompt-emoji-and-cjk", "--negative-prompt", "狐 🦊 キツネ", code=0, words=("狐 🦊 キツネ",), log=()),

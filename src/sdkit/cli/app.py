@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 from sdkit import __version__
 from sdkit.cli.console import err, message, plain
 from sdkit.core.errors import SdkitError
-from sdkit.runtime.logs import log_failure, log_usage_error, setup_logging
+from sdkit.runtime.logs import clear_context, log_failure, log_usage_error, setup_logging
 
 # Each module defines `register(app)`; the order is the order in `sdkit --help`.
 COMMAND_MODULES = [
@@ -150,6 +150,7 @@ def _interrupted(error: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; turn sdkit errors into a message, a hint and an exit code."""
     _options["debug"] = False
+    clear_context()  # a command run before this one in the same process must not colour this one's log entries
     _arguments[:] = sys.argv[1:] if argv is None else argv
     try:
         app(args=argv, prog_name="sdkit")

@@ -19,9 +19,10 @@ from sdkit.core.tasks import Mode, Task
 
 SEED_MAX = 2**32 - 1
 # Characters a prompt cannot hold: C0 controls but tab, newline and carriage return (NUL ends a PNG text
-# chunk's keyword; the others cannot be written to tEXt), DEL, and lone surrogates (what a non-UTF-8
-# byte in the command line decodes to; they cannot be written as UTF-8 at all).
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# chunk's keyword; the others cannot be written to tEXt), DEL, the C1 controls U+0080..U+009F (U+009B is
+# a terminal's escape introducer: shown back on a console it would take the terminal over), and lone
+# surrogates (what a non-UTF-8 byte in the command line decodes to; they cannot be written as UTF-8 at all).
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _TEXT_FIELDS = ("prompt", "negative_prompt")
 
 
@@ -145,9 +146,10 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
             what, hint = ((f"a byte that is not UTF-8 (U+{code:04X})", "give the text in UTF-8")
                           if 0xD800 <= code <= 0xDFFF else
                           (f"the control character U+{code:04X}", "remove it; tabs and newlines are fine"))
+            why = ("which would act on a terminal that shows the image's metadata" if 0x80 <= code <= 0x9F
+                   else "which an image's metadata cannot store")
             problems.append(Problem(name, _excerpt(text, found.start()),
-                                    f"holds {what} at position {found.start()}, which an image's metadata "
-                                    "cannot store", hint))
+                                    f"holds {what} at position {found.start()}, {why}", hint))
     if task is not Task.UPSCALE:
         for side in ("width", "height"):
             size = number(side)
