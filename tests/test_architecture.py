@@ -17,7 +17,7 @@ LAYERS = [
     {"sdkit.runtime", "sdkit.files"},
     {"sdkit.registry"},
     {"sdkit.samplers", "sdkit.demo", "sdkit.outputs", "sdkit.presets", "sdkit.upscale", "sdkit.models",
-     "sdkit.prompts", "sdkit.networks"},
+     "sdkit.prompts", "sdkit.networks", "sdkit.sampling"},
     {"sdkit.plugin"},
     {"sdkit.engines"},
     {"sdkit.run"},
