@@ -10,17 +10,27 @@ another token than its end token (SD 2.x's OpenCLIP), the positions after the fi
 pad token, as A1111 does. The prompt and the negative prompt are padded to the same number of chunks
 with empty ones. Rules: shared/reference/a1111-prompts.md §2. Pure Python over any tokenizer that
 maps text to ids (transformers' CLIPTokenizer in sdkit).
+
+Textual-inversion embeddings (§6): with an `EmbeddingMatcher`, a run's tokens that spell an embedding's
+name (its file name, tokenized as the prompt is) become that embedding's N slots, each with the run's
+weight, and the chunk records an `EmbeddingFix` (where the slots start, which embedding). An embedding
+never crosses a chunk boundary: one that does not fit in what is left of the chunk starts a new one;
+the comma backtrack moves whole embeddings with the words it moves. The encoder puts the vectors in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sdkit.core.errors import UserInputError
 from sdkit.prompts.emphasis import Run
 
 CHUNK_TOKENS = 75
 COMMA_BACKTRACK = 20
+# The id an embedding's slots hold (A1111's): the encoder replaces what it embeds to, so any id would do;
+# it must only never be the end token, where the pooled output is taken.
+EMBEDDING_SLOT_ID = 0
 
 
 @dataclass(frozen=True)
@@ -52,12 +62,56 @@ class TokenizerInfo:
                    vocab.get(",</w>"), window)
 
 
+@dataclass(frozen=True)
+class EmbeddingFix:
+    """An embedding's slots in a chunk: `vectors` positions from `offset` (counted from the start token)."""
+
+    offset: int
+    name: str
+    vectors: int
+
+
+class EmbeddingMatcher:
+    """Finds embedding names in a run's tokens, as A1111 does: the name's own token ids, longest first.
+
+    `vector_count(name)` says how many vectors (slots) an embedding takes in this tokenizer's encoder;
+    it is asked only for names the prompt uses, so only those files are read.
+    """
+
+    def __init__(self, names: Iterable[str], tokenizer: TokenizerInfo, vector_count: Callable[[str], int]) -> None:
+        self._vector_count = vector_count
+        self._counts: dict[str, int] = {}
+        self._by_first: dict[int, list[tuple[tuple[int, ...], str]]] = {}
+        for name in names:
+            ids = tuple(tokenizer.encode(name))
+            if ids:
+                self._by_first.setdefault(ids[0], []).append((ids, name))
+        for candidates in self._by_first.values():
+            candidates.sort(key=lambda candidate: -len(candidate[0]))
+
+    def __bool__(self) -> bool:
+        return bool(self._by_first)
+
+    def match(self, tokens: Sequence[int], at: int) -> tuple[str, int] | None:
+        """The embedding whose name starts at `tokens[at]`, and how many tokens the name takes."""
+        for ids, name in self._by_first.get(tokens[at], ()):
+            if tuple(tokens[at:at + len(ids)]) == ids:
+                return name, len(ids)
+        return None
+
+    def vectors(self, name: str) -> int:
+        if name not in self._counts:
+            self._counts[name] = self._vector_count(name)
+        return self._counts[name]
+
+
 @dataclass
 class Chunk:
-    """One 77-token window: ids and a weight per id (start and end included)."""
+    """One 77-token window: ids and a weight per id (start and end included), and its embeddings' slots."""
 
     tokens: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    fixes: list[EmbeddingFix] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,8 +120,9 @@ class Chunked:
     token_count: int  # tokens used, as A1111's counter shows them (out of 75 × chunks)
 
 
-def chunk_runs(runs: Sequence[Run], tokenizer: TokenizerInfo, *, comma_backtrack: int = COMMA_BACKTRACK) -> Chunked:
-    """The chunks of one prompt's weighted runs."""
+def chunk_runs(runs: Sequence[Run], tokenizer: TokenizerInfo, *, comma_backtrack: int = COMMA_BACKTRACK,
+               embeddings: EmbeddingMatcher | None = None) -> Chunked:
+    """The chunks of one prompt's weighted runs (with `embeddings`: its embeddings' slots too)."""
     chunk_tokens = tokenizer.window
     chunks: list[Chunk] = []
     current = Chunk()
@@ -84,7 +139,9 @@ def chunk_runs(runs: Sequence[Run], tokenizer: TokenizerInfo, *, comma_backtrack
         if tokenizer.pad != tokenizer.end:
             first_end = tokens.index(tokenizer.end)
             tokens[first_end + 1:] = [tokenizer.pad] * (len(tokens) - first_end - 1)
-        chunks.append(Chunk(tokens, [1.0, *body_weights, 1.0]))
+        # Offsets in the framed chunk: one more for the start token in front.
+        fixes = [EmbeddingFix(fix.offset + 1, fix.name, fix.vectors) for fix in current.fixes]
+        chunks.append(Chunk(tokens, [1.0, *body_weights, 1.0], fixes))
         current = Chunk()
         last_comma = -1
 
@@ -92,20 +149,42 @@ def chunk_runs(runs: Sequence[Run], tokenizer: TokenizerInfo, *, comma_backtrack
         if run.is_break:
             close()
             continue
-        for token in tokenizer.encode(run.text):
+        run_tokens = tokenizer.encode(run.text)
+        position = 0
+        while position < len(run_tokens):
+            token = run_tokens[position]
             if token == tokenizer.comma:
                 last_comma = len(current.tokens)
             elif (comma_backtrack and len(current.tokens) == chunk_tokens and last_comma != -1
                   and len(current.tokens) - last_comma <= comma_backtrack):
                 cut = last_comma + 1
-                moved, moved_weights = current.tokens[cut:], current.weights[cut:]
+                moved = Chunk(current.tokens[cut:], current.weights[cut:],
+                              [EmbeddingFix(fix.offset - cut, fix.name, fix.vectors)
+                               for fix in current.fixes if fix.offset >= cut])
                 current.tokens, current.weights = current.tokens[:cut], current.weights[:cut]
+                current.fixes = [fix for fix in current.fixes if fix.offset < cut]
                 close()
-                current.tokens, current.weights = moved, moved_weights
+                current = moved
             if len(current.tokens) == chunk_tokens:
                 close()
-            current.tokens.append(token)
-            current.weights.append(run.weight)
+            found = embeddings.match(run_tokens, position) if embeddings else None
+            if found is None:
+                current.tokens.append(token)
+                current.weights.append(run.weight)
+                position += 1
+                continue
+            name, name_length = found
+            count = embeddings.vectors(name)  # type: ignore[union-attr]
+            if count > chunk_tokens:
+                raise UserInputError(f"embedding {name!r} has {count} vectors, more than the {chunk_tokens} "
+                                     "tokens one chunk of this model's prompt holds",
+                                     f"remove {name} from the prompt, or use an embedding with fewer vectors")
+            if len(current.tokens) + count > chunk_tokens:
+                close()  # never split an embedding: it starts the next chunk
+            current.fixes.append(EmbeddingFix(len(current.tokens), name, count))
+            current.tokens += [EMBEDDING_SLOT_ID] * count
+            current.weights += [run.weight] * count
+            position += name_length
     if current.tokens or not chunks:
         close(is_last=True)
     return Chunked(chunks, token_count)

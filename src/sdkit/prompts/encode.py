@@ -7,11 +7,18 @@ none; "none" reads brackets as plain text (that is decided when parsing, see `ru
 outputs are joined along the sequence. CLIP skip N > 1 takes the hidden state N−1 layers before the
 last and applies the final layer norm (SD 1.x/2.x); SDXL always takes a penultimate-or-earlier hidden
 state without the norm, as its pipelines do. Rules: shared/reference/a1111-prompts.md §2–3.
+
+Textual-inversion embeddings: a chunk's `fixes` say where an embedding's slots are; its vectors replace
+what the token embedding layer gives at those positions (before the position embeddings are added, as
+A1111's hook does), through a forward hook that lives only while the chunk is encoded, so nothing is
+left behind on the encoder for later prompts. The ids stay as they are, so the pooled output is still
+taken at the end token. Emphasis then applies to the slots as to any token.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sdkit.core.errors import UserInputError
@@ -49,13 +56,35 @@ def apply_emphasis(z: Any, weights: Any, emphasis: str) -> Any:
     return z
 
 
+@contextmanager
+def embedding_vectors_in(text_encoder: Any, chunk: Chunk, vectors: Mapping[str, Any]) -> Iterator[None]:
+    """While encoding `chunk`, its embeddings' vectors stand in for the token embeddings of their slots."""
+    if not chunk.fixes:
+        yield
+        return
+
+    def replace_slots(module: Any, inputs: Any, output: Any) -> Any:
+        output = output.clone()
+        for fix in chunk.fixes:
+            vector = vectors[fix.name]
+            output[0, fix.offset:fix.offset + fix.vectors] = vector.to(device=output.device, dtype=output.dtype)
+        return output
+
+    handle = text_encoder.get_input_embeddings().register_forward_hook(replace_slots)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
 def encode_chunks(text_encoder: Any, chunks: Sequence[Chunk], *, emphasis: str = DEFAULT_EMPHASIS,
                   hidden_layer: int | None = None, layer_norm: bool = False, device: Any = "cpu",
-                  pooled: bool = False) -> tuple[Any, Any]:
+                  pooled: bool = False, vectors: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
     """[1, 77·n, C] embeddings of `chunks`, and (with `pooled`) the first chunk's pooled output.
 
     `hidden_layer` None takes the encoder's last hidden state; an index (−2, −3, ...) takes that hidden
-    state, through the final layer norm when `layer_norm`.
+    state, through the final layer norm when `layer_norm`. `vectors`: the tensor [N, C] of each
+    embedding the chunks' fixes name, for this encoder.
     """
     import torch
 
@@ -63,7 +92,8 @@ def encode_chunks(text_encoder: Any, chunks: Sequence[Chunk], *, emphasis: str =
     with torch.inference_mode():
         for index, chunk in enumerate(chunks):
             tokens = torch.tensor([chunk.tokens], device=device)
-            result = text_encoder(tokens, output_hidden_states=hidden_layer is not None)
+            with embedding_vectors_in(text_encoder, chunk, vectors or {}):
+                result = text_encoder(tokens, output_hidden_states=hidden_layer is not None)
             if hidden_layer is None:
                 z = result[0]
             else:

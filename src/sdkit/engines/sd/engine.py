@@ -128,7 +128,8 @@ class StableDiffusionEngine:
         # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
         # without any of it is encoded by the pipeline itself, exactly as plain diffusers does.
         conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
-                                 params.clip_skip, params.emphasis, params.steps, loaded.device)
+                                 params.clip_skip, params.emphasis, params.steps, loaded.device,
+                                 embeddings=_embedding_library())
 
         noise_device = "cpu" if params.rng == "cpu" else loaded.device
         generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
@@ -182,6 +183,14 @@ class StableDiffusionEngine:
             # img2img takes its size from the (already resized) input image; the others are told it.
             call.update(height=params.height, width=params.width)
         return call
+
+
+def _embedding_library() -> Any:
+    """The textual-inversion embeddings in `<models folder>/embeddings` (listed only; read when a prompt uses one)."""
+    from sdkit.networks.embeddings import EmbeddingLibrary, embeddings_folder
+    from sdkit.runtime.config import models_dir
+
+    return EmbeddingLibrary.scan(embeddings_folder(models_dir()))
 
 
 def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel) -> Any:

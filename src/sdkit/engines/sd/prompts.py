@@ -9,6 +9,11 @@ such images are bit-identical to plain diffusers'. Otherwise sdkit encodes every
 the schedule, all padded to one chunk count, and swaps them in at the steps where the text changes.
 `<lora:...>` tags are removed from the text before encoding (loading LoRA files is not part of sdkit
 yet: a warning says so).
+
+Textual-inversion embeddings come from `embeddings` (an `EmbeddingLibrary`, which the engine builds from
+the models folder; tests and plugins pass their own): a prompt that uses one is never left to the
+pipeline, each encoder gets its own vectors (SDXL: clip_l for the first, clip_g for the second), and
+the infotext records them as `TI hashes`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdkit.prompts.chunks import Chunk, TokenizerInfo, chunk_runs, empty_chunk
+from sdkit.networks.embeddings import EmbeddingLibrary, EncoderEmbeddings, encoder_keys, ti_hashes, used_embeddings
+from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_runs, empty_chunk
 from sdkit.prompts.emphasis import has_emphasis
 from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_chunks, runs_for
 from sdkit.prompts.networks import extract_networks
@@ -81,17 +87,27 @@ def _is_plain(runs_lists: list[list[Any]], tokenizer: TokenizerInfo) -> bool:
     return True
 
 
-def _chunks_of(text: str, emphasis: str, tokenizer: TokenizerInfo, count: int) -> list[Chunk]:
-    chunks = chunk_runs(runs_for(text, emphasis), tokenizer).chunks
+def _chunks_of(text: str, emphasis: str, tokenizer: TokenizerInfo, count: int,
+               matcher: EmbeddingMatcher | None = None) -> list[Chunk]:
+    chunks = chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matcher).chunks
     return chunks + [empty_chunk(tokenizer) for _ in range(count - len(chunks))]
 
 
-def _chunk_count(texts: list[str], emphasis: str, tokenizer: TokenizerInfo) -> int:
-    return max(len(chunk_runs(runs_for(text, emphasis), tokenizer).chunks) for text in texts)
+def _chunk_count(texts: list[str], emphasis: str, tokenizer: TokenizerInfo,
+                 matcher: EmbeddingMatcher | None = None) -> int:
+    return max(len(chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matcher).chunks) for text in texts)
+
+
+def _encoder_embeddings(pipeline: Any, dual_encoder: bool, library: EmbeddingLibrary,
+                        tokenizers: list[TokenizerInfo]) -> list[EncoderEmbeddings]:
+    """The library as each text encoder sees it (its vector table, its width, its tokenizer)."""
+    encoders = [pipeline.text_encoder, pipeline.text_encoder_2] if dual_encoder else [pipeline.text_encoder]
+    return [EncoderEmbeddings(library, key, int(encoder.get_input_embeddings().embedding_dim), tokenizer)
+            for key, encoder, tokenizer in zip(encoder_keys(dual_encoder), encoders, tokenizers, strict=True)]
 
 
 def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
-              emphasis: str, steps: int, device: Any) -> Conditioning:
+              emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None) -> Conditioning:
     """How to condition the pipeline on the prompt (see the module docstring)."""
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
@@ -107,34 +123,46 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
     positives, negatives = text_per_step(prompt_text, steps), text_per_step(negative_text, steps)
     pairs = list(dict.fromkeys(zip(positives, negatives, strict=True)))
     tokenizer = TokenizerInfo.of(pipeline.tokenizer)
-    if len(pairs) == 1:
+    second = TokenizerInfo.of(pipeline.tokenizer_2) if dual_encoder else None
+    library = embeddings if embeddings is not None else EmbeddingLibrary({})
+    views = _encoder_embeddings(pipeline, dual_encoder, library, [tokenizer] + ([second] if second else []))
+    matchers = [view.matcher if library else None for view in views]
+    texts = [text for pair in pairs for text in pair]
+    used = used_embeddings(chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matchers[0]).chunks
+                           for text in dict.fromkeys(texts)) if library else []
+    if used:
+        fields["TI hashes"] = ti_hashes(library, used)
+        fields = {"TI hashes": fields.pop("TI hashes"), **fields}  # A1111's order: TI hashes before Emphasis
+        log.info("textual-inversion embeddings in the prompt: %s", ", ".join(used))
+    if len(pairs) == 1 and not used:
         (positive, negative), = pairs
         runs = [runs_for(positive, emphasis), runs_for(negative, emphasis)]
         simple_skip = clip_skip <= 1 or dual_encoder  # SDXL pipelines take clip_skip themselves
         if simple_skip and _is_plain(runs, tokenizer):
             return Conditioning(runs[0][0].text, runs[1][0].text, fields=fields)
 
-    texts = [text for pair in pairs for text in pair]
-    count = _chunk_count(texts, emphasis, tokenizer)
+    count = _chunk_count(texts, emphasis, tokenizer, matchers[0])
     if count > 1:
         log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", count, tokenizer.window)
-    second = TokenizerInfo.of(pipeline.tokenizer_2) if dual_encoder else None
     if second is not None:
-        count = max(count, _chunk_count(texts, emphasis, second))
+        count = max(count, _chunk_count(texts, emphasis, second, matchers[1]))
 
     def encode(text: str) -> tuple[Any, Any]:
         if second is None:
             hidden = -clip_skip if clip_skip > 1 else None
-            z, _ = encode_chunks(pipeline.text_encoder, _chunks_of(text, emphasis, tokenizer, count),
-                                 emphasis=emphasis, hidden_layer=hidden, layer_norm=hidden is not None, device=device)
+            chunks = _chunks_of(text, emphasis, tokenizer, count, matchers[0])
+            z, _ = encode_chunks(pipeline.text_encoder, chunks, emphasis=emphasis, hidden_layer=hidden,
+                                 layer_norm=hidden is not None, device=device, vectors=views[0].vectors_of(chunks))
             return z, None
         import torch
 
         layer = -(clip_skip + 1)  # A1111's clip skip 1 is SDXL's usual penultimate layer
-        first, _ = encode_chunks(pipeline.text_encoder, _chunks_of(text, emphasis, tokenizer, count),
-                                 emphasis=emphasis, hidden_layer=layer, device=device)
-        other, pooled = encode_chunks(pipeline.text_encoder_2, _chunks_of(text, emphasis, second, count),
-                                      emphasis=emphasis, hidden_layer=layer, device=device, pooled=True)
+        chunks = _chunks_of(text, emphasis, tokenizer, count, matchers[0])
+        first, _ = encode_chunks(pipeline.text_encoder, chunks, emphasis=emphasis, hidden_layer=layer,
+                                 device=device, vectors=views[0].vectors_of(chunks))
+        chunks = _chunks_of(text, emphasis, second, count, matchers[1])
+        other, pooled = encode_chunks(pipeline.text_encoder_2, chunks, emphasis=emphasis, hidden_layer=layer,
+                                      device=device, pooled=True, vectors=views[1].vectors_of(chunks))
         return torch.cat([first, other], dim=-1), pooled[:1]
 
     encoded: dict[str, tuple[Any, Any]] = {}
