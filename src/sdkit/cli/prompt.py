@@ -33,36 +33,77 @@ def _tokenizer_folder(ref: Any) -> Path:
     return candidate
 
 
+def _encoder_widths(tokenizer_folder: Path) -> list[int | None]:
+    """The text encoders' widths from their configs next to the tokenizer (None where a config is missing)."""
+    import json
+
+    widths: list[int | None] = []
+    for name in ("text_encoder", "text_encoder_2"):
+        config = tokenizer_folder.parent / name / "config.json"
+        if name == "text_encoder_2" and not config.parent.is_dir():
+            break
+        try:
+            widths.append(int(json.loads(config.read_text(encoding="utf-8"))["hidden_size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            widths.append(None)
+    return widths
+
+
 def describe_prompt(prompt: str, model: str | None, steps: int | None) -> dict[str, Any]:
-    """Plain data: the emphasis runs, the chunks, the token count, LoRA tags and the schedule."""
+    """Plain data: the emphasis runs, the chunks, the token count, embeddings, LoRA tags and the schedule."""
     from transformers import CLIPTokenizer
 
     from sdkit.core.tasks import Task
+    from sdkit.networks.embeddings import (
+        EmbeddingLibrary,
+        EncoderEmbeddings,
+        embeddings_folder,
+        encoder_keys,
+        names_used,
+        usable_embeddings,
+    )
     from sdkit.prompts.chunks import TokenizerInfo, chunk_runs
     from sdkit.prompts.emphasis import parse_emphasis
     from sdkit.prompts.networks import extract_networks
     from sdkit.prompts.schedule import schedule
     from sdkit.run.choose import choose
+    from sdkit.runtime.config import models_dir
 
     choice = choose(Task.TXT2IMG, None, model)
     ref = choice.model_ref
-    tokenizer = TokenizerInfo.of(CLIPTokenizer.from_pretrained(_tokenizer_folder(ref)))
+    tokenizer_folder = _tokenizer_folder(ref)
+    tokenizer = TokenizerInfo.of(CLIPTokenizer.from_pretrained(tokenizer_folder))
     text, loras, unknown_tags = extract_networks(prompt)
     runs = parse_emphasis(text)
     scheduled = schedule(text, steps or COUNTED_STEPS)
-    chunked = max((chunk_runs(parse_emphasis(step_text), tokenizer) for _, step_text in scheduled),
-                  key=lambda candidate: candidate.token_count)
+    # Embeddings: found by name in every scheduled text; those this model cannot use are reported, not fatal.
+    library = EmbeddingLibrary.scan(embeddings_folder(models_dir()))
+    widths = _encoder_widths(tokenizer_folder)
+    encoders = list(zip(encoder_keys(len(widths) == 2), widths, strict=True))
+    used = names_used(library, [parse_emphasis(step_text) for _, step_text in scheduled], tokenizer)
+    library, unusable = usable_embeddings(library, used, encoders)
+    view = EncoderEmbeddings(library, encoders[0][0], encoders[0][1], tokenizer)
+    chunked = max((chunk_runs(parse_emphasis(step_text), tokenizer, embeddings=view.matcher)
+                   for _, step_text in scheduled), key=lambda candidate: candidate.token_count)
     described: dict[str, Any] = {
         "prompt": prompt,
         "model": ref.name,
         "runs": [run.as_pair() for run in runs],
-        "chunks": [{"tokens": chunk.tokens, "weights": chunk.weights} for chunk in chunked.chunks],
+        "chunks": [{"tokens": chunk.tokens, "weights": chunk.weights,
+                    "embeddings": [{"name": fix.name, "offset": fix.offset, "vectors": fix.vectors}
+                                   for fix in chunk.fixes]} for chunk in chunked.chunks],
         "token_count": chunked.token_count,
         "window": tokenizer.window,
         # LoRA files are not loaded by sdkit yet: the tags are read (and removed from the text) only.
         "loras": [{"name": tag.name, "weight": tag.text_encoder_weight, "unet_weight": tag.unet_weight}
                   for tag in loras],
         "unknown_tags": unknown_tags,
+        "embeddings": {
+            "folder": str(library.folder),
+            "used": [{"name": name, "file": str(library.files[name]), "vectors": view.vector_count(name),
+                      "hash": library.short_hash(name)} for name in used if name in library.files],
+            "unusable": unusable,
+        },
     }
     if steps is not None:
         described["schedule"] = [[until, step_text] for until, step_text in scheduled]
@@ -75,7 +116,7 @@ def prompt_command(
     steps: int = typer.Option(None, "--steps", "-s", min=1, max=10_000, help="Also show the prompt's schedule over this many steps."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Show how sdkit reads a prompt: weights, 75-token chunks, LoRA tags and scheduled parts."""
+    """Show how sdkit reads a prompt: weights, 75-token chunks, embeddings, LoRA tags and scheduled parts."""
     described = describe_prompt(prompt, model, steps)
     if as_json:
         print_json(described)
@@ -89,6 +130,16 @@ def prompt_command(
     window = described["window"]
     chunk_count = len(described["chunks"])
     out.print(f"tokens: {described['token_count']}/{window * chunk_count} in {chunk_count} chunk(s) of {window}")
+    for number, chunk in enumerate(described["chunks"], start=1):
+        for fix in chunk["embeddings"]:
+            out.print(plain(f"chunk {number}: embedding {fix['name']} in tokens {fix['offset']}-"
+                            f"{fix['offset'] + fix['vectors'] - 1}"))
+    for embedding in described["embeddings"]["used"]:
+        out.print(plain(f"embedding {embedding['name']}: {embedding['vectors']} vector(s), {embedding['hash']} "
+                        f"({embedding['file']})"))
+    for embedding in described["embeddings"]["unusable"]:
+        message("warning", f"{embedding['problem']}; its name is read as plain words here, and generating refuses "
+                f"it ({embedding['hint']})")
     for tag in described["loras"]:
         weights = f"weight {tag['weight']:g}" + (f", UNet {tag['unet_weight']:g}" if tag["unet_weight"] != tag["weight"]
                                                  else "")

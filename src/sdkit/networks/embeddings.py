@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
 from sdkit.networks.embedding_files import EMBEDDING_SUFFIXES, SDXL_KEYS, SINGLE, read_embedding_vectors
-from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo
+from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_runs
+from sdkit.prompts.emphasis import Run
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class Embedding:
                             for key, table in self.tables.items())
         return f"{self.vector_count} vector(s) of width {widths}"
 
-    def vectors_for(self, encoder: str, width: int) -> Any:
-        """The vectors for one text encoder ("single", "clip_l" or "clip_g") of `width`, checked."""
+    def vectors_for(self, encoder: str, width: int | None) -> Any:
+        """The vectors for one text encoder ("single", "clip_l" or "clip_g") of `width` (None: any), checked."""
         hint = "use an embedding made for this model's family, or remove its name from the prompt"
         if encoder == SINGLE and SINGLE not in self.tables:
             raise UserInputError(f"embedding {self.name!r} is an SDXL embedding (clip_l and clip_g vectors); this "
@@ -69,7 +70,7 @@ class Embedding:
             raise UserInputError(f"embedding {self.name!r} is made for a model with one text encoder ({made_for} "
                                  "wide, SD 1.x/2.x); SDXL embeddings carry clip_l and clip_g vectors", hint)
         table = self.tables[encoder]
-        if int(table.shape[1]) != width:
+        if width is not None and int(table.shape[1]) != width:
             which = "" if encoder == SINGLE else f" {encoder}"
             raise UserInputError(f"embedding {self.name!r}{which} has vectors {int(table.shape[1])} wide; this model's "
                                  f"text encoder takes {width} (the embedding is made for another model family: "
@@ -162,7 +163,7 @@ class EncoderEmbeddings:
     and checked against the encoder once, when a prompt first uses it.
     """
 
-    def __init__(self, library: EmbeddingLibrary, encoder: str, width: int, tokenizer: TokenizerInfo) -> None:
+    def __init__(self, library: EmbeddingLibrary, encoder: str, width: int | None, tokenizer: TokenizerInfo) -> None:
         self.library = library
         self.encoder = encoder
         self.width = width
@@ -182,6 +183,14 @@ class EncoderEmbeddings:
         return {fix.name: self.vectors(fix.name) for chunk in chunks for fix in chunk.fixes}
 
 
+def names_used(library: EmbeddingLibrary, runs_lists: Iterable[Sequence[Run]], tokenizer: TokenizerInfo) -> list[str]:
+    """The embeddings some prompts (as weighted runs) use, by their names' tokens; no file is read."""
+    if not library:
+        return []
+    matcher = EmbeddingMatcher(library.names, tokenizer, lambda name: 1)  # where they are, not how long
+    return used_embeddings(chunk_runs(runs, tokenizer, embeddings=matcher).chunks for runs in runs_lists)
+
+
 def used_embeddings(chunk_lists: Iterable[Iterable[Chunk]]) -> list[str]:
     """The embeddings some chunks use, in order of first use."""
     return list(dict.fromkeys(fix.name for chunks in chunk_lists for chunk in chunks for fix in chunk.fixes))
@@ -191,3 +200,24 @@ def ti_hashes(library: EmbeddingLibrary, names: Iterable[str]) -> str | None:
     """The `TI hashes` infotext value, `name: 0123456789ab, ...`; None when no embedding is used."""
     entries = [f"{infotext_name(name)}: {library.short_hash(name)}" for name in names]
     return ", ".join(entries) or None
+
+
+def usable_embeddings(library: EmbeddingLibrary, names: Iterable[str],
+                      encoders: Sequence[tuple[str, int | None]]) -> tuple[EmbeddingLibrary, list[dict[str, str]]]:
+    """The library less those of `names` that cannot serve these (encoder key, width) pairs, and why not.
+
+    For reports (`sdkit prompt`) that show every problem at once; generating refuses the first instead.
+    An unusable embedding's name is then read as ordinary words, as A1111 does with the ones it skips.
+    """
+    unusable: list[dict[str, str]] = []
+    for name in names:
+        try:
+            embedding = library.get(name)
+            for encoder, width in encoders:
+                embedding.vectors_for(encoder, width)
+        except UserInputError as error:
+            unusable.append({"name": name, "file": str(library.files[name]), "problem": error.message,
+                             "hint": error.hint or ""})
+    left_out = {entry["name"] for entry in unusable}
+    return EmbeddingLibrary({name: path for name, path in library.files.items() if name not in left_out},
+                            library.folder), unusable

@@ -9,12 +9,15 @@ recalled as its first, txt2img pass, with a warning. A PNG does not hold the inp
 was made from, so the user gives those again (`missing_inputs` says which).
 
 `make_plan` layers the recorded values between the preset and the flags, and names the image in any
-problem a recorded value causes.
+problem a recorded value causes. `check_recorded_embeddings` finds the textual-inversion embeddings
+the image records (`TI hashes`) in the embeddings folder, by hash first, then by name, and names the
+ones that are missing.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,7 @@ class RecordedRun:
     prediction_type: str | None = None
     mode: str | None = None
     hires: dict[str, str] = field(default_factory=dict)
+    embeddings: dict[str, str] = field(default_factory=dict)  # `TI hashes`: name -> 12-hex short hash
 
     def describe(self) -> str:
         return f"{self.image}'s metadata"
@@ -150,6 +154,7 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
                              f"pass --prediction-type ({' or '.join(PREDICTION_TYPES)})")
     recorded = RecordedRun(
         image=image, task=task, params={key: value for key, value in params.items() if value is not None},
+        embeddings=_ti_hashes(str(fields.get("TI hashes", ""))),
         model_name=fields.get(UPSCALER_KEY) if task is Task.UPSCALE else fields.get("Model"),
         model_hash=None if task is Task.UPSCALE else fields.get("Model hash"),
         vae=fields.get("VAE"), prediction_type=prediction_type, mode=fields.get("Mode"), hires=hires,
@@ -157,6 +162,59 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
     log.info("recorded in %s: %s %s, model %s [%s], vae %s", image, task.value, recorded.params,
              recorded.model_name, recorded.model_hash, recorded.vae)
     return recorded
+
+
+def _ti_hashes(value: str) -> dict[str, str]:
+    """`TI hashes: "name: 0123456789ab, other: ..."` as {name: hash} (entries without a hash are left out)."""
+    found: dict[str, str] = {}
+    for entry in value.split(","):
+        name, _, short_hash = entry.rpartition(":")
+        if name.strip() and short_hash.strip():
+            found[name.strip()] = short_hash.strip().lower()
+    return found
+
+
+def check_recorded_embeddings(recorded: RecordedRun, prompt: str, negative_prompt: str) -> None:
+    """Refuse, naming each one, when embeddings the image was made with (and the prompts still use) are missing.
+
+    An embedding is there when a file of its name has its hash. A file of its name with another hash is a
+    different version (a warning: the image will differ); a file with its hash under another name does
+    not count, as the prompt uses an embedding by its file name (the hint says which file to rename).
+    """
+    from sdkit.networks.embedding_files import MAX_EMBEDDING_BYTES
+    from sdkit.networks.embeddings import EmbeddingLibrary, embedding_short_hash, embeddings_folder
+    from sdkit.runtime.config import models_dir
+
+    wanted = {name: short_hash for name, short_hash in recorded.embeddings.items()
+              if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", f"{prompt}\n{negative_prompt}", re.IGNORECASE)}
+    if not wanted:
+        return
+    library = EmbeddingLibrary.scan(embeddings_folder(models_dir()))
+    by_hash: dict[str, str] = {}
+    for name, path in library.files.items():
+        try:
+            if path.stat().st_size <= MAX_EMBEDDING_BYTES:
+                by_hash.setdefault(embedding_short_hash(path), name)
+        except OSError as error:
+            log.warning("cannot hash embedding %s: %s", path, error)
+    missing, renames = [], []
+    for name, short_hash in wanted.items():
+        if by_hash.get(short_hash) == name:
+            continue
+        if by_hash.get(short_hash) is not None:
+            renames.append(f"{library.files[by_hash[short_hash]].name} is {name}: rename it to "
+                           f"{name}{library.files[by_hash[short_hash]].suffix}")
+        elif name in library.files:
+            log.warning("%s was made with embedding %s [%s]; %s is another version of it, so the image will differ",
+                        recorded.image, name, short_hash, library.files[name])
+            continue
+        missing.append(f"{_shown(name)} [{_shown(short_hash)[1:-1]}]")
+    if missing:
+        raise UserInputError(
+            f"{recorded.image} was made with textual-inversion embedding(s) {', '.join(missing)}, which are not "
+            f"in the embeddings folder {embeddings_folder(models_dir())}",
+            "; ".join(renames) if renames else "put the embedding files there under those names "
+            "(NAME.safetensors, .pt or .bin), or pass --prompt/--negative-prompt without them")
 
 
 def missing_inputs(recorded: RecordedRun, task: Task, given: set[str]) -> None:

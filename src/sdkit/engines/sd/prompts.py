@@ -7,8 +7,8 @@ A prompt with nothing A1111-specific in it (no weights, no BREAK, no schedule, o
 skip on SD 1.x/2.x) is left to the pipeline, which encodes it exactly as plain diffusers does; so
 such images are bit-identical to plain diffusers'. Otherwise sdkit encodes every distinct text of
 the schedule, all padded to one chunk count, and swaps them in at the steps where the text changes.
-`<lora:...>` tags are removed from the text before encoding (loading LoRA files is not part of sdkit
-yet: a warning says so).
+`<lora:...>` tags are removed from the text before encoding; the engine applies the LoRAs themselves
+(`loras.py`).
 
 Textual-inversion embeddings come from `embeddings` (an `EmbeddingLibrary`, which the engine builds from
 the models folder; tests and plugins pass their own): a prompt that uses one is never left to the
@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdkit.networks.embeddings import EmbeddingLibrary, EncoderEmbeddings, encoder_keys, ti_hashes, used_embeddings
+from sdkit.networks.embeddings import EmbeddingLibrary, EncoderEmbeddings, encoder_keys, names_used, ti_hashes
 from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_runs, empty_chunk
 from sdkit.prompts.emphasis import has_emphasis
 from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_chunks, runs_for
@@ -111,9 +111,9 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
     """How to condition the pipeline on the prompt (see the module docstring)."""
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
-    for tag in [*prompt_tags, *negative_tags]:
-        log.warning("%s: LoRA files are not loaded by sdkit yet; the tag is removed from the prompt and has "
-                    "no effect", tag.written)
+    for tag in negative_tags:  # A1111 applies the prompt's LoRAs only (the engine does, `loras.py`)
+        log.warning("%s in the negative prompt: a LoRA acts on the whole image, so only the prompt's LoRA tags "
+                    "are applied (as in A1111); this one is removed and has no effect", tag.written)
     for tag in [*unknown, *negative_unknown]:
         log.warning("%s is not a network sdkit knows; it is removed from the prompt", tag)
     fields: dict[str, Any] = {}
@@ -128,8 +128,10 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
     views = _encoder_embeddings(pipeline, dual_encoder, library, [tokenizer] + ([second] if second else []))
     matchers = [view.matcher if library else None for view in views]
     texts = [text for pair in pairs for text in pair]
-    used = used_embeddings(chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matchers[0]).chunks
-                           for text in dict.fromkeys(texts)) if library else []
+    used = names_used(library, [runs_for(text, emphasis) for text in dict.fromkeys(texts)], tokenizer)
+    for view in views:  # read and check each used embedding against each encoder before any encoding
+        for name in used:
+            view.vectors(name)
     if used:
         fields["TI hashes"] = ti_hashes(library, used)
         fields = {"TI hashes": fields.pop("TI hashes"), **fields}  # A1111's order: TI hashes before Emphasis
