@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdkit.core.errors import ParamsError, Problem
+from sdkit.core.hires import DEFAULT_UPSCALER, HIRES_SWITCHES, hires_enabled, hires_problems
 from sdkit.core.requests import REQUEST_TYPES, DtypeName, EmphasisMode, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
@@ -23,7 +24,7 @@ SEED_MAX = 2**32 - 1
 # a terminal's escape introducer: shown back on a console it would take the terminal over), and lone
 # surrogates (what a non-UTF-8 byte in the command line decodes to; they cannot be written as UTF-8 at all).
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-_TEXT_FIELDS = ("prompt", "negative_prompt")
+_TEXT_FIELDS = ("prompt", "negative_prompt", "hires_prompt", "hires_negative_prompt")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Txt2ImgParams(ParamsBase):
     schedule: str = "automatic"
     clip_skip: int = 1
     emphasis: EmphasisMode = "original"  # how prompt weights act (A1111's Original, No norm, Ignore, None)
+    loras: tuple[str, ...] = ()  # `--lora NAME[:WEIGHT]`, applied with the prompt's <lora:...> tags
     rng: RngSource = "cpu"
     attention_slicing: bool = False
     vae_tiling: bool = False
@@ -80,10 +82,28 @@ class Txt2ImgParams(ParamsBase):
     upscale_scale: float | None = None  # None: the upscaler's native scale
     upscale_tile: int = 512
     upscale_tile_overlap: int = 32
+    # A1111's hires fix (sdkit.core.hires): on when hires_scale or hires_width/height is set. None
+    # (and "" for the prompts) means the first pass's value; hires_steps 0 the first pass's steps.
+    hires_scale: float | None = None
+    hires_width: int | None = None
+    hires_height: int | None = None
+    hires_upscaler: str = DEFAULT_UPSCALER
+    hires_steps: int = 0
+    hires_denoise: float = 0.7
+    hires_sampler: str | None = None
+    hires_schedule: str | None = None
+    hires_prompt: str | None = None
+    hires_negative_prompt: str | None = None
+    hires_cfg_scale: float | None = None
 
     @property
     def image_count(self) -> int:
         return self.batch_size * self.batch_count
+
+    @property
+    def hires(self) -> bool:
+        """Whether the hires fix's second pass runs (txt2img only; refused on the other tasks)."""
+        return self.task is Task.TXT2IMG and hires_enabled(self.model_dump(include=set(HIRES_SWITCHES)))
 
 
 class Img2ImgParams(Txt2ImgParams):
@@ -176,6 +196,7 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
         upscale_scale = number("upscale_scale")
         check("upscale_scale", upscale_scale is not None and 0 < upscale_scale <= 16, "must be in (0, 16]")
         tiling("upscale_tile", "upscale_tile_overlap")
+    problems += hires_problems(values, task, limits, engine_name)
     if task in (Task.IMG2IMG, Task.INPAINT):
         strength = number("strength")
         check("strength", strength is not None and 0 < strength <= 1, "must be in (0, 1]",

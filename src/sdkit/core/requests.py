@@ -39,6 +39,7 @@ class Txt2ImgRequest(RequestBase):
     schedule: str | None = None
     clip_skip: int | None = None
     emphasis: EmphasisMode | None = None
+    loras: list[str] | None = None  # "NAME" or "NAME:WEIGHT" (`--lora`), besides the prompt's <lora:...> tags
     rng: RngSource | None = None
     attention_slicing: bool | None = None
     vae_tiling: bool | None = None
@@ -48,6 +49,18 @@ class Txt2ImgRequest(RequestBase):
     upscale_scale: float | None = None
     upscale_tile: int | None = None
     upscale_tile_overlap: int | None = None
+    # A1111's hires fix (txt2img only, see TXT2IMG_ONLY): on with a scale or a target width/height.
+    hires_scale: float | None = None
+    hires_width: int | None = None
+    hires_height: int | None = None
+    hires_upscaler: str | None = None
+    hires_steps: int | None = None
+    hires_denoise: float | None = None
+    hires_sampler: str | None = None
+    hires_schedule: str | None = None
+    hires_prompt: str | None = None
+    hires_negative_prompt: str | None = None
+    hires_cfg_scale: float | None = None
 
 
 class Img2ImgRequest(Txt2ImgRequest):
@@ -75,6 +88,11 @@ REQUEST_TYPES: dict[Task, type[RequestBase]] = {
 }
 
 
+# Fields img2img and inpaint inherit from txt2img but refuse: the hires fix is a second pass of txt2img.
+TXT2IMG_ONLY = frozenset(name for name in Txt2ImgRequest.model_fields if name.startswith("hires_"))
+
+
 def request_fields(task: Task) -> set[str]:
     """The parameter names a task accepts (presets and flags are checked against these)."""
-    return set(REQUEST_TYPES[task].model_fields)
+    fields = set(REQUEST_TYPES[task].model_fields)
+    return fields if task is Task.TXT2IMG else fields - TXT2IMG_ONLY

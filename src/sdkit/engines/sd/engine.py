@@ -46,6 +46,7 @@ class StableDiffusionEngine:
     """txt2img, img2img and inpaint for one Stable Diffusion family through diffusers."""
 
     tasks = SD_TASKS
+    hires_fix = True  # draw() does A1111's two-pass hires fix for a Batch.hires (`hires.py`)
 
     def __init__(self, name: str, family: SdFamily, description: str, default_model: str | None = None) -> None:
         self.name = name
@@ -123,6 +124,7 @@ class StableDiffusionEngine:
             check_strength(params.steps, strength, task.value, max_steps)
         check_timesteps(pipeline.scheduler, params.steps, sampler_label, schedule_label, strength)
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
+        lora_fields = _apply_loras(loaded, pipeline, params)
 
         call = self._task_arguments(params, batch)
         # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
@@ -133,6 +135,29 @@ class StableDiffusionEngine:
 
         noise_device = "cpu" if params.rng == "cpu" else loaded.device
         generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
+        if task is Task.TXT2IMG:
+            call["latents"] = _initial_noise(pipeline, params, generators, loaded)
+        hires = batch.hires
+        if hires is not None:  # the first pass of A1111's hires fix; `hires.py` draws the second
+            from sdkit.engines.sd.hires import draw_second_pass, first_pass_output
+
+            call["output_type"] = first_pass_output(hires)
+        result = self.sample(pipeline, call, conditioning, generators, events, params.steps,
+                             after=hires.steps if hires is not None else 0)
+        fields = {"Sampler": sampler_label, "Schedule type": schedule_label, **lora_fields, **conditioning.fields}
+        if hires is not None:
+            return draw_second_pass(self, loaded, batch, result.images, events, fields, _embedding_library())
+        return [GeneratedImage(image, dict(fields)) for image in result.images]
+
+    def sample(self, pipeline: Any, call: dict[str, Any], conditioning: Any, generators: list[Any],
+               events: StepEvents, steps: int, before: int = 0, after: int = 0) -> Any:
+        """Run `pipeline` with the prompt's conditioning (swapped per step when scheduled) and step events.
+
+        `before` and `after` are the steps of the other pass of the same images (the hires fix), so
+        that progress counts through both.
+        """
+        import torch
+
         call["generator"] = generators
         images = len(generators)
         if not conditioning.embeddings:
@@ -140,15 +165,14 @@ class StableDiffusionEngine:
                         negative_prompt=[conditioning.negative_text] * images)
         else:
             call.update(conditioning.embeddings_for_step(1).pipeline_arguments(images), clip_skip=None)
-        if task is Task.TXT2IMG:
-            call["latents"] = _initial_noise(pipeline, params, generators, loaded)
         scheduled = len(set(conditioning.per_step)) > 1
         tensor_inputs = ["latents"]
         if scheduled:
             tensor_inputs += ["prompt_embeds"] + (["add_text_embeds"] if self.family.dual_text_encoder else [])
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-            events.step_finished(step + 1, getattr(pipe, "_num_timesteps", None) or params.steps)
+            done = getattr(pipe, "_num_timesteps", None) or steps
+            events.step_finished(before + step + 1, before + done + after)
             if events.should_stop():
                 pipe._interrupt = True  # diffusers' own way to end the loop after this step
             if scheduled:  # the next step's text (A1111 numbers steps from 1; `step` is 0-based and done)
@@ -157,10 +181,8 @@ class StableDiffusionEngine:
             return tensors
 
         with torch.inference_mode():
-            result = pipeline(**call, callback_on_step_end=on_step_end,
-                              callback_on_step_end_tensor_inputs=tensor_inputs)
-        fields = {"Sampler": sampler_label, "Schedule type": schedule_label, **conditioning.fields}
-        return [GeneratedImage(image, dict(fields)) for image in result.images]
+            return pipeline(**call, callback_on_step_end=on_step_end,
+                            callback_on_step_end_tensor_inputs=tensor_inputs)
 
     @staticmethod
     def _task_arguments(params: Txt2ImgParams, batch: Batch) -> dict[str, Any]:
@@ -191,6 +213,16 @@ def _embedding_library() -> Any:
     from sdkit.runtime.config import models_dir
 
     return EmbeddingLibrary.scan(embeddings_folder(models_dir()))
+
+
+def _apply_loras(loaded: LoadedModel, pipeline: Any, params: Txt2ImgParams) -> dict[str, Any]:
+    """Make the prompt's and `--lora`'s LoRAs (and no others) act on the model; their infotext field."""
+    from sdkit.engines.sd.loras import activate
+    from sdkit.networks.lora_use import LORA_HASHES_KEY, hashes_field, resolve_loras
+
+    uses = resolve_loras(params.prompt, params.loras)
+    activate(loaded, pipeline, uses)
+    return {LORA_HASHES_KEY: hashes_field(uses)} if uses else {}
 
 
 def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel) -> Any:

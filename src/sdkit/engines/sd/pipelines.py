@@ -22,6 +22,7 @@ class LoadedModel:
     options: LoadOptions
     scheduler_config: dict[str, Any]
     pipelines: dict[Task, Any] = field(default_factory=dict)
+    lora_adapters: dict[str, Any] = field(default_factory=dict)  # LoRA hash -> its PEFT adapter (`loras.py`)
 
 
 

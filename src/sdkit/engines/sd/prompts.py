@@ -107,7 +107,8 @@ def _encoder_embeddings(pipeline: Any, dual_encoder: bool, library: EmbeddingLib
 
 
 def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
-              emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None) -> Conditioning:
+              emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None,
+              first_pass_steps: int | None = None) -> Conditioning:
     """How to condition the pipeline on the prompt (see the module docstring)."""
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
@@ -120,7 +121,9 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
     if emphasis != DEFAULT_EMPHASIS and (has_emphasis(prompt_text) or has_emphasis(negative_text)):
         fields["Emphasis"] = A1111_EMPHASIS_NAMES[emphasis]
 
-    positives, negatives = text_per_step(prompt_text, steps), text_per_step(negative_text, steps)
+    # The hires fix's second pass counts prompt-editing steps from the end of the first (`first_pass_steps`).
+    positives = text_per_step(prompt_text, steps, first_pass_steps)
+    negatives = text_per_step(negative_text, steps, first_pass_steps)
     pairs = list(dict.fromkeys(zip(positives, negatives, strict=True)))
     tokenizer = TokenizerInfo.of(pipeline.tokenizer)
     second = TokenizerInfo.of(pipeline.tokenizer_2) if dual_encoder else None
