@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import math
 import pickle
-import struct
-import zipfile
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ MAX_WIDTH = 8192  # wider than any CLIP text encoder
 # Vectors per text encoder: "clip_l" and "clip_g" for SDXL (its first and second encoder), or one set.
 SINGLE = "single"
 SDXL_KEYS = ("clip_l", "clip_g")
+_UNSAFE_NAME = re.compile(r"(?:GLOBAL|global:?)\s+(\S+)")  # in torch's safe-loader message: what it refused
 _HINT = "remove the file from the embeddings folder, or download it again"
 
 
@@ -90,19 +90,40 @@ def _read_safetensors(path: Path) -> dict[str, Any]:
         raise _bad(path, f"the file is corrupt ({_shown(str(error), 120)})") from None
 
 
+def _pickle_kind_problem(path: Path) -> str | None:
+    """Why the file is no `torch.save` output at all (a text file, another format), or None."""
+    with path.open("rb") as stream:
+        head = stream.read(512)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch's zip archive, or a pickle (protocol 2+)
+        return None
+    try:
+        text = head.decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        text = ""
+    if text and all(char.isprintable() or char in "\t\r\n" for char in text):
+        return "this is a text file, not a PyTorch file"
+    return "this is neither a zip archive written by torch.save nor a pickle"
+
+
 def _read_pickle(path: Path) -> Any:
     import torch
 
+    problem = _pickle_kind_problem(path)
+    if problem is not None:
+        raise _bad(path, f"not a readable PyTorch file: {problem}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if "weights_only" in str(error) or "Unsupported global" in str(error):
+        # torch's safe loader words every failure the same way; a name it would not import is the unsafe kind.
+        named = _UNSAFE_NAME.search(str(error))
+        if named:
             raise UserInputError(
                 f"embedding {path.stem!r} ({path}): refused to load: the file holds code or objects other than "
-                "tensors, and unpickling it could run that code",
+                f"tensors ({_shown(named.group(1), 80)}), and unpickling it could run that code",
                 "use a .safetensors version of this embedding; never load pickle files you do not trust") from None
-        raise _bad(path, f"not a readable PyTorch file ({_shown(str(error), 120)})") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, struct.error) as error:
+        problem = str(error).split("WeightsUnpickler error:")[-1].split("Check the documentation")[0].strip()
+        raise _bad(path, f"the file is truncated or corrupt ({_shown(problem, 120)})") from None
+    except Exception as error:  # a damaged or hostile pickle can fail in any of the unpickler's ways
         raise _bad(path, f"the file is truncated or corrupt ({type(error).__name__}: "
                    f"{_shown(str(error), 120)})") from None
 
