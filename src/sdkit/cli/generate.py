@@ -49,6 +49,7 @@ def generate(
     mask_blur: int = typer.Option(None, "--mask-blur", help="Feather the mask edge by this many pixels."),
     clip_skip: int = typer.Option(None, "--clip-skip", help="Text-encoder layers to skip from the end (A1111 numbering)."),
     emphasis: str = typer.Option(None, "--emphasis", help="How (word:1.2) weights act: original (A1111's default), no-norm, ignore, none."),
+    lora: list[str] = typer.Option(None, "--lora", help="NAME[:WEIGHT]: a LoRA from the models folder's Lora/ (or a path), as <lora:NAME:WEIGHT> in the prompt; repeatable."),
     rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); device: noise from the GPU."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option(None, "--dtype", help="auto, fp32, fp16 or bf16."),
@@ -60,6 +61,16 @@ def generate(
     scale: float = typer.Option(None, "--scale", help="upscale (or --upscale): output scale (default: the model's own)."),
     tile: int = typer.Option(None, "--tile", help="upscale (or --upscale): tile size in pixels, 0 for no tiling."),
     tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale (or --upscale): overlap between tiles in pixels."),
+    hires_scale: float = typer.Option(None, "--hires-scale", help="Hires fix (txt2img): draw, enlarge by this factor and redraw with img2img (A1111's two passes)."),
+    hires_size: str = typer.Option(None, "--hires-size", help="Hires fix: the second pass's size WxH instead of a scale (0 for one side keeps the aspect ratio)."),
+    hires_upscaler: str = typer.Option(None, "--hires-upscaler", help="Hires fix: Latent (default), 'Latent (bicubic)', ... as A1111 names them, Lanczos, Nearest, None, or an upscaler model."),
+    hires_steps: int = typer.Option(None, "--hires-steps", help="Hires fix: steps of the second pass (0, the default: as many as the first)."),
+    hires_denoise: float = typer.Option(None, "--hires-denoise", help="Hires fix: denoising strength of the second pass in (0, 1] (default 0.7)."),
+    hires_sampler: str = typer.Option(None, "--hires-sampler", help="Hires fix: the second pass's sampler (default: the first's)."),
+    hires_schedule: str = typer.Option(None, "--hires-schedule", help="Hires fix: the second pass's schedule type (default: the first's)."),
+    hires_prompt: str = typer.Option(None, "--hires-prompt", help="Hires fix: the second pass's prompt (default: the prompt)."),
+    hires_negative_prompt: str = typer.Option(None, "--hires-negative-prompt", help="Hires fix: the second pass's negative prompt."),
+    hires_cfg_scale: float = typer.Option(None, "--hires-cfg-scale", help="Hires fix: the second pass's CFG scale (default: the first's)."),
     from_image: Path = typer.Option(None, "--from-image", help="Regenerate from a PNG's parameters (flags override)."),
     output_dir: str = typer.Option(None, "--output-dir", "-o", help="Where images go (default ./outputs/<task>/)."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
@@ -82,10 +93,17 @@ def generate(
         "steps": steps, "cfg_scale": cfg_scale,
         "width": width, "height": height, "batch_size": batch_size, "batch_count": batch_count, "seed": seed,
         "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
-        "mask_blur": mask_blur, "clip_skip": clip_skip, "emphasis": emphasis, "rng": rng, "device": device, "dtype": dtype,
+        "mask_blur": mask_blur, "clip_skip": clip_skip, "emphasis": emphasis, "loras": list(lora) if lora else None, "rng": rng, "device": device, "dtype": dtype,
         "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
         "upscale": upscale, "upscale_engine": upscale_engine, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
+        "hires_scale": hires_scale, "hires_upscaler": hires_upscaler, "hires_steps": hires_steps,
+        "hires_denoise": hires_denoise, "hires_sampler": hires_sampler, "hires_schedule": hires_schedule,
+        "hires_prompt": hires_prompt, "hires_negative_prompt": hires_negative_prompt, "hires_cfg_scale": hires_cfg_scale,
     }
+    if hires_size is not None:
+        from sdkit.core.hires import parse_hires_size
+
+        flags["hires_width"], flags["hires_height"] = parse_hires_size(hires_size)
     stop = StopFlag()
     with stop.installed(), _stop_reported():
         _generate(stop, preset=preset, task=task, engine=engine, mode=mode, model=model, vae=vae,
@@ -147,6 +165,9 @@ def _show_plan(description: dict[str, Any], as_json: bool) -> None:
     if sampler:
         label = "the model's own scheduler" if sampler["model_default"] else f"{sampler['id']} ({sampler['schedule']})"
         table.add_row("sampler", label)
+    hires = description.get("hires")
+    if hires:
+        table.add_row("hires fix", f"second pass at {hires['size']}, upscaler {hires['upscaler']} ({hires['kind']})")
     for key, value in description["params"].items():
         table.add_row(f"  {key}", repr(value))
     out.print(table)

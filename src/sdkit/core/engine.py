@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from sdkit.core.hires import HiresPass
 from sdkit.core.params import ParamsBase, SizeLimits
 from sdkit.core.tasks import Mode, Task
 
@@ -46,12 +47,15 @@ class Batch:
     0..2**32-1; an engine that draws without noise (an upscaler) gets an empty tuple and draws one image.
     `images` holds the decoded input images by parameter name (`"image"`, `"mask"`), so an engine
     never opens files itself. `first_index` is the run-wide index of the batch's first image (logs).
+    `hires` asks for A1111's hires fix: draw the batch, then its second pass (`sdkit.core.hires`);
+    only engines that declare `hires_fix = True` are given one.
     """
 
     params: ParamsBase
     seeds: tuple[int, ...] = ()
     images: Mapping[str, Image] = field(default_factory=dict)
     first_index: int = 0
+    hires: HiresPass | None = None
 
     @property
     def image_count(self) -> int:
@@ -100,7 +104,9 @@ class Engine(Protocol):
     from `sdkit.models`), `default_model` (the `--model` reference used when none is given; default
     None, then sdkit asks the user for `--model`), `model_defaults(ref, task, mode)` (defaults that
     depend on the model, such as its native size) and `find_model(reference)` (for engines whose
-    models are not found by the `sdkit.models` sources, such as upscalers: return a `ModelRef`).
+    models are not found by the `sdkit.models` sources, such as upscalers: return a `ModelRef`) and
+    `hires_fix` (True when `draw` does A1111's two-pass hires fix for a `Batch.hires`; default False,
+    and sdkit refuses `--hires-*` for the engine).
     """
 
     name: str

@@ -81,6 +81,9 @@ def unquote(text: str) -> str:
 # "Version"; post-processing fields (an upscaler's) come after "Version", as A1111's extras add them.
 A1111_FIELD_ORDER = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
                      "VAE", "Denoising strength", "Clip skip", "RNG", "Mode")
+# The hires fix's keys, first of the extra fields, in the order A1111's txt2img adds them.
+HIRES_FIELD_ORDER = ("Hires sampler", "Hires prompt", "Hires negative prompt", "Hires CFG Scale",
+                     "Hires schedule type", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler")
 VERSION_KEY = "Version"
 
 
@@ -92,7 +95,7 @@ def arrange_fields(host: Mapping[str, object], engine: Mapping[str, object],
     adds what only it knows (its sampler's A1111 name, a plugin's own keys).
     """
     merged = {**engine, **host}
-    arranged = {key: merged[key] for key in A1111_FIELD_ORDER if key in merged}
+    arranged = {key: merged[key] for key in (*A1111_FIELD_ORDER, *HIRES_FIELD_ORDER) if key in merged}
     arranged.update((key, value) for key, value in engine.items() if key not in arranged and key != VERSION_KEY)
     arranged.update((key, value) for key, value in host.items() if key not in arranged and key != VERSION_KEY)
     if VERSION_KEY in merged:

@@ -165,49 +165,57 @@ def parse_schedule(prompt: str) -> list[Node] | None:
         return None
 
 
-def _when_step(when: str, steps: int) -> int:
-    value = float(when) * (steps if "." in when else 1)
+def _when_step(when: str, steps: int, first_pass_steps: int | None = None) -> int:
+    """The step `when` means; in a hires fix's second pass (`first_pass_steps` given) counted from the end
+    of the first pass: a fraction 1.5 is halfway through the second pass, step 25 after 20 is its step 5."""
+    if first_pass_steps is None:
+        value = float(when) * (steps if "." in when else 1)
+    else:
+        value = (float(when) - 1.0) * steps if "." in when else float(when) - first_pass_steps
     if not math.isfinite(value):  # `1e400`: later than any step (A1111 fails on it)
         return steps
     return min(steps, int(value))
 
 
-def _change_steps(nodes: list[Node], steps: int, found: set[int]) -> None:
+def _change_steps(nodes: list[Node], steps: int, found: set[int], first: int | None) -> None:
     for node in nodes:
         if isinstance(node, Scheduled):
-            step = _when_step(node.when, steps)
+            step = _when_step(node.when, steps, first)
             if step >= 1:
                 found.add(step)
-            _change_steps(node.before, steps, found)
-            _change_steps(node.after, steps, found)
+            _change_steps(node.before, steps, found, first)
+            _change_steps(node.after, steps, found, first)
         elif isinstance(node, Alternate):
             found.update(range(1, steps + 1))
             for option in node.options:
-                _change_steps(option, steps, found)
+                _change_steps(option, steps, found, first)
 
 
-def _text_at(nodes: list[Node], step: int, steps: int) -> str:
+def _text_at(nodes: list[Node], step: int, steps: int, first: int | None) -> str:
     parts = []
     for node in nodes:
         if isinstance(node, str):
             parts.append(node)
         elif isinstance(node, Scheduled):
-            chosen = node.before if step <= _when_step(node.when, steps) else node.after
-            parts.append(_text_at(chosen, step, steps))
+            chosen = node.before if step <= _when_step(node.when, steps, first) else node.after
+            parts.append(_text_at(chosen, step, steps, first))
         else:
-            parts.append(_text_at(node.options[(step - 1) % len(node.options)], step, steps))
+            parts.append(_text_at(node.options[(step - 1) % len(node.options)], step, steps, first))
     return "".join(parts)
 
 
-def schedule(prompt: str, steps: int) -> list[tuple[int, str]]:
-    """`[(until_step, text), ...]`: the text to use up to and including each step, for `steps` steps."""
+def schedule(prompt: str, steps: int, first_pass_steps: int | None = None) -> list[tuple[int, str]]:
+    """`[(until_step, text), ...]`: the text to use up to and including each step, for `steps` steps.
+
+    `first_pass_steps` is given for the second pass of the hires fix (see `_when_step`).
+    """
     steps = max(1, steps)
     tree = parse_schedule(prompt)
     if tree is None:
         return [(steps, prompt)]
     change_steps = {steps}
-    _change_steps(tree, steps, change_steps)
-    return [(step, _text_at(tree, step, steps)) for step in sorted(change_steps)]
+    _change_steps(tree, steps, change_steps, first_pass_steps)
+    return [(step, _text_at(tree, step, steps, first_pass_steps)) for step in sorted(change_steps)]
 
 
 def is_scheduled(prompt: str) -> bool:
@@ -227,10 +235,10 @@ def _walk(nodes: list[Node]):
                 yield from _walk(option)
 
 
-def text_per_step(prompt: str, steps: int) -> list[str]:
+def text_per_step(prompt: str, steps: int, first_pass_steps: int | None = None) -> list[str]:
     """The prompt's text at steps 1..steps (a convenience for engines that condition per step)."""
     texts, step = [], 1
-    for until, text in schedule(prompt, steps):
+    for until, text in schedule(prompt, steps, first_pass_steps):
         while step <= until:
             texts.append(text)
             step += 1

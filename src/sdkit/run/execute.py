@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sdkit.core.engine import Batch, GeneratedImage, LoadOptions
+from sdkit.core.engine import Batch, GeneratedImage, LoadOptions, NullStepEvents
 from sdkit.core.errors import Interrupted, RuntimeFailure
 from sdkit.core.params import SEED_MAX, ParamsBase, Txt2ImgParams
 from sdkit.core.tasks import Task
@@ -29,6 +29,7 @@ from sdkit.outputs.writer import ensure_output_dir, write_png, write_sidecar
 from sdkit.registry import PluginFailure, plugin_calls, plugin_hint
 from sdkit.run.events import RunEvents, StepsOfImage
 from sdkit.run.fields import common_fields
+from sdkit.run.hires import hires_fields, hires_pass
 from sdkit.run.inputs import open_inputs
 from sdkit.run.plan import RunPlan, UpscaleStep
 
@@ -160,6 +161,23 @@ def load_upscaler(plan: RunPlan) -> Any:
     return _load(step.engine, step.engine_entry, step.model_ref, load_options(step.params, None))
 
 
+def _hires_pass(plan: RunPlan) -> Any:
+    """The hires fix's second pass for the engine; a model upscaler is loaded once and run as a callable."""
+    hires = plan.hires
+    if hires is None or not isinstance(plan.params, Txt2ImgParams):
+        return None
+    upscale_once = None
+    if hires.engine is not None:
+        upscaler = _load(hires.engine, hires.engine_entry, hires.model_ref, load_options(hires.params, None))
+
+        def upscale_once(image: Any) -> Any:
+            batch = Batch(hires.params, (), {"image": image})
+            (result,) = _drawn(hires.engine, hires.engine_entry, upscaler, batch, NullStepEvents())
+            return result.image
+
+    return hires_pass(hires, plan.params, upscale_once)
+
+
 def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: dict[str, Any] | None = None,
                on_seed: Callable[[int, bool], None] | None = None) -> Iterator[RunImage]:
     """Draw the plan's images batch by batch; yields each image as soon as its batch is done.
@@ -181,12 +199,17 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
 
         model_hash = model_short_hash(plan.model_ref)
     total = params.image_count if isinstance(params, Txt2ImgParams) else 1
-    steps = getattr(params, "steps", 1)
+    hires = _hires_pass(plan)
+    steps = getattr(params, "steps", 1) + (hires.steps if hires is not None else 0)
     prompt, negative = getattr(params, "prompt", ""), getattr(params, "negative_prompt", "")
+    if getattr(params, "loras", ()):  # `--lora X:0.7` is recorded as A1111's tag, so A1111 reads it too
+        from sdkit.networks.lora_use import prompt_with_tags
+
+        prompt = prompt_with_tags(prompt, params.loras)
 
     for start, seeds in batch_seeds(params, first_seed):
         batch_params = params.model_copy(update={"seed": seeds[0]}) if seeds else params
-        batch = Batch(batch_params, seeds, inputs, start)
+        batch = Batch(batch_params, seeds, inputs, start, hires)
         events.image_started(start, total, steps)
         drawn = _drawn(plan.engine, plan.engine_entry, loaded, batch, StepsOfImage(events, start))
         if events.should_stop():
@@ -195,6 +218,8 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
         for offset, generated in enumerate(drawn):
             seed = seeds[offset] if seeds else None
             host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash, plan.prediction_type)
+            if hires is not None:
+                host.update(hires_fields(plan.hires, params))
             image, postprocess = generated.image, None
             if plan.upscale is not None:
                 image, postprocess = _upscaled(plan.upscale, image, StepsOfImage(events, start + offset))

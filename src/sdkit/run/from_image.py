@@ -4,9 +4,10 @@
 request field name, the model (by name and hash), the VAE, the prediction type, the mode and the
 `--upscale` step. The task follows from the fields: an image with only "Postprocess" fields was
 upscaled from a file; "Mask blur" marks an inpaint and "Denoising strength" an img2img, except where
-A1111's hires fix wrote them (its "Hires ..." fields), which sdkit does not do yet: such an image is
-recalled as its first, txt2img pass, with a warning. A PNG does not hold the input image or mask it
-was made from, so the user gives those again (`missing_inputs` says which).
+A1111's hires fix wrote it: an image with "Hires upscale" or "Hires resize" is a txt2img with the hires
+fix, its "Denoising strength" the second pass's, and its other "Hires ..." keys are recalled too (ones
+sdkit does not know, such as "Hires checkpoint", are named in a warning). A PNG does not hold the input
+image or mask it was made from, so the user gives those again (`missing_inputs` says which).
 
 `make_plan` layers the recorded values between the preset and the flags, and names the image in any
 problem a recorded value causes. `check_recorded_embeddings` finds the textual-inversion embeddings
@@ -24,6 +25,7 @@ from typing import Any
 
 from sdkit.core.errors import UserInputError
 from sdkit.core.tasks import Task
+from sdkit.networks.lora_use import LORA_HASHES_KEY, parse_hashes_field
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,25 @@ UPSCALE_FIELDS = (
 )
 UPSCALER_KEY = "Postprocess upscaler"
 HIRES_PREFIX = "Hires "  # A1111's hires fix: Hires upscale, Hires steps, Hires upscaler, Hires resize, ...
+# The hires fix's keys by request field ("Hires resize: WxH" and "Denoising strength" are read on their own).
+HIRES_FIELDS = (
+    ("hires_scale", "Hires upscale", float),
+    ("hires_steps", "Hires steps", int),
+    ("hires_upscaler", "Hires upscaler", str),
+    ("hires_sampler", "Hires sampler", str),
+    ("hires_schedule", "Hires schedule type", str),
+    ("hires_prompt", "Hires prompt", str),
+    ("hires_negative_prompt", "Hires negative prompt", str),
+    ("hires_cfg_scale", "Hires CFG Scale", float),
+)
+HIRES_RESIZE_KEY = "Hires resize"
 PREDICTION_TYPES = ("epsilon", "v_prediction")
 # What each task needs that a PNG cannot hold, as flags.
 INPUT_FLAGS = {Task.IMG2IMG: ("--image FILE",), Task.INPAINT: ("--image FILE", "--mask FILE"),
                Task.UPSCALE: ("--image FILE",)}
 _SHOWN_VALUE = 60  # longest metadata value quoted in a message
+MAX_RECORDED_EMBEDDINGS = 100
+SHOWN_MISSING = 10  # missing embeddings named in a message
 EMPHASIS_BY_A1111_NAME = {"original": "original", "no norm": "no-norm", "ignore": "ignore", "none": "none"}
 
 
@@ -68,6 +84,7 @@ class RecordedRun:
     mode: str | None = None
     hires: dict[str, str] = field(default_factory=dict)
     embeddings: dict[str, str] = field(default_factory=dict)  # `TI hashes`: name -> 12-hex short hash
+    lora_hashes: dict[str, str] = field(default_factory=dict)  # `Lora hashes`: name -> 12-hex short hash
 
     def describe(self) -> str:
         return f"{self.image}'s metadata"
@@ -123,11 +140,8 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
         for name, key, kind in GENERATION_FIELDS:
             params[name] = _value(image, fields, key, kind, name)
         if hires:  # the strength was the hires pass's; the first pass is a plain txt2img
-            params.pop("strength")
-            listed = ", ".join(f"{key}: {_shown(value)}" for key, value in hires.items())
-            first_pass = f"Size {fields['Size']}" if "Size" in fields else "txt2img"
-            log.warning("%s was made with A1111's hires fix (%s), which sdkit does not do yet; recalling its "
-                        "first pass only (%s)", image, listed, first_pass)
+            params["hires_denoise"] = params.pop("strength")
+            params.update(_hires_params(image, hires))
         size = fields.get("Size")
         if size is not None:
             try:
@@ -155,6 +169,7 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
     recorded = RecordedRun(
         image=image, task=task, params={key: value for key, value in params.items() if value is not None},
         embeddings=_ti_hashes(str(fields.get("TI hashes", ""))),
+        lora_hashes=parse_hashes_field(fields.get(LORA_HASHES_KEY)),
         model_name=fields.get(UPSCALER_KEY) if task is Task.UPSCALE else fields.get("Model"),
         model_hash=None if task is Task.UPSCALE else fields.get("Model hash"),
         vae=fields.get("VAE"), prediction_type=prediction_type, mode=fields.get("Mode"), hires=hires,
@@ -167,7 +182,11 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
 def _ti_hashes(value: str) -> dict[str, str]:
     """`TI hashes: "name: 0123456789ab, other: ..."` as {name: hash} (entries without a hash are left out)."""
     found: dict[str, str] = {}
-    for entry in value.split(","):
+    entries = value.split(",")
+    if len(entries) > MAX_RECORDED_EMBEDDINGS:  # a real prompt uses a handful; a hostile one must not cost minutes
+        log.warning("its metadata records %d embeddings; only the first %d are looked for", len(entries),
+                    MAX_RECORDED_EMBEDDINGS)
+    for entry in entries[:MAX_RECORDED_EMBEDDINGS]:
         name, _, short_hash = entry.rpartition(":")
         if name.strip() and short_hash.strip():
             found[name.strip()] = short_hash.strip().lower()
@@ -185,8 +204,9 @@ def check_recorded_embeddings(recorded: RecordedRun, prompt: str, negative_promp
     from sdkit.networks.embeddings import EmbeddingLibrary, embedding_short_hash, embeddings_folder
     from sdkit.runtime.config import models_dir
 
+    texts = f"{prompt}\n{negative_prompt}".lower()  # the CLIP tokenizer lowercases: so does the lookup
     wanted = {name: short_hash for name, short_hash in recorded.embeddings.items()
-              if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", f"{prompt}\n{negative_prompt}", re.IGNORECASE)}
+              if name.lower() in texts and re.search(rf"(?<!\w){re.escape(name.lower())}(?!\w)", texts)}
     if not wanted:
         return
     library = EmbeddingLibrary.scan(embeddings_folder(models_dir()))
@@ -211,10 +231,29 @@ def check_recorded_embeddings(recorded: RecordedRun, prompt: str, negative_promp
         missing.append(f"{_shown(name)} [{_shown(short_hash)[1:-1]}]")
     if missing:
         raise UserInputError(
-            f"{recorded.image} was made with textual-inversion embedding(s) {', '.join(missing)}, which are not "
+            f"{recorded.image} was made with textual-inversion embedding(s) {', '.join(missing[:SHOWN_MISSING])}"
+            f"{f' and {len(missing) - SHOWN_MISSING} more' if len(missing) > SHOWN_MISSING else ''}, which are not "
             f"in the embeddings folder {embeddings_folder(models_dir())}",
             "; ".join(renames) if renames else "put the embedding files there under those names "
             "(NAME.safetensors, .pt or .bin), or pass --prompt/--negative-prompt without them")
+
+
+def _hires_params(image: Path, hires: dict[str, str]) -> dict[str, Any]:
+    """The hires fix's request fields from its infotext keys; unknown "Hires ..." keys are named in a warning."""
+    params: dict[str, Any] = {name: _value(image, hires, key, kind, name) for name, key, kind in HIRES_FIELDS}
+    resize = hires.get(HIRES_RESIZE_KEY)
+    if resize is not None:
+        try:
+            params["hires_width"], params["hires_height"] = (int(part) for part in resize.lower().split("x"))
+        except ValueError:
+            raise UserInputError(f"{image}: its metadata records an unreadable {HIRES_RESIZE_KEY}: {_shown(resize)}",
+                                 "pass --hires-size WxH to set it yourself") from None
+    known = {key for _, key, _ in HIRES_FIELDS} | {HIRES_RESIZE_KEY}
+    unknown = [key for key in hires if key not in known]
+    if unknown:
+        log.warning("%s records hires fix settings sdkit does not use: %s", image,
+                    ", ".join(f"{key}: {_shown(hires[key])}" for key in unknown))
+    return params
 
 
 def missing_inputs(recorded: RecordedRun, task: Task, given: set[str]) -> None:

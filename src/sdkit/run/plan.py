@@ -17,13 +17,15 @@ from typing import Any
 
 from sdkit.core.errors import ParamsError, Problem, UserInputError
 from sdkit.core.models import ModelRef
-from sdkit.core.params import ParamsBase, UpscaleParams, parse_params
+from sdkit.core.params import ParamsBase, Txt2ImgParams, UpscaleParams, parse_params
 from sdkit.core.requests import request_fields
 from sdkit.core.tasks import Mode, Task
 from sdkit.models.recommended import recommended_params
+from sdkit.networks.lora_use import plan_loras
 from sdkit.registry import PIPELINES, Entry, plugin_calls, registry
 from sdkit.run.choose import choose
 from sdkit.run.from_image import RecordedRun, missing_inputs, read_recorded_run, recorded_model
+from sdkit.run.hires import HiresPlan, plan_hires
 from sdkit.run.inputs import INPUT_IMAGES
 from sdkit.runtime.logs import set_context
 
@@ -67,6 +69,7 @@ class RunPlan:
     upscale: UpscaleStep | None = None
     prediction_type: str | None = None  # given (--prediction-type, or recalled), not the model's own
     from_image: Path | None = None
+    hires: HiresPlan | None = None  # A1111's hires fix (txt2img)
 
     @property
     def engine_name(self) -> str:
@@ -96,6 +99,7 @@ class RunPlan:
             "preset_changes": self.preset_changes,
             "flag_overrides": self.flag_overrides,
             "upscale": self.upscale.describe() if self.upscale is not None else None,
+            "hires": self.hires.describe() if self.hires is not None else None,
             "prediction_type": self.prediction_type,
             "from_image": str(self.from_image) if self.from_image is not None else None,
         }
@@ -282,7 +286,9 @@ def make_plan(
                              f"cannot be used with {run_task.value}",
                              f"{run_task.value} takes: {', '.join(sorted(allowed))}"
                              + ("; --scale, --tile and --tile-overlap set the upscaler's values together with --upscale"
-                                if set(unknown_flags) & set(UPSCALE_STEP_FLAGS) else ""))
+                                if set(unknown_flags) & set(UPSCALE_STEP_FLAGS) else "")
+                             + ("; the hires fix (--hires-*) is a second pass of txt2img: drop --image/--mask for it"
+                                if any(name.startswith("hires_") for name in unknown_flags) else ""))
 
     with plugin_calls(engine_entry, "giving its defaults"):
         defaults = dict(engine_obj.defaults(run_task, run_mode))
@@ -315,6 +321,12 @@ def make_plan(
         params = parse_params(engine_obj, run_task, {k: v for k, v in merged.items() if k in allowed}, run_mode)
     except ParamsError as error:
         raise _with_origins(error, origins) from None
+    params = plan_loras(params, model_ref, recorded)  # a missing or wrong-family LoRA fails --dry-run too
+    if recorded is not None and recorded.embeddings:
+        from sdkit.run.from_image import check_recorded_embeddings
+
+        check_recorded_embeddings(recorded, str(getattr(params, "prompt", "")),
+                                  str(getattr(params, "negative_prompt", "")))
     try:
         sampler = _resolve_sampler(params)
     except UserInputError as error:
@@ -330,6 +342,15 @@ def make_plan(
             raise
         raise _recorded_error(error, recorded, "the upscaler",
                               "pass --upscale FILE, or --upscale '' to leave the upscale out") from None
+    try:
+        hires = plan_hires(params, engine_obj, engine_entry) if isinstance(params, Txt2ImgParams) else None
+    except UserInputError as error:
+        recalled_hires = [key for key in ("hires_upscaler", "hires_sampler", "hires_schedule") if key in origins]
+        if recorded is None or not recalled_hires:
+            raise
+        raise _recorded_error(error, recorded, f"the {' and '.join(recalled_hires)}",
+                              "pass --hires-upscaler (e.g. Latent) or put that upscaler in the models "
+                              "folder's upscale/ folder") from None
 
     preset_changes = {}
     if preset is not None:
@@ -349,7 +370,7 @@ def make_plan(
         model_ref=model_ref, vae=vae, params=params, sampler=sampler, preset=preset,
         preset_changes=preset_changes, flag_overrides=flag_overrides, model_is_default=choice.model_is_default,
         upscale=upscale, prediction_type=prediction_type,
-        from_image=recorded.image if recorded is not None else None,
+        from_image=recorded.image if recorded is not None else None, hires=hires,
     )
 
 
