@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import CliResult, run_sdkit, run_sdkit_process
 
+from bad_inputs.cases_embeddings import CASES as EMBEDDING_CASES
 from bad_inputs.cases_generate import CASES as GENERATE_CASES
 from bad_inputs.cases_images import CASES as IMAGE_CASES
 from bad_inputs.cases_models import CASES as MODEL_CASES
@@ -33,7 +34,8 @@ from bad_inputs.cases_presets import CASES as PRESET_CASES
 from bad_inputs.cases_prompt import CASES as PROMPT_CASES
 from bad_inputs.corpus import MODELS, Case, Ctx, flat
 
-ALL_CASES: list[Case] = [*GENERATE_CASES, *IMAGE_CASES, *MODEL_CASES, *PRESET_CASES, *PROMPT_CASES, *OTHER_CASES]
+ALL_CASES: list[Case] = [*GENERATE_CASES, *IMAGE_CASES, *MODEL_CASES, *PRESET_CASES, *PROMPT_CASES, *EMBEDDING_CASES,
+                         *OTHER_CASES]
 MINIMUM_CASES = 150
 TEMP_MARKS = (".part", ".tmp")
 
