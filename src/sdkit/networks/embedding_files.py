@@ -36,7 +36,7 @@ MAX_WIDTH = 8192  # wider than any CLIP text encoder
 # Vectors per text encoder: "clip_l" and "clip_g" for SDXL (its first and second encoder), or one set.
 SINGLE = "single"
 SDXL_KEYS = ("clip_l", "clip_g")
-_UNSAFE_NAME = re.compile(r"(?:GLOBAL|global:?)\s+(\S+)")  # in torch's safe-loader message: what it refused
+_UNSAFE_NAME = re.compile(r"GLOBAL\s+([\w.]+)")  # in torch's safe-loader message: what it refused
 _HINT = "remove the file from the embeddings folder, or download it again"
 
 
