@@ -19,8 +19,6 @@ from sdkit.core.tasks import Task
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from sdkit.core.params import SizeLimits
-
 # The latent upscale modes by A1111's names (its shared.latent_upscale_modes): torch's interpolate mode
 # and whether it antialiases. "Latent" is A1111's default hires upscaler.
 LATENT_MODES: dict[str, tuple[str, bool]] = {
@@ -147,9 +145,11 @@ class HiresPass:
     upscale_image: Callable[[Image, tuple[int, int]], Image] | None = None
 
 
-def hires_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | None,
-                   engine_name: str | None = None) -> list[Problem]:
-    """The hires parameters' own rules (`range_problems` calls this): ranges, the target size, the task."""
+def hires_problems(values: Mapping[str, Any], task: Task, limits: Any, engine_name: str | None = None) -> list[Problem]:
+    """The hires parameters' own rules (`range_problems` calls this): ranges, the target size, the task.
+
+    `limits` is the engine's `SizeLimits` (typed loosely: `sdkit.core.params` imports this module).
+    """
     given = [name for name in HIRES_PARAMS if values.get(name) is not None]
     if not given:
         return []
