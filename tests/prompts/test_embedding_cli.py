@@ -115,3 +115,20 @@ def test_sdkit_prompt_shows_the_embeddings_their_slots_and_the_unusable_ones(cap
     table = run_sdkit(capsys, "prompt", "a (glowstyle:1.2) sd15style")
     flat = " ".join(table.output.split())
     assert f"embedding glowstyle: 3 vector(s), {short_hash(style)}" in flat and "warning: embedding 'sd15style'" in flat
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl"])
+def test_each_family_uses_an_embedding_of_its_widths(capsys, tmp_path, embeddings, tiny_pipeline_dir, family):
+    from embedding_files import TINY_WIDTHS
+
+    model = ("--model", str(tiny_pipeline_dir(family)), "-W", "64", "-H", "64")
+    words = generate(capsys, tmp_path / "words", "a fox, tinystyle", *model)
+    widths = TINY_WIDTHS[family]
+    if len(widths) == 2:
+        path = write_embedding(embeddings / "tinystyle.safetensors", "sdxl", random_vectors(2, widths[0], seed=1),
+                               random_vectors(2, widths[1], seed=2))
+    else:
+        path = write_embedding(embeddings / "tinystyle.pt", "a1111", random_vectors(2, widths[0], seed=1))
+    used = generate(capsys, tmp_path / "used", "a fox, tinystyle", *model)
+    assert read_infotext(used).fields["TI hashes"] == f"tinystyle: {short_hash(path)}"
+    assert not np.array_equal(pixels(words), pixels(used))
