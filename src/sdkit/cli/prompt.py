@@ -62,6 +62,7 @@ def describe_prompt(prompt: str, model: str | None, steps: int | None) -> dict[s
         names_used,
         usable_embeddings,
     )
+    from sdkit.networks.lora_files import lora_file_or_none
     from sdkit.prompts.chunks import TokenizerInfo, chunk_runs
     from sdkit.prompts.emphasis import parse_emphasis
     from sdkit.prompts.networks import extract_networks
@@ -94,8 +95,9 @@ def describe_prompt(prompt: str, model: str | None, steps: int | None) -> dict[s
                                    for fix in chunk.fixes]} for chunk in chunked.chunks],
         "token_count": chunked.token_count,
         "window": tokenizer.window,
-        # LoRA files are not loaded by sdkit yet: the tags are read (and removed from the text) only.
-        "loras": [{"name": tag.name, "weight": tag.text_encoder_weight, "unet_weight": tag.unet_weight}
+        # The file each tag means (null: none in the LoRA folder; `generate` would refuse it).
+        "loras": [{"name": tag.name, "weight": tag.text_encoder_weight, "unet_weight": tag.unet_weight,
+                   "file": str(found) if (found := lora_file_or_none(tag.name)) is not None else None}
                   for tag in loras],
         "unknown_tags": unknown_tags,
         "embeddings": {
@@ -140,10 +142,12 @@ def prompt_command(
     for embedding in described["embeddings"]["unusable"]:
         message("warning", f"{embedding['problem']}; its name is read as plain words here, and generating refuses "
                 f"it ({embedding['hint']})")
+    from sdkit.networks.lora_files import lora_folder
+
     for tag in described["loras"]:
         weights = f"weight {tag['weight']:g}" + (f", UNet {tag['unet_weight']:g}" if tag["unet_weight"] != tag["weight"]
                                                  else "")
-        out.print(plain(f"LoRA {tag['name']}: {weights} (LoRA files are not loaded by sdkit yet)"))
+        out.print(plain(f"LoRA {tag['name']}: {weights}, " + (tag["file"] or f"not found in {lora_folder()}")))
     for tag in described["unknown_tags"]:
         message("warning", f"{tag} is not a network sdkit knows; it is removed from the text")
     for until, text in described.get("schedule", []):

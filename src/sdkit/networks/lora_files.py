@@ -107,6 +107,14 @@ def find_lora(name: str) -> Path:
     raise UnknownKeyError("LoRA", name, names, hint)
 
 
+def lora_file_or_none(name: str) -> Path | None:
+    """The file `name` means, or None where there is none (for `sdkit prompt`, which only shows it)."""
+    try:
+        return find_lora(name)
+    except UserInputError:
+        return None
+
+
 def display_name(name: str) -> str:
     """A LoRA's name as A1111 writes it in `Lora hashes` (no `:` or `,`, which would break the field)."""
     return name.replace(":", "").replace(",", "")

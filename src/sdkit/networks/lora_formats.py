@@ -30,8 +30,8 @@ FAMILY_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 # Widths that name a family: the UNet's cross-attention context, and the (first) text encoder's.
 CONTEXT_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 TEXT_WIDTHS = {768: "sd1", 1024: "sd2"}
-_UNSUPPORTED = (("oft_blocks", "OFT"), ("oft_diag", "OFT"), ("boft_", "BOFT"), ("on_input", "IA3"),
-                ("a1.weight", "GLoRA"), (".diff", "a full-difference (diff) LyCORIS"))
+_UNSUPPORTED = (("oft_blocks", "an OFT"), ("oft_diag", "an OFT"), ("boft_", "a BOFT"), ("on_input", "an IA3"),
+                ("a1.weight", "a GLoRA"), (".diff", "a full-difference (diff) LyCORIS"))
 _SGM_BLOCKS = ("input_blocks", "middle_block", "output_blocks")
 
 
@@ -51,7 +51,7 @@ class LoraInfo:
 def _format(keys: list[str], path: Path) -> str:
     for marker, name in _UNSUPPORTED:
         if any(marker in key for key in keys):
-            raise UserInputError(f"{path}: a {name} file; sdkit loads LoRA, LoCon, LoHa and LoKr files",
+            raise UserInputError(f"{path}: {name} file; sdkit loads LoRA, LoCon, LoHa and LoKr files",
                                  "see docs/prompts.md (LoRA) for the formats sdkit reads")
     if any(".hada_w1_a" in key for key in keys):
         return "loha"

@@ -115,20 +115,20 @@ def _renamed(written: str, name: str) -> str:
     return _TAG_HEAD.sub(lambda match: f"<{match.group(1)}:{name}", written, count=1)
 
 
-def plan_loras(params: Any, model_ref: Any, recorded_hashes: dict[str, str] | None = None,
-               recorded_in: str | None = None) -> Any:
+def plan_loras(params: Any, model_ref: Any, recorded: Any = None) -> Any:
     """Check every LoRA of a txt2img/img2img/inpaint plan now; returns the params, the prompt's tags renamed
     where a recorded LoRA was found by its hash under another name.
 
-    `recorded_hashes` are an image's `Lora hashes` (`--from-image`): each recorded tag is found by hash
-    first, then by name, and every one that is missing is named at once.
+    `recorded` is the `--from-image` run (its `image` and its `lora_hashes`, A1111's `Lora hashes`): each
+    recorded tag is found by hash first, then by name, and every one that is missing is named at once.
     """
     from sdkit.networks.lora_formats import check_family, read_lora_info
 
     prompt = getattr(params, "prompt", None)
     if prompt is None:
         return params
-    recorded_hashes = recorded_hashes or {}
+    recorded_hashes: dict[str, str] = getattr(recorded, "lora_hashes", None) or {}
+    recorded_in = f"{recorded.image}" if recorded is not None else None
     _, tags, _ = extract_networks(prompt)
     missing = []
     for tag in tags:

@@ -118,6 +118,9 @@ def _load_adapter(loaded: Any, pipeline: Any, use: Any) -> Adapter:
     adapter_name = f"lora_{use.short_hash}"
     log.info("loading %s %s (%s, %d layers) as adapter %s", info.label, use.name, info.path, info.modules,
              adapter_name)
+    library_log = logging.getLogger("diffusers")
+    level = library_log.level
+    library_log.setLevel(logging.CRITICAL)  # diffusers logs a failed load as an error; sdkit says it once, below
     try:
         parts = _load_file(loaded, pipeline, use, info, adapter_name)
     except UserInputError:
@@ -125,7 +128,11 @@ def _load_adapter(loaded: Any, pipeline: Any, use: Any) -> Adapter:
         raise
     except (ValueError, RuntimeError, KeyError, TypeError, IndexError) as error:
         _forget(loaded.components, adapter_name)
-        raise _does_not_fit(use, loaded, str(error).strip().splitlines()[0][:200]) from None
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()] or [type(error).__name__]
+        reason = next((line for line in lines if line.startswith("size mismatch")), lines[0])
+        raise _does_not_fit(use, loaded, reason[:300]) from None
+    finally:
+        library_log.setLevel(level)
     injected = sum(len(_tuner_layers(loaded.components[part], adapter_name)) for part in parts)
     if injected < info.modules:
         _forget(loaded.components, adapter_name)
