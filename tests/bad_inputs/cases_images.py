@@ -230,10 +230,7 @@ CASES = [
     case("from-image-inpaint-needs-image-and-mask", "generate", "--from-image", "{inpaint.png}", *SD1, *DRY,
          files={"inpaint.png": image(parameters=infotext(Denoising_strength=0.75, Mask_blur=4))},
          words=("{inpaint.png}", "--image", "--mask")),
-    case("from-image-hires-fix-recalls-first-pass", "generate", "--from-image", "{hires.png}", *SD1, *DRY, code=0,
-         files={"hires.png": image(parameters=infotext(Denoising_strength=0.7, Hires_upscale=2,
-                                                       Hires_upscaler="Latent"))},
-         words=("{hires.png} was made with A1111's hires fix", "recalling its first pass only"), log=("{hires.png}",)),
+    # An A1111 hires-fix PNG runs both passes: cases_hires.py.
     case("from-image-escape-in-prompt", "generate", "--from-image", "{esc.png}", *SD1, *DRY,
          files={"esc.png": image(parameters=infotext("red \x1b[31malert"))}, words=("prompt=",)),
 ]

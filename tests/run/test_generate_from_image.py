@@ -153,15 +153,17 @@ def test_an_inpaint_image_asks_for_its_image_and_mask(capsys, tmp_path, tiny_pip
     assert (plan["params"]["strength"], plan["params"]["mask_blur"]) == (0.8, 6)
 
 
-def test_a_hires_fix_image_is_recalled_as_its_first_pass_with_a_warning(capsys, tmp_path, tiny_pipeline_dir):
+def test_a_hires_fix_image_is_recalled_with_both_passes(capsys, tmp_path, tiny_pipeline_dir):
+    """The hires fix's own round trips are in test_hires_generate.py; here: what the plan recalls."""
     image = a1111_png(tmp_path / "hires.png", f"a fox\n{TXT2IMG_FIELDS}, Denoising strength: 0.7, "
                                               "Hires upscale: 2, Hires steps: 10, Hires upscaler: Latent")
     result = dry_run(capsys, "--from-image", str(image), "--model", str(tiny_pipeline_dir("sd1")))
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
     assert plan["task"] == "txt2img" and "strength" not in plan["params"]
-    warning = " ".join(result.stderr.split())
-    assert "hires fix" in warning and "Hires upscale: '2'" in warning and "not do yet" in warning
+    params = plan["params"]
+    assert (params["hires_scale"], params["hires_steps"], params["hires_denoise"]) == (2, 10, 0.7)
+    assert plan["hires"]["size"] == "128x128" and plan["hires"]["upscaler"] == "Latent"
 
 
 def test_the_vae_and_the_upscaler_are_recalled(capsys, tmp_path, tiny_pipeline_dir):
