@@ -21,7 +21,7 @@ def test_json_gives_runs_chunks_count_loras_and_schedule(capsys, sdkit_home):
     assert described["model"] == "sdkit-shapes" and described["window"] == 14
     assert len(described["chunks"]) == 2 and all(len(chunk["tokens"]) == 16 for chunk in described["chunks"])
     assert described["chunks"][0]["weights"][2] == 1.4  # start token, "a", then "red"
-    assert described["loras"] == [{"name": "detail", "weight": 0.7, "unet_weight": 0.7}]
+    assert described["loras"] == [{"name": "detail", "weight": 0.7, "unet_weight": 0.7, "file": None}]
     assert [until for until, _ in described["schedule"]] == [5, 10]
     assert described["schedule"][0][1].endswith(" cat") and described["schedule"][1][1].endswith(" dog")
 

@@ -152,3 +152,12 @@ def test_sdxl_loras_with_two_text_encoders_load(capsys, tmp_path, models, fresh_
         assert adapter.parts == {"unet", "text_encoder", "text_encoder_2"}
         assert _tuner_layers(loaded.components["text_encoder_2"], adapter.name)
     assert np.array_equal(pixels(make(capsys, tmp_path, WEIGHTED, *model)), plain)
+
+
+def test_a_preset_sets_loras_as_the_flag_does(capsys, tmp_path, models):
+    preset = tmp_path / "styled.yaml"
+    preset.write_text("schema_version: 1\ntask: txt2img\nparams:\n  loras: ['hada:0.6', 'detail']\n", encoding="utf-8")
+    from_preset = make(capsys, tmp_path, PROMPT, "--preset", str(preset))
+    from_flags = make(capsys, tmp_path, PROMPT, "--lora", "hada:0.6", "--lora", "detail")
+    assert np.array_equal(pixels(from_preset), pixels(from_flags))
+    assert read_infotext(from_preset).prompt == PROMPT + " <lora:hada:0.6> <lora:detail:1>"

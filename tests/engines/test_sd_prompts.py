@@ -49,12 +49,13 @@ def test_a_non_default_emphasis_is_recorded_and_recalled(capsys, tmp_path):
     assert "Emphasis" not in read_infotext(default).fields
 
 
-def test_lora_tags_are_removed_from_the_text_with_a_warning_and_kept_in_the_infotext(capsys, tmp_path):
-    tagged, result = make(capsys, tmp_path, "tagged", "a red circle on a blue background <lora:detail:0.7>")
-    plain, _ = make(capsys, tmp_path, "plain", "a red circle on a blue background ")
-    assert "<lora:detail:0.7>: LoRA files are not loaded by sdkit yet" in result.stderr
+def test_lora_tags_in_the_negative_prompt_are_removed_with_a_warning_and_kept_in_the_infotext(capsys, tmp_path):
+    # (LoRAs in the prompt itself: tests/engines/test_loras.py)
+    tagged, result = make(capsys, tmp_path, "tagged", "a red circle", "-n", "blurry <lora:detail:0.7>")
+    plain, _ = make(capsys, tmp_path, "plain", "a red circle", "-n", "blurry ")
+    assert "<lora:detail:0.7> in the negative prompt" in result.stderr
     assert np.array_equal(pixels(tagged), pixels(plain))
-    assert read_infotext(tagged).prompt == "a red circle on a blue background <lora:detail:0.7>"
+    assert read_infotext(tagged).negative_prompt == "blurry <lora:detail:0.7>"
 
 
 def test_a_long_prompt_with_break_is_encoded_in_chunks(capsys, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 
 import numpy as np
@@ -121,3 +122,14 @@ def test_lora_options_read_like_tags_and_become_a1111_tags():
             parse_lora_option(bad)
     assert parse_hashes_field("add_detail: 7C6BAD76EB54, b: 0123456789ab") == {
         "add_detail": "7c6bad76eb54", "b": "0123456789ab"}
+
+
+def test_sdkit_prompt_names_the_file_of_each_tag(capsys, tmp_path):
+    from cli_helpers import run_sdkit
+
+    made = kohya(tmp_path / "models" / "Lora" / "Film_Grain.safetensors", {ATTN2: (8, 8)})
+    result = run_sdkit(capsys, "prompt", "a fox <lora:film_grain:0.5> <lora:nope>", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)["loras"]
+    assert found == [{"name": "film_grain", "weight": 0.5, "unet_weight": 0.5, "file": str(made)},
+                     {"name": "nope", "weight": 1.0, "unet_weight": 1.0, "file": None}]
