@@ -247,3 +247,20 @@ def test_the_other_families_draw_both_passes(capsys, tmp_path, tiny_pipeline_dir
                       "--hires-upscaler", upscaler, "-o", str(tmp_path))
     pixels, parameters = saved(result)
     assert pixels.shape == (96, 96, 3) and "Hires upscale: 1.5" in parameters
+
+
+def test_a_preset_sets_the_hires_fix_and_a_scale_of_0_turns_it_off(capsys, tmp_path, tiny_one):
+    preset = tmp_path / "hires.yaml"
+    preset.write_text("schema_version: 1\ntask: txt2img\nparams:\n  hires_scale: 2\n  hires_upscaler: nearest\n"
+                      "  hires_denoise: 0.4\n")
+    planned = run_sdkit(capsys, "generate", "--preset", str(preset), "--model", tiny_one, "x", *FAST, "--dry-run",
+                        "--json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert plan["hires"]["upscaler"] == "Nearest" and plan["params"]["hires_denoise"] == 0.4
+    hires = generate(capsys, "--model", tiny_one, "x", *FAST, "--hires-size", "128x128", "-o", str(tmp_path / "a"))
+    first_pass = generate(capsys, "--from-image", hires["images"][0]["path"], "--hires-scale", "0",
+                          "-o", str(tmp_path / "b"))
+    plain = generate(capsys, "--model", tiny_one, "x", *FAST, "-o", str(tmp_path / "c"))
+    assert first_pass["hires"] is None and "Hires" not in saved(first_pass)[1]
+    assert np.array_equal(saved(first_pass)[0], saved(plain)[0])

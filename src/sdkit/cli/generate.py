@@ -61,7 +61,7 @@ def generate(
     scale: float = typer.Option(None, "--scale", help="upscale (or --upscale): output scale (default: the model's own)."),
     tile: int = typer.Option(None, "--tile", help="upscale (or --upscale): tile size in pixels, 0 for no tiling."),
     tile_overlap: int = typer.Option(None, "--tile-overlap", help="upscale (or --upscale): overlap between tiles in pixels."),
-    hires_scale: float = typer.Option(None, "--hires-scale", help="Hires fix (txt2img): draw, enlarge by this factor and redraw with img2img (A1111's two passes)."),
+    hires_scale: float = typer.Option(None, "--hires-scale", help="Hires fix (txt2img): draw, enlarge by this factor and redraw with img2img (A1111's two passes); 0 turns it off."),
     hires_size: str = typer.Option(None, "--hires-size", help="Hires fix: the second pass's size WxH instead of a scale (0 for one side keeps the aspect ratio)."),
     hires_upscaler: str = typer.Option(None, "--hires-upscaler", help="Hires fix: Latent (default), 'Latent (bicubic)', ... as A1111 names them, Lanczos, Nearest, None, or an upscaler model."),
     hires_steps: int = typer.Option(None, "--hires-steps", help="Hires fix: steps of the second pass (0, the default: as many as the first)."),

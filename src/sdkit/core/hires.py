@@ -52,7 +52,12 @@ def builtin_upscaler(name: str) -> str | None:
 
 
 def hires_enabled(values: Mapping[str, Any]) -> bool:
-    """Whether these parameters ask for the hires fix: a scale, or a target width or height."""
+    """Whether these parameters ask for the hires fix: a scale, or a target width or height.
+
+    A scale of 0 turns it off whatever else is set (to make only the first pass of a hires image).
+    """
+    if values.get("hires_scale") == 0:
+        return False
     return any(values.get(name) not in (None, 0) for name in HIRES_SWITCHES)
 
 
@@ -151,7 +156,7 @@ def hires_problems(values: Mapping[str, Any], task: Task, limits: Any, engine_na
     `limits` is the engine's `SizeLimits` (typed loosely: `sdkit.core.params` imports this module).
     """
     given = [name for name in HIRES_PARAMS if values.get(name) is not None]
-    if not given:
+    if not given or values.get("hires_scale") == 0:  # off (see hires_enabled)
         return []
     if task is not Task.TXT2IMG:
         return [Problem(name, values[name], "is for txt2img only: the hires fix is a second pass of txt2img",
