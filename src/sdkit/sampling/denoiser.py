@@ -1,0 +1,123 @@
+"""A diffusers UNet2DConditionModel as the denoiser A1111 samples with (reference §10), and its decode.
+
+`UNetDenoiser(x, σ)` returns the x₀ estimate with classifier-free guidance:
+- the UNet sees x / sqrt(σ² + 1) at the fractional timestep t(σ) (`SigmaTable.sigma_to_t`, no rounding);
+- ε-models: denoised = x − σ·ε; v-models: denoised = x/(σ² + 1) − v·σ/sqrt(σ² + 1);
+- cond and uncond run in one batch, cond images first (A1111's order), or as two calls when their token
+  lengths differ; denoised = uncond + (cond − uncond)·scale; at scale 1 only cond runs;
+- SDXL's `added_cond_kwargs` (text_embeds, time_ids) travel with each conditioning;
+- `conditioning(call_index)` may change per model call: A1111's CFGDenoiser counts model evaluations
+  (0-based), not sampler steps, so a prompt schedule for a second-order sampler spans 2 × steps calls.
+`predict_eps(x, timestep)` is the same for A1111's DDIM, on ε (v turned into ε), with CFG on ε.
+
+`decode_truncated(vae, latents)`: clamp((VAE(latents/scaling_factor) + 1)/2, 0, 1), then uint8 by
+truncation as A1111 does (diffusers rounds).
+Not here: A1111's "skip early cond", s_min_uncond and negative-prompt padding options (all off by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sdkit.sampling.sigmas import SigmaTable
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Text conditioning for a batch: hidden states (B, tokens, width) and SDXL's added conditions."""
+
+    embeddings: torch.Tensor
+    added: Mapping[str, torch.Tensor] = field(default_factory=dict)
+
+
+ConditioningPair = tuple[Conditioning, Conditioning | None]  # (cond, uncond); uncond None: no CFG
+
+
+class UNetDenoiser:
+    """Call as `denoise(x, sigma)`; `calls` counts model evaluations (A1111's step counter)."""
+
+    def __init__(self, unet: Any, table: SigmaTable, conditioning: ConditioningPair | Callable[[int], ConditioningPair],
+                 *, cfg_scale: float = 7.0, prediction_type: str | None = None) -> None:
+        self.unet = unet
+        self.table = table
+        self.cfg_scale = float(cfg_scale)
+        self.prediction_type = prediction_type or "epsilon"
+        if self.prediction_type not in ("epsilon", "v_prediction"):
+            raise ValueError(f"prediction_type {self.prediction_type!r}: A1111 samples epsilon and v_prediction")
+        self._conditioning = conditioning
+        self.calls = 0
+
+    def _pair(self) -> ConditioningPair:
+        pair = self._conditioning(self.calls) if callable(self._conditioning) else self._conditioning
+        cond, uncond = pair
+        return (cond, None) if self.cfg_scale == 1.0 else (cond, uncond)
+
+    def _unet(self, sample: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
+        dtype = self.unet.dtype
+        added = {key: value.to(self.unet.device, dtype) for key, value in conditioning.added.items()}
+        output = self.unet(sample.to(self.unet.device, dtype), timesteps.to(self.unet.device),
+                           encoder_hidden_states=conditioning.embeddings.to(self.unet.device, dtype),
+                           added_cond_kwargs=added or None, return_dict=False)[0]
+        return output.to(sample.device, torch.float32)
+
+    def _guided_outputs(self, sample: torch.Tensor, timesteps: torch.Tensor,
+                        combine: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """Run cond (and uncond) and combine each model output into the result with `combine`."""
+        cond, uncond = self._pair()
+        self.calls += 1
+        images = sample.shape[0]
+        if uncond is None:
+            return combine(sample, self._unet(sample, timesteps, cond))
+        if cond.embeddings.shape[1:] == uncond.embeddings.shape[1:]:
+            joined = Conditioning(torch.cat([cond.embeddings, uncond.embeddings]),
+                                  {key: torch.cat([cond.added[key], uncond.added[key]]) for key in cond.added})
+            both = self._unet(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]), joined)
+            cond_out, uncond_out = combine(sample, both[:images]), combine(sample, both[images:])
+        else:  # different token lengths: two passes, no padding (A1111's default)
+            cond_out = combine(sample, self._unet(sample, timesteps, cond))
+            uncond_out = combine(sample, self._unet(sample, timesteps, uncond))
+        return uncond_out + (cond_out - uncond_out) * self.cfg_scale
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        sigma = torch.as_tensor(sigma, dtype=torch.float32)
+        c_in = 1 / (sigma**2 + 1) ** 0.5
+        timesteps = self.table.sigma_to_t(sigma).reshape(1).expand(x.shape[0]).contiguous()
+
+        def denoised_from(x_unscaled: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+            if self.prediction_type == "v_prediction":
+                return x_unscaled * (1 / (sigma**2 + 1)) + output * (-sigma / (sigma**2 + 1) ** 0.5)
+            return x_unscaled + output * -sigma
+
+        scaled = x * c_in
+        return self._guided_outputs(scaled, timesteps, lambda _sample, output: denoised_from(x, output))
+
+    def predict_eps(self, x: torch.Tensor, timestep: int) -> torch.Tensor:
+        """ε at integer `timestep` (A1111's DDIM), CFG applied to ε."""
+        timesteps = torch.full((x.shape[0],), float(timestep), dtype=torch.float32)
+        alpha = self.table.alphas_cumprod[int(timestep)]
+
+        def eps_from(sample: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+            if self.prediction_type == "v_prediction":
+                return alpha.sqrt() * output + (1 - alpha).sqrt() * sample
+            return output
+
+        return self._guided_outputs(x, timesteps, eps_from)
+
+
+def decode_truncated(vae: Any, latents: torch.Tensor) -> list[np.ndarray]:
+    """Decode latents to uint8 HWC images the way A1111 does: clamp, ×255, cast down (truncation)."""
+    scaling = float(vae.config.scaling_factor)
+    shift = getattr(vae.config, "shift_factor", None)
+    latents = latents.to(vae.device, vae.dtype) / scaling
+    if shift:  # SD 3/Flux-style VAEs; SD 1.x/2.x/XL have none
+        latents = latents + shift
+    with torch.inference_mode():
+        decoded = vae.decode(latents, return_dict=False)[0].float()
+    pixels = torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
+    arrays = (255.0 * pixels.permute(0, 2, 3, 1)).cpu().numpy()
+    return [image.astype(np.uint8) for image in arrays]

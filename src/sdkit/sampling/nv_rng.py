@@ -1,0 +1,89 @@
+"""A1111's "NV" noise source: a CPU reimplementation of torch's CUDA `randn` (reference §11).
+
+Philox4x32-10 counter-based random numbers followed by Box–Muller, vectorised in numpy. Element j of
+the call made at `offset` gets counter (offset, 0, j, 0) and key (seed low 32 bits, seed high 32 bits);
+each `randn` call advances the offset by one, so consecutive calls continue like a torch generator.
+
+Exact: the Philox words and layout; the normals equal the reference's test vector to its printed
+8 digits (tests/sampling/test_nv_rng.py). Box–Muller is evaluated in float64 and rounded once (see
+`box_muller`); A1111's numpy port and CUDA's float32 intrinsics may differ from that in the last
+float32 bit or two. Not checked here: equality with torch's CUDA randn itself (needs an NVIDIA GPU).
+Light: numpy only; `randn_tensor` imports torch when called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+PHILOX_M0 = np.uint64(0xD2511F53)  # multiplies counter word 0
+PHILOX_M1 = np.uint64(0xCD9E8D57)  # multiplies counter word 2
+PHILOX_KEY_BUMP_0 = np.uint32(0x9E3779B9)  # golden ratio
+PHILOX_KEY_BUMP_1 = np.uint32(0xBB67AE85)  # sqrt(3) - 1
+PHILOX_ROUNDS = 10
+
+_LOW_32 = np.uint64(0xFFFFFFFF)
+_SHIFT_32 = np.uint64(32)
+
+
+def _multiply_high_low(a: np.ndarray, b: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """The 64-bit product of two 32-bit words, split into its high and low 32-bit halves."""
+    product = a.astype(np.uint64) * b
+    return (product >> _SHIFT_32).astype(np.uint32), (product & _LOW_32).astype(np.uint32)
+
+
+def philox4x32(counter: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Philox4x32-10 of `counter` (4 × n uint32) under `key` (2 × n uint32): 4 × n uint32 words."""
+    counter = counter.copy()
+    key = key.copy()
+    for round_index in range(PHILOX_ROUNDS):
+        if round_index:  # the key is bumped between rounds, not before the first
+            key[0] += PHILOX_KEY_BUMP_0
+            key[1] += PHILOX_KEY_BUMP_1
+        high_0, low_0 = _multiply_high_low(counter[0], PHILOX_M0)
+        high_1, low_1 = _multiply_high_low(counter[2], PHILOX_M1)
+        counter = np.stack([high_1 ^ counter[1] ^ key[0], low_1, high_0 ^ counter[3] ^ key[1], low_0])
+    return counter
+
+
+def box_muller(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
+    """One standard normal per pair of uint32 words: sqrt(−2 ln u)·sin(2π·v), rounded once to float32.
+
+    u = w0·2⁻³² + 2⁻³³ and v = w1·2⁻³² + 2⁻³³ lie in (0, 1). Computed in float64 from all 32 bits of
+    each word: the reference's test vector is this exact value to its printed 8 digits, while doing the
+    same steps in float32 (words rounded to 24 bits first) misses it by up to 13 float32 ulps where
+    sin(2πv) is small (measured; tests/sampling/test_nv_rng.py holds the vector).
+    """
+    radius_uniform = word_0.astype(np.float64) * 2.0**-32 + 2.0**-33
+    angle = (word_1.astype(np.float64) * 2.0**-32 + 2.0**-33) * (2.0 * np.pi)
+    return (np.sqrt(-2.0 * np.log(radius_uniform)) * np.sin(angle)).astype(np.float32)
+
+
+class NVGenerator:
+    """A seeded NV source: `randn(shape)` gives float32 normals and moves on to the next offset."""
+
+    def __init__(self, seed: int, offset: int = 0) -> None:
+        seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        self.seed = seed
+        self.offset = int(offset)
+        self._key = np.array([seed & 0xFFFFFFFF, seed >> 32], dtype=np.uint32)
+
+    def randn(self, shape: Sequence[int]) -> np.ndarray:
+        """Normals of `shape` (float32), the next call's continue where this one stopped."""
+        count = int(np.prod(shape, dtype=np.int64))
+        counter = np.zeros((4, count), dtype=np.uint32)
+        counter[0] = self.offset & 0xFFFFFFFF
+        counter[2] = np.arange(count, dtype=np.uint32)
+        key = np.repeat(self._key[:, None], count, axis=1)
+        self.offset += 1
+        words = philox4x32(counter, key)
+        return box_muller(words[0], words[1]).reshape(tuple(shape))
+
+    def randn_tensor(self, shape: Sequence[int], device: Any = "cpu", dtype: Any = None) -> Any:
+        """`randn` as a torch tensor (float32 unless `dtype` says otherwise)."""
+        import torch
+
+        values = torch.from_numpy(self.randn(shape))
+        return values.to(device=device, dtype=dtype or torch.float32)

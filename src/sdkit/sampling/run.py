@@ -1,0 +1,151 @@
+"""txt2img and img2img latents the way A1111 v1.10 samples them, independent of any engine.
+
+Given a denoiser (`denoiser.UNetDenoiser` or any `denoise(x, σ)`), an sdkit sampler id, a schedule id,
+steps, seeds and an RNG source ("cpu" or "nv"):
+- each image's initial noise is randn(C, H/8, W/8) from its own generator (`noise.ImageGenerators`);
+- k-diffusion samplers start at x = noise × σ₀ (not × sqrt(1 + σ₀²)) and run the schedule's sigmas;
+  "automatic" is the sampler's A1111 default (table below, shared/reference/samplers.md B1), else the
+  model's discretization; DPM2, DPM2 a and DPM++ 3M SDE discard the next-to-last sigma (A1111 builds
+  n + 1 steps and drops the penultimate, keeping n);
+- ancestral samplers continue each image's generator; SDE samplers get a Brownian tree per image;
+- DDIM is A1111's own (`ddim.sample_ddim`): x starts as unit noise, its own timestep list;
+- img2img (§8): with S steps and strength d, t_enc = int(min(d, 0.999)·S), the last t_enc + 1 steps
+  of the S-step sigmas run, from init latent + noise × their first sigma.
+What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (sdkit.sampling)".
+Not here: ENSD, variation seeds, DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
+on diffusers' schedulers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from sdkit.sampling import samplers_ode as ode
+from sdkit.sampling import samplers_stochastic as stochastic
+from sdkit.sampling.ddim import sample_ddim
+from sdkit.sampling.noise import BrownianTreeNoise, ImageGenerators
+from sdkit.sampling.sigmas import SigmaTable, ddim_timesteps, discretization_sigmas, schedule_sigmas
+from sdkit.sampling.steps import StepCallback
+
+
+@dataclass(frozen=True)
+class A1111Sampler:
+    """One k-diffusion sampler as A1111's table has it: its function, noise kind and options."""
+
+    id: str
+    function: Callable[..., Any]
+    noise: str = "none"  # "none", "generator" (ancestral) or "brownian" (SDE)
+    default_schedule: str | None = None  # what "Automatic" means; None: the model's discretization
+    discard_next_to_last_sigma: bool = False
+    second_order: bool = False  # two model calls per step: A1111's prompt schedule spans 2 × steps
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+SAMPLERS: dict[str, A1111Sampler] = {sampler.id: sampler for sampler in (
+    A1111Sampler("euler", ode.sample_euler),
+    A1111Sampler("euler_ancestral", stochastic.sample_euler_ancestral, noise="generator"),
+    A1111Sampler("heun", ode.sample_heun, second_order=True),
+    A1111Sampler("lms", ode.sample_lms),
+    A1111Sampler("dpm_2", ode.sample_dpm_2, default_schedule="karras", discard_next_to_last_sigma=True,
+                 second_order=True),
+    A1111Sampler("dpm_2_ancestral", stochastic.sample_dpm_2_ancestral, noise="generator",
+                 default_schedule="karras", discard_next_to_last_sigma=True, second_order=True),
+    A1111Sampler("dpmpp_2s_ancestral", stochastic.sample_dpmpp_2s_ancestral, noise="generator",
+                 default_schedule="karras", second_order=True),
+    A1111Sampler("dpmpp_2m", ode.sample_dpmpp_2m, default_schedule="karras"),
+    A1111Sampler("dpmpp_sde", stochastic.sample_dpmpp_sde, noise="brownian", default_schedule="karras",
+                 second_order=True),
+    A1111Sampler("dpmpp_2m_sde", stochastic.sample_dpmpp_2m_sde, noise="brownian",
+                 default_schedule="exponential"),
+    A1111Sampler("dpmpp_2m_sde_heun", stochastic.sample_dpmpp_2m_sde, noise="brownian",
+                 default_schedule="exponential", options=MappingProxyType({"solver_type": "heun"})),
+    A1111Sampler("dpmpp_3m_sde", stochastic.sample_dpmpp_3m_sde, noise="brownian",
+                 default_schedule="exponential", discard_next_to_last_sigma=True),
+)}
+TIMESTEP_SAMPLERS = ("ddim",)
+SAMPLER_IDS = (*SAMPLERS, *TIMESTEP_SAMPLERS)
+
+
+def _sampler(sampler_id: str) -> A1111Sampler:
+    if sampler_id not in SAMPLERS:
+        raise ValueError(f"sampler {sampler_id!r} has no A1111-faithful k-diffusion implementation here; "
+                         f"these do: {', '.join(SAMPLER_IDS)}")
+    return SAMPLERS[sampler_id]
+
+
+def resolve_schedule(sampler_id: str, schedule_id: str) -> str:
+    """The schedule a sampler runs: "automatic" becomes its A1111 default or "uniform"."""
+    if schedule_id != "automatic":
+        return schedule_id
+    return _sampler(sampler_id).default_schedule or "uniform"
+
+
+def sampler_sigmas(sampler_id: str, schedule_id: str, table: SigmaTable, steps: int) -> torch.Tensor:
+    """The sigmas A1111 gives `sampler_id` for `steps` steps (its discard rule applied)."""
+    sampler = _sampler(sampler_id)
+    schedule_id = resolve_schedule(sampler_id, schedule_id)
+    count = steps + 1 if sampler.discard_next_to_last_sigma else steps
+    sigmas = discretization_sigmas(table, count) if schedule_id == "uniform" else schedule_sigmas(
+        schedule_id, table, count)
+    if sampler.discard_next_to_last_sigma:
+        sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
+    return sigmas
+
+
+def prompt_schedule_steps(sampler_id: str, steps: int) -> int:
+    """How many steps A1111 builds the prompt schedule over: 2 × steps for second-order samplers."""
+    if sampler_id in TIMESTEP_SAMPLERS:
+        return steps
+    return steps * 2 if _sampler(sampler_id).second_order else steps
+
+
+def run_sampler(sampler_id: str, denoise: Callable[..., Any], x: torch.Tensor, sigmas: torch.Tensor,
+                generators: ImageGenerators, *, callback: StepCallback | None = None) -> torch.Tensor:
+    """Run k-diffusion sampler `sampler_id` from x (already at σ₀) with the noise A1111 gives it."""
+    sampler = _sampler(sampler_id)
+    arguments: dict[str, Any] = dict(sampler.options)
+    if sampler.noise == "generator":
+        arguments["noise"] = generators
+    elif sampler.noise == "brownian":
+        arguments["noise"] = BrownianTreeNoise.for_sigmas(x, sigmas, generators.seeds)
+    return sampler.function(denoise, x, sigmas, callback=callback, **arguments)
+
+
+def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps: int, seeds: Sequence[int],
+                    latent_shape: Sequence[int], schedule: str = "automatic", rng: str = "cpu",
+                    callback: StepCallback | None = None) -> torch.Tensor:
+    """The sampled latents (B, C, H/8, W/8) of a txt2img batch; `latent_shape` is one image's (C, H/8, W/8).
+
+    For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does).
+    """
+    generators = ImageGenerators(seeds, latent_shape, rng)
+    noise = generators.first()
+    if sampler_id == "ddim":
+        return sample_ddim(denoiser.predict_eps, noise, ddim_timesteps(steps, len(table.sigmas)),
+                           table.alphas_cumprod, callback=callback)
+    sigmas = sampler_sigmas(sampler_id, schedule, table, steps)
+    return run_sampler(sampler_id, denoiser, noise * sigmas[0], sigmas, generators, callback=callback)
+
+
+def img2img_sigmas(sigmas: torch.Tensor, steps: int, strength: float) -> torch.Tensor:
+    """A1111's img2img slice: the last int(min(d, 0.999)·S) + 1 steps of the S-step sigmas."""
+    encoded_steps = int(min(strength, 0.999) * steps)
+    return sigmas[steps - encoded_steps - 1:]
+
+
+def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, *, table: SigmaTable,
+                    steps: int, strength: float, seeds: Sequence[int], schedule: str = "automatic",
+                    rng: str = "cpu", callback: StepCallback | None = None) -> torch.Tensor:
+    """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
+    if sampler_id in TIMESTEP_SAMPLERS:
+        raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
+    generators = ImageGenerators(seeds, init_latents.shape[1:], rng)
+    noise = generators.first()
+    sigmas = img2img_sigmas(sampler_sigmas(sampler_id, schedule, table, steps), steps, strength)
+    start = init_latents.to(torch.float32) + noise * sigmas[0]
+    return run_sampler(sampler_id, denoiser, start, sigmas, generators, callback=callback)

@@ -1,0 +1,54 @@
+"""The NV noise source: A1111's CPU reimplementation of CUDA's randn (reference §11)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sdkit.sampling.nv_rng import NVGenerator, philox4x32
+
+# Reference §11: torch.randn(3, 4) on CUDA with seed 0, as printed there (8 digits).
+SEED_0_3X4 = np.array([
+    [-0.92466259, -0.42534415, -2.6438457, 0.14518388],
+    [-0.12086647, -0.57972564, -0.62285122, -0.32838709],
+    [-1.07454231, -0.36314407, -1.67105067, 2.26550497],
+])
+
+
+def test_seed_0_matches_the_reference_vector_to_its_printed_digits():
+    values = NVGenerator(0).randn((3, 4))
+    assert values.dtype == np.float32 and values.shape == (3, 4)
+    # Half a unit in the vector's last printed digit, plus half a float32 ulp of the value.
+    printed_digits = 8 - np.floor(np.log10(np.abs(SEED_0_3X4))) - 1
+    allowed = 0.5 * 10.0 ** -printed_digits + np.spacing(np.abs(values)) / 2
+    assert np.all(np.abs(values.astype(np.float64) - SEED_0_3X4) <= allowed)
+
+
+def test_philox_matches_the_random123_known_answer():
+    # Random123's kat_vectors: philox4x32_10 with counter and key all 0xFFFFFFFF... first the zero case.
+    zero = philox4x32(np.zeros((4, 1), dtype=np.uint32), np.zeros((2, 1), dtype=np.uint32))[:, 0]
+    assert [int(word) for word in zero] == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+    ones = philox4x32(np.full((4, 1), 0xFFFFFFFF, dtype=np.uint32), np.full((2, 1), 0xFFFFFFFF, dtype=np.uint32))
+    assert [int(word) for word in ones[:, 0]] == [0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD]
+
+
+def test_calls_continue_like_a_generator_and_repeat_with_the_seed():
+    generator = NVGenerator(1234)
+    first, second = generator.randn((2, 8)), generator.randn((2, 8))
+    assert generator.offset == 2
+    assert not np.array_equal(first, second)
+    again = NVGenerator(1234)
+    assert np.array_equal(again.randn((2, 8)), first) and np.array_equal(again.randn((2, 8)), second)
+    assert not np.array_equal(NVGenerator(1235).randn((2, 8)), first)
+
+
+def test_a_larger_call_starts_with_the_same_numbers_and_is_standard_normal():
+    small = NVGenerator(7).randn((5,))
+    large = NVGenerator(7).randn((4, 64, 64))
+    assert np.array_equal(large.reshape(-1)[:5], small)  # element j depends only on j, not the shape
+    assert abs(float(large.mean())) < 0.03 and abs(float(large.std()) - 1) < 0.03
+
+
+def test_seeds_above_32_bits_use_the_high_word_of_the_key():
+    assert not np.array_equal(NVGenerator(1).randn((4,)), NVGenerator(1 + 2**32).randn((4,)))
+    tensor = NVGenerator(3).randn_tensor((2, 2))
+    assert tuple(tensor.shape) == (2, 2) and str(tensor.dtype) == "torch.float32"
