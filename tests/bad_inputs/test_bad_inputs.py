@@ -29,6 +29,7 @@ from bad_inputs.cases_embeddings import CASES as EMBEDDING_CASES
 from bad_inputs.cases_generate import CASES as GENERATE_CASES
 from bad_inputs.cases_hires import CASES as HIRES_CASES
 from bad_inputs.cases_images import CASES as IMAGE_CASES
+from bad_inputs.cases_loras import CASES as LORA_CASES
 from bad_inputs.cases_models import CASES as MODEL_CASES
 from bad_inputs.cases_other import CASES as OTHER_CASES
 from bad_inputs.cases_presets import CASES as PRESET_CASES
@@ -36,7 +37,7 @@ from bad_inputs.cases_prompt import CASES as PROMPT_CASES
 from bad_inputs.corpus import MODELS, Case, Ctx, flat
 
 ALL_CASES: list[Case] = [*GENERATE_CASES, *IMAGE_CASES, *MODEL_CASES, *PRESET_CASES, *PROMPT_CASES, *EMBEDDING_CASES,
-                         *HIRES_CASES, *OTHER_CASES]
+                         *HIRES_CASES, *LORA_CASES, *OTHER_CASES]
 MINIMUM_CASES = 150
 TEMP_MARKS = (".part", ".tmp")
 

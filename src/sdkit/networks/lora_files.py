@@ -134,13 +134,20 @@ def addnet_hash(path: Path) -> str:
     if isinstance(cached, str) and len(cached) == 64:
         return cached[:SHORT_HASH_LENGTH]
     digest = hashlib.sha256()
-    with weights.open("rb") as stream:
-        header = stream.read(8)
-        if len(header) == 8:
-            (length,) = struct.unpack("<Q", header)
+    try:
+        with weights.open("rb") as stream:
+            header = stream.read(8)
+            (length,) = struct.unpack("<Q", header) if len(header) == 8 else (stat.st_size,)
+            if length > stat.st_size - 8:
+                raise UserInputError(f"LoRA file {weights}: not a .safetensors file (its first bytes are not a "
+                                     "safetensors header; a text or pickle file renamed?)",
+                                     "download the LoRA again, or remove it from the prompt (or the --lora value)")
             stream.seek(8 + length)
-        while block := stream.read(_CHUNK):
-            digest.update(block)
+            while block := stream.read(_CHUNK):
+                digest.update(block)
+    except OSError as error:
+        raise UserInputError(f"LoRA file {weights}: cannot be read: {error.strerror or error}",
+                             "check the file and its permissions") from None
     value = digest.hexdigest()
     cache = read_json_dict(_cache_file())  # re-read: another process may have added entries meanwhile
     cache[key] = value

@@ -30,8 +30,10 @@ FAMILY_LABELS = {"sd1": "SD 1.x", "sd2": "SD 2.x", "sdxl": "SDXL"}
 # Widths that name a family: the UNet's cross-attention context, and the (first) text encoder's.
 CONTEXT_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 TEXT_WIDTHS = {768: "sd1", 1024: "sd2"}
-_UNSUPPORTED = (("oft_blocks", "an OFT"), ("oft_diag", "an OFT"), ("boft_", "a BOFT"), ("on_input", "an IA3"),
-                ("a1.weight", "a GLoRA"), (".diff", "a full-difference (diff) LyCORIS"))
+# How other LyCORIS kinds end their keys (`<kohya name>.<suffix>`).
+_UNSUPPORTED = ((".oft_blocks", "an OFT"), (".oft_diag", "an OFT"), (".boft_blocks", "a BOFT"),
+                (".on_input", "an IA3"), (".a1.weight", "a GLoRA"), (".diff", "a full-difference (diff) LyCORIS"),
+                (".diff_b", "a full-difference (diff) LyCORIS"))
 _SGM_BLOCKS = ("input_blocks", "middle_block", "output_blocks")
 
 
@@ -50,7 +52,7 @@ class LoraInfo:
 
 def _format(keys: list[str], path: Path) -> str:
     for marker, name in _UNSUPPORTED:
-        if any(marker in key for key in keys):
+        if any(key.endswith(marker) for key in keys):
             raise UserInputError(f"{path}: {name} file; sdkit loads LoRA, LoCon, LoHa and LoKr files",
                                  "see docs/prompts.md (LoRA) for the formats sdkit reads")
     if any(".hada_w1_a" in key for key in keys):
@@ -114,8 +116,8 @@ def read_lora_info(path: Path) -> LoraInfo:
     try:
         header: dict[str, Any] = read_safetensors_header(weights)
     except UserInputError as error:
-        raise UserInputError(error.message.replace("checkpoint", "LoRA file"),
-                             "download the LoRA again, or remove it from the prompt") from None
+        raise UserInputError(f"LoRA file {error.message}", "download the LoRA again, or remove it from the prompt "
+                             "(or the --lora value)") from None
     shapes = {key: tuple(info["shape"]) for key, info in header.items() if key != "__metadata__"}
     keys = list(shapes)
     lora_format = _format(keys, weights)

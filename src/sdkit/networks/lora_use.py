@@ -16,6 +16,7 @@ from typing import Any
 
 from sdkit.core.errors import UserInputError
 from sdkit.networks.lora_files import addnet_hash, available_loras, display_name, find_lora, find_lora_by_hash
+from sdkit.networks.lora_formats import LoraInfo, check_family, read_lora_info
 from sdkit.prompts.networks import NetworkTag, extract_networks
 
 LORA_HASHES_KEY = "Lora hashes"
@@ -24,13 +25,14 @@ _TAG_HEAD = re.compile(r"<(\w+):([^:>]*)")
 
 @dataclass(frozen=True)
 class LoraUse:
-    """One LoRA of a run: the name as written, its file, its A1111 hash and its two weights."""
+    """One LoRA of a run: the name as written, its file, its A1111 hash, its two weights and what it is."""
 
     name: str
     path: Path
     short_hash: str
     text_encoder_weight: float
     unet_weight: float
+    info: LoraInfo
 
 
 def _weight_text(value: float) -> str:
@@ -81,11 +83,15 @@ def requested_loras(prompt: str, loras: tuple[str, ...] | list[str]) -> list[Net
 
 
 def resolve_loras(prompt: str, loras: tuple[str, ...] | list[str]) -> list[LoraUse]:
-    """Each LoRA the run asks for, with its file and hash; unknown names fail with did-you-mean."""
+    """Each LoRA the run asks for, with its file and hash; unknown names fail with did-you-mean.
+
+    The header is read (and a file that is no LoRA refused) before the file is hashed, which reads it all.
+    """
     uses = []
     for tag in requested_loras(prompt, loras):
         path = find_lora(tag.name)
-        uses.append(LoraUse(tag.name, path, addnet_hash(path), tag.text_encoder_weight, tag.unet_weight))
+        info = read_lora_info(path)
+        uses.append(LoraUse(tag.name, path, addnet_hash(path), tag.text_encoder_weight, tag.unet_weight, info))
     return uses
 
 
@@ -122,8 +128,6 @@ def plan_loras(params: Any, model_ref: Any, recorded: Any = None) -> Any:
     `recorded` is the `--from-image` run (its `image` and its `lora_hashes`, A1111's `Lora hashes`): each
     recorded tag is found by hash first, then by name, and every one that is missing is named at once.
     """
-    from sdkit.networks.lora_formats import check_family, read_lora_info
-
     prompt = getattr(params, "prompt", None)
     if prompt is None:
         return params
@@ -153,7 +157,6 @@ def plan_loras(params: Any, model_ref: Any, recorded: Any = None) -> Any:
                              "then by name)", f"put {'it' if len(missing) == 1 else 'them'} in {lora_folder()}, or "
                              "pass --prompt without the tag")
     for use in resolve_loras(prompt, tuple(getattr(params, "loras", ()) or ())):
-        info = read_lora_info(use.path)
         if model_ref is not None and model_ref.family:
-            check_family(info, use.name, model_ref.family, model_ref.name)
+            check_family(use.info, use.name, model_ref.family, model_ref.name)
     return params if prompt == params.prompt else params.model_copy(update={"prompt": prompt})

@@ -111,9 +111,9 @@ def _does_not_fit(use: Any, loaded: Any, why: str) -> UserInputError:
 
 
 def _load_adapter(loaded: Any, pipeline: Any, use: Any) -> Adapter:
-    from sdkit.networks.lora_formats import check_family, read_lora_info
+    from sdkit.networks.lora_formats import check_family
 
-    info = read_lora_info(use.path)
+    info = use.info
     check_family(info, use.name, loaded.ref.family, loaded.ref.name)
     adapter_name = f"lora_{use.short_hash}"
     log.info("loading %s %s (%s, %d layers) as adapter %s", info.label, use.name, info.path, info.modules,
