@@ -93,7 +93,10 @@ def _unknown_param(key: str, task: Task, found: _Collector) -> None:
         return
     matches = closest_matches(key, known)
     message = "unknown parameter" + (f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else "")
-    found.add(("params", key), message, f"{task.value} parameters: {', '.join(sorted(known))}")
+    # The hires fix's eleven fields are named once, so the hint stays one readable line.
+    shown = sorted(name for name in known if not name.startswith("hires_"))
+    shown += ["hires_* (the hires fix)"] if len(shown) < len(known) else []
+    found.add(("params", key), message, f"{task.value} parameters: {', '.join(shown)}")
 
 
 def _check_schema_version(data: Mapping[str, Any], found: _Collector, path: Path) -> int:
