@@ -122,3 +122,22 @@ def write_lokr(folder: Path, path: Path, rank: int = 2, seed: int = 0, scale: fl
         tensors[name + ".lokr_w2_b"] = torch.randn(rank, in_n, generator=generator) * scale
         tensors[name + ".alpha"] = torch.tensor(float(rank))
     return _save(tensors, path)
+
+
+def write_diffusers_lora(folder: Path, out_dir: Path, rank: int = 4, seed: int = 0, scale: float = 0.3) -> Path:
+    """A diffusers / PEFT LoRA folder (`pytorch_lora_weights.safetensors`, `unet.<module>.lora_A.weight`, ...)
+    on the UNet's attention layers and the text encoder, as diffusers' training scripts save it."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    tensors = {}
+    parts = [("unet", [(name, shape) for name, shape in _layers(folder, "unet")
+                       if any(part in name for part in ATTENTION_ONLY)]),
+             ("text_encoder", [(name, shape) for name, shape in _layers(folder, "text_encoder")
+                               if "projection" not in name])]
+    for part, layers in parts:
+        for name, shape in layers:
+            tensors[f"{part}.{name}.lora_A.weight"] = torch.randn(rank, shape[1], generator=generator) * scale
+            tensors[f"{part}.{name}.lora_B.weight"] = torch.randn(shape[0], rank, generator=generator) * scale
+    _save(tensors, Path(out_dir) / "pytorch_lora_weights.safetensors")
+    return Path(out_dir)

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 from cli_helpers import run_sdkit
-from lora_files import write_loha, write_lokr, write_lora
+from lora_files import write_diffusers_lora, write_loha, write_lokr, write_lora
 from PIL import Image
 
 from sdkit.demo import DEMO_MODEL_DIR
@@ -31,6 +31,7 @@ def lora_models(tmp_path_factory, tiny_pipeline_dir):
     write_lora(DEMO_MODEL_DIR, folder / "locon.safetensors", convolutions=True, seed=1)
     write_loha(DEMO_MODEL_DIR, folder / "hada.safetensors", seed=2)
     write_lokr(DEMO_MODEL_DIR, folder / "kron.safetensors", seed=3)
+    write_diffusers_lora(DEMO_MODEL_DIR, folder / "peft_style", seed=6)  # a folder, named after itself
     write_lora(tiny_pipeline_dir("sd1"), folder / "narrow.safetensors")  # SD 1.x names, other widths
     sdxl = tiny_pipeline_dir("sdxl")
     write_lora(sdxl, folder / "xl.safetensors", seed=4)
@@ -70,7 +71,7 @@ def pixels(path):
 def test_each_format_changes_the_image_and_weight_zero_is_no_lora(capsys, tmp_path, models, fresh_process):
     plain = pixels(make(capsys, tmp_path, PROMPT))
     changed = {name: pixels(make(capsys, tmp_path, f"{PROMPT} <lora:{name}:0.8>"))
-               for name in ("detail", "locon", "hada", "kron")}
+               for name in ("detail", "locon", "hada", "kron", "peft_style")}
     for name, image in changed.items():
         assert not np.array_equal(image, plain), name
     assert not np.array_equal(changed["detail"], changed["locon"])  # LoCon's convolution layers act too
