@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.core.errors import UserInputError
-from sdkit.networks.lora_files import addnet_hash, available_loras, display_name, find_lora, find_lora_by_hash
+from sdkit.networks.lora_files import (
+    addnet_hash,
+    available_loras,
+    display_name,
+    find_lora,
+    find_lora_by_hash,
+    lora_file_or_none,
+)
 from sdkit.networks.lora_formats import LoraInfo, check_family, read_lora_info
 from sdkit.prompts.networks import NetworkTag, extract_networks
 
@@ -139,6 +146,9 @@ def plan_loras(params: Any, model_ref: Any, recorded: Any = None) -> Any:
         short = recorded_hashes.get(display_name(tag.name))
         if short is None:
             continue
+        named = lora_file_or_none(tag.name)
+        if named is not None and addnet_hash(named)[:len(short)] == short:
+            continue  # the file of that name is the one recorded: no need to hash the whole folder
         by_hash = find_lora_by_hash(short)
         if by_hash is not None:
             local = _local_name(by_hash)
