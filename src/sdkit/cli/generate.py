@@ -169,6 +169,8 @@ def _show_plan(description: dict[str, Any], as_json: bool) -> None:
     if hires:
         table.add_row("hires fix", f"second pass at {hires['size']}, upscaler {hires['upscaler']} ({hires['kind']})")
     for key, value in description["params"].items():
+        if key.startswith("hires_") and not hires:
+            continue  # the hires fix is off: its defaults say nothing about this run
         table.add_row(f"  {key}", repr(value))
     out.print(table)
 
