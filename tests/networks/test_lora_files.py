@@ -133,3 +133,20 @@ def test_sdkit_prompt_names_the_file_of_each_tag(capsys, tmp_path):
     found = json.loads(result.stdout)["loras"]
     assert found == [{"name": "film_grain", "weight": 0.5, "unet_weight": 0.5, "file": str(made)},
                      {"name": "nope", "weight": 1.0, "unet_weight": 1.0, "file": None}]
+
+
+def test_dry_run_checks_loras_without_importing_torch(tmp_path):
+    import subprocess
+    import sys
+
+    kohya(tmp_path / "models" / "Lora" / "style.safetensors", {ATTN2: (8, 8)})
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['diffusers'] = None\n"  # importing them would fail
+            "from sdkit.cli.app import main\n"
+            "main(['generate', 'a fox <lora:style:0.5>', '--lora', 'style:-1', '--dry-run', '--json'])")
+    env = {"SDKIT_HOME": str(tmp_path / "home"), "SDKIT_MODELS_DIR": str(tmp_path / "models"), "PATH": "/usr/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["params"]["loras"] == ["style:-1"]
+    missing = subprocess.run([sys.executable, "-c", code.replace("style:-1", "stlye")], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert missing.returncode == 2 and "did you mean 'style'" in missing.stderr
