@@ -109,7 +109,8 @@ def test_callback_sees_every_step_and_can_stop_early():
     seen = []
     sigmas = karras_sigmas(5, 0.03, 14.6)
     x = torch.tensor([5.0, -3.0, 2.0])
-    run.SAMPLERS["euler"].function(gaussian_denoiser, x, sigmas, callback=lambda step, total: seen.append((step, total)))
+    run.SAMPLERS["euler"].function(gaussian_denoiser, x, sigmas,
+                                   callback=lambda step, total: seen.append((step, total)))
     assert seen == [(step, 5) for step in range(1, 6)]
     calls = []
 

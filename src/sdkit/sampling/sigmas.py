@@ -111,7 +111,8 @@ def normal_sigmas(table: SigmaTable, n: int, sgm: bool = False) -> torch.Tensor:
     """A1111 "Normal": n steps evenly spaced in t from t(σ_max) to t(σ_min); `sgm` drops the last of n + 1."""
     start = table.sigma_to_t(torch.tensor(table.sigma_max))
     end = table.sigma_to_t(torch.tensor(table.sigma_min))
-    timesteps = torch.linspace(float(start), float(end), n + 1)[:-1] if sgm else torch.linspace(float(start), float(end), n)
+    timesteps = torch.linspace(float(start), float(end), n + 1)[:-1] if sgm else \
+        torch.linspace(float(start), float(end), n)
     return _append_zero(torch.stack([table.t_to_sigma(step) for step in timesteps]))
 
 
