@@ -13,7 +13,13 @@ from safetensors.numpy import save_file
 from sdkit.core.errors import UnknownKeyError, UserInputError
 from sdkit.networks.lora_files import addnet_hash, find_lora, find_lora_by_hash, lora_folder
 from sdkit.networks.lora_formats import check_family, read_lora_info
-from sdkit.networks.lora_use import option_tag, parse_hashes_field, parse_lora_option, prompt_with_tags
+from sdkit.networks.lora_use import (
+    option_tag,
+    parse_hashes_field,
+    parse_lora_option,
+    prompt_with_tags,
+    requested_loras,
+)
 
 
 def kohya(path, layers, extra=None, rank=2):
@@ -113,6 +119,8 @@ def test_lora_options_read_like_tags_and_become_a1111_tags():
     tag = parse_lora_option("detail:-0.5")
     assert (tag.name, tag.text_encoder_weight, tag.unet_weight) == ("detail", -0.5, -0.5)
     assert parse_lora_option("detail").unet_weight == 1.0
+    [lyco, flag] = requested_loras("a <lyco:old_style:0.3> fox", ["detail:2"])  # `lyco` is the old LyCORIS tag
+    assert (lyco.name, lyco.unet_weight, flag.name, flag.unet_weight) == ("old_style", 0.3, "detail", 2.0)
     assert option_tag("detail:1.5") == "<lora:detail:1.5>" and option_tag("detail:0.5:1") == "<lora:detail:0.5:1>"
     assert option_tag("/some/where/Film.safetensors:0.7") == "<lora:Film:0.7>"
     assert prompt_with_tags("a fox ", ["detail:0.7"]) == "a fox <lora:detail:0.7>"
