@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,12 @@ def test_names_are_found_case_insensitively_in_the_lora_folder_in_any_casing(tmp
     assert lora_folder() == folder
     assert find_lora("film_grain") == made and find_lora("STYLES/film_grain") == made
     assert find_lora(str(made)) == made  # a path works too
+    peft = tmp_path / "trained" / "run_1"
+    peft.mkdir(parents=True)
+    (peft / "pytorch_lora_weights.safetensors").write_bytes(b"")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert find_lora("trained/run_1") == Path("trained/run_1")  # a relative path to a diffusers folder
 
 
 def test_an_unknown_name_suggests_the_close_ones(tmp_path):

@@ -100,6 +100,8 @@ def find_lora(name: str) -> Path:
     found = by_lower.get(name.lower().replace("\\", "/"))
     if found is not None:
         return found
+    if "/" in name and as_path.exists():  # a relative path naming no LoRA in the folder (`out/my_lora`)
+        return as_path
     folder = lora_folder()
     names = sorted(key for key in known if "/" not in key)
     shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
