@@ -76,6 +76,17 @@ def test_img2img_runs_a1111s_last_steps_from_latent_plus_noise():
     assert len(everything.inputs) == 20  # strength is capped at 0.999: int(19.98) + 1 steps
 
 
+def test_img2img_with_exact_steps_runs_them_from_a_longer_schedule():
+    assert run.img2img_schedule(20, 0.5) == (20, 10)
+    assert run.img2img_schedule(20, 0.5, exact_steps=True) == (40, 19)
+    recording = Recording()
+    init = torch.zeros((1, *SHAPE))
+    run.img2img_latents(recording, "euler", init, table=TABLE, steps=8, strength=0.3, seeds=[3], exact_steps=True)
+    longer = run.sampler_sigmas("euler", "automatic", TABLE, int(8 / 0.3))
+    assert len(recording.inputs) == 8
+    assert [sigma for _, sigma in recording.inputs] == pytest.approx([float(s) for s in longer[-9:-1]], rel=1e-6)
+
+
 @pytest.mark.parametrize("sampler_id", ["euler_ancestral", "dpmpp_2m", "dpmpp_sde", "ddim"])
 def test_demo_model_batches_are_images_alone_and_repeat(demo_unet, sampler_id):
     def draw(seeds, rng="cpu"):

@@ -10,7 +10,8 @@ steps, seeds and an RNG source ("cpu" or "nv"):
 - ancestral samplers continue each image's generator; SDE samplers get a Brownian tree per image;
 - DDIM is A1111's own (`ddim.sample_ddim`): x starts as unit noise, its own timestep list;
 - img2img (§8): with S steps and strength d, t_enc = int(min(d, 0.999)·S), the last t_enc + 1 steps
-  of the S-step sigmas run, from init latent + noise × their first sigma.
+  of the S-step sigmas run, from init latent + noise × their first sigma (`exact_steps`: A1111's rule
+  when a step count is passed in, as for the hires fix second pass; see `img2img_schedule`).
 What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (sdkit.sampling)".
 Not here: ENSD, variation seeds, DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
 on diffusers' schedulers).
@@ -132,20 +133,29 @@ def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps:
     return run_sampler(sampler_id, denoiser, noise * sigmas[0], sigmas, generators, callback=callback)
 
 
-def img2img_sigmas(sigmas: torch.Tensor, steps: int, strength: float) -> torch.Tensor:
-    """A1111's img2img slice: the last int(min(d, 0.999)·S) + 1 steps of the S-step sigmas."""
-    encoded_steps = int(min(strength, 0.999) * steps)
-    return sigmas[steps - encoded_steps - 1:]
+def img2img_schedule(steps: int, strength: float, exact_steps: bool = False) -> tuple[int, int]:
+    """(schedule length, steps encoded) of A1111's `setup_img2img_steps`.
+
+    Default (§8): the S-step schedule, t_enc = int(min(d, 0.999)·S), so t_enc + 1 steps run.
+    `exact_steps` (A1111 when a step count is passed in, as its hires fix second pass does, or with
+    "img2img_fix_steps"; from A1111's code, not the reference): a schedule of int(S / min(d, 0.999))
+    steps of which exactly S run.
+    """
+    if exact_steps:
+        return (int(steps / min(strength, 0.999)) if strength > 0 else 0), steps - 1
+    return steps, int(min(strength, 0.999) * steps)
 
 
 def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, *, table: SigmaTable,
                     steps: int, strength: float, seeds: Sequence[int], schedule: str = "automatic",
-                    rng: str = "cpu", callback: StepCallback | None = None) -> torch.Tensor:
+                    rng: str = "cpu", exact_steps: bool = False,
+                    callback: StepCallback | None = None) -> torch.Tensor:
     """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
     if sampler_id in TIMESTEP_SAMPLERS:
         raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
     generators = ImageGenerators(seeds, init_latents.shape[1:], rng)
     noise = generators.first()
-    sigmas = img2img_sigmas(sampler_sigmas(sampler_id, schedule, table, steps), steps, strength)
+    total, encoded = img2img_schedule(steps, strength, exact_steps)
+    sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]
     start = init_latents.to(torch.float32) + noise * sigmas[0]
     return run_sampler(sampler_id, denoiser, start, sigmas, generators, callback=callback)
