@@ -23,6 +23,14 @@ def test_seed_0_matches_the_reference_vector_to_its_printed_digits():
     assert np.all(np.abs(values.astype(np.float64) - SEED_0_3X4) <= allowed)
 
 
+def test_a1111_port_arithmetic_is_a_few_ulps_from_the_vector():
+    exact = NVGenerator(0).randn((3, 4))
+    port = NVGenerator(0, arithmetic="a1111-port").randn((3, 4))
+    ulps = np.abs(port.view(np.int32).astype(np.int64) - exact.view(np.int32).astype(np.int64))
+    assert 0 < ulps.max() <= 8
+    assert np.abs(port - SEED_0_3X4).max() < 1e-6
+
+
 def test_philox_matches_the_random123_known_answer():
     # Random123's kat_vectors: philox4x32_10 with counter and key all 0xFFFFFFFF... first the zero case.
     zero = philox4x32(np.zeros((4, 1), dtype=np.uint32), np.zeros((2, 1), dtype=np.uint32))[:, 0]

@@ -5,9 +5,10 @@ the call made at `offset` gets counter (offset, 0, j, 0) and key (seed low 32 bi
 each `randn` call advances the offset by one, so consecutive calls continue like a torch generator.
 
 Exact: the Philox words and layout; the normals equal the reference's test vector to its printed
-8 digits (tests/sampling/test_nv_rng.py). Box–Muller is evaluated in float64 and rounded once (see
-`box_muller`); A1111's numpy port and CUDA's float32 intrinsics may differ from that in the last
-float32 bit or two. Not checked here: equality with torch's CUDA randn itself (needs an NVIDIA GPU).
+8 digits (tests/sampling/test_sampling_nv_rng.py). Box–Muller is evaluated in float64 from the full
+words and rounded once (`box_muller`); A1111's own numpy port rounds its constants to float32 and lands
+up to 6 float32 ulps away from the vector (`box_muller_a1111_port`, selectable). Not checked here:
+equality with torch's CUDA randn itself (needs an NVIDIA GPU; none was available).
 Light: numpy only; `randn_tensor` imports torch when called.
 """
 
@@ -61,10 +62,33 @@ def box_muller(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
     return (np.sqrt(-2.0 * np.log(radius_uniform)) * np.sin(angle)).astype(np.float32)
 
 
-class NVGenerator:
-    """A seeded NV source: `randn(shape)` gives float32 normals and moves on to the next offset."""
+# A1111's numpy port scales by float32-rounded constants (2.3283064e-10 and its product with 6.2831855)
+# in float64 arithmetic; its results differ from `box_muller` by up to 6 float32 ulps on the vector.
+_PORT_INV = float(np.float32(2.3283064e-10))
+_PORT_INV_2PI = float(np.float32(2.3283064e-10 * 6.2831855))
 
-    def __init__(self, seed: int, offset: int = 0) -> None:
+
+def box_muller_a1111_port(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
+    """Box–Muller with the arithmetic of A1111's rng_philox.py, for images its "NV" setting made."""
+    radius_uniform = word_0.astype(np.float64) * _PORT_INV + float(np.float32(_PORT_INV) / np.float32(2))
+    angle = word_1.astype(np.float64) * _PORT_INV_2PI + float(np.float32(_PORT_INV_2PI) / np.float32(2))
+    return (np.sqrt(-2.0 * np.log(radius_uniform)) * np.sin(angle)).astype(np.float32)
+
+
+ARITHMETICS = {"exact": box_muller, "a1111-port": box_muller_a1111_port}
+
+
+class NVGenerator:
+    """A seeded NV source: `randn(shape)` gives float32 normals and moves on to the next offset.
+
+    `arithmetic`: "exact" (matches the reference's CUDA test vector) or "a1111-port" (A1111's numpy
+    port's float rounding, a few ulps away from it).
+    """
+
+    def __init__(self, seed: int, offset: int = 0, arithmetic: str = "exact") -> None:
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"arithmetic must be one of {', '.join(ARITHMETICS)}, not {arithmetic!r}")
+        self._box_muller = ARITHMETICS[arithmetic]
         seed = int(seed) & 0xFFFFFFFFFFFFFFFF
         self.seed = seed
         self.offset = int(offset)
@@ -79,7 +103,7 @@ class NVGenerator:
         key = np.repeat(self._key[:, None], count, axis=1)
         self.offset += 1
         words = philox4x32(counter, key)
-        return box_muller(words[0], words[1]).reshape(tuple(shape))
+        return self._box_muller(words[0], words[1]).reshape(tuple(shape))
 
     def randn_tensor(self, shape: Sequence[int], device: Any = "cpu", dtype: Any = None) -> Any:
         """`randn` as a torch tensor (float32 unless `dtype` says otherwise)."""
