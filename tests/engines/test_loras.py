@@ -162,3 +162,19 @@ def test_a_preset_sets_loras_as_the_flag_does(capsys, tmp_path, models):
     from_flags = make(capsys, tmp_path, PROMPT, "--lora", "hada:0.6", "--lora", "detail")
     assert np.array_equal(pixels(from_preset), pixels(from_flags))
     assert read_infotext(from_preset).prompt == PROMPT + " <lora:hada:0.6> <lora:detail:1>"
+
+
+def test_a_process_that_meets_many_loras_drops_the_least_recently_used(capsys, tmp_path, models, fresh_process,
+                                                                       sdkit_home, monkeypatch):
+    from sdkit.engines.sd import loras
+
+    monkeypatch.setattr(loras, "MAX_LOADED_ADAPTERS", 1)
+    plain = pixels(make(capsys, tmp_path, PROMPT))
+    first = pixels(make(capsys, tmp_path, PROMPT + " <lora:hada:0.7>"))
+    pixels(make(capsys, tmp_path, PROMPT + " <lora:kron:0.7>"))  # hada is dropped
+    assert np.array_equal(pixels(make(capsys, tmp_path, PROMPT)), plain)
+    assert np.array_equal(pixels(make(capsys, tmp_path, PROMPT + " <lora:hada:0.7>")), first)  # read again
+    log = (sdkit_home / "logs" / "sdkit.log").read_text(encoding="utf-8")
+    assert log.count("hada.safetensors, 108 layers) as adapter") == 2 and "dropping LoRA adapter" in log
+    [loaded] = fresh_process._loaded_models.values()
+    assert len(loaded.lora_adapters) == 1

@@ -25,6 +25,9 @@ from sdkit.plugin import UserInputError
 log = logging.getLogger(__name__)
 
 PARTS = ("unet", "text_encoder", "text_encoder_2")
+# Files kept loaded per model: a long-running process (a server) that meets many LoRAs drops the least
+# recently used beyond this many (a dropped one is read again when it is next asked for).
+MAX_LOADED_ADAPTERS = 16
 
 
 @dataclass(frozen=True)
@@ -147,12 +150,17 @@ def activate(loaded: Any, pipeline: Any, uses: list[Any]) -> None:
     for use in uses:
         if use.short_hash not in adapters:
             adapters[use.short_hash] = _load_adapter(loaded, pipeline, use)
-        adapter = adapters[use.short_hash]
+        adapter = adapters.pop(use.short_hash)
+        adapters[use.short_hash] = adapter  # the most recently used last
         total = weights.setdefault(adapter.name, [0.0, 0.0])
         total[0] += use.text_encoder_weight  # the same file twice: its weights add, as two applications would
         total[1] += use.unet_weight
+    in_use = {use.short_hash for use in uses}
+    for short_hash in [key for key in adapters if key not in in_use][:max(0, len(adapters) - MAX_LOADED_ADAPTERS)]:
+        log.info("dropping LoRA adapter %s (more than %d loaded)", adapters[short_hash].name, MAX_LOADED_ADAPTERS)
+        _forget(loaded.components, adapters.pop(short_hash).name)
     if not adapters:
-        return  # nothing was ever loaded: the model has no adapter layers to switch off
+        return  # none loaded: adapter layers left without adapters (a dropped file) call their original alone
     from diffusers.utils.peft_utils import set_adapter_layers, set_weights_and_activate_adapters
 
     parts_of = {adapter.name: adapter.parts for adapter in adapters.values()}
