@@ -16,6 +16,7 @@ so the image is bit-identical to one made before any LoRA was loaded (tests prov
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -125,7 +126,9 @@ def _load_adapter(loaded: Any, pipeline: Any, use: Any) -> Adapter:
     level = library_log.level
     library_log.setLevel(logging.CRITICAL)  # diffusers logs a failed load as an error; sdkit says it once, below
     try:
-        parts = _load_file(loaded, pipeline, use, info, adapter_name)
+        with warnings.catch_warnings():  # PEFT warns that a second adapter joins the first: that is the design
+            warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+            parts = _load_file(loaded, pipeline, use, info, adapter_name)
     except UserInputError:
         _forget(loaded.components, adapter_name)
         raise
