@@ -14,6 +14,7 @@ from sdkit.samplers import (
     split_legacy_name,
 )
 from sdkit.samplers.builtin import BUILTIN_SAMPLERS
+from sdkit.samplers.resolve import name_vocabulary
 
 # A1111 v1.9+/v1.10 sampler labels (k-diffusion, timestep samplers, LCM): shared/reference/samplers.md B1.
 A1111_LABELS = [
@@ -65,21 +66,22 @@ LEGACY_SPLITS = {
     "DPM++ 3M SDE Exponential": ("DPM++ 3M SDE", "Automatic"),
     "Euler a Karras": ("Euler a", "Karras"),
 }
-# What sdkit runs for each legacy name (None: no diffusers equivalent, or diffusers' class cannot do it).
+# What sdkit runs for each legacy name. These are A1111 names, so sdkit.sampling runs them, with any of
+# its schedules (DPM++ 2S a, DPM++ 3M SDE and Euler a Karras had no diffusers equivalent before 0.3).
 LEGACY_RESOLVED = {
     "LMS Karras": ("lms", "karras"),
     "DPM2 Karras": ("dpm_2", "karras"),
     "DPM2 a Karras": ("dpm_2_ancestral", "karras"),
-    "DPM++ 2S a Karras": None,
+    "DPM++ 2S a Karras": ("dpmpp_2s_ancestral", "karras"),
     "DPM++ 2M Karras": ("dpmpp_2m", "karras"),
     "DPM++ SDE Karras": ("dpmpp_sde", "karras"),
     "DPM++ 2M SDE Karras": ("dpmpp_2m_sde", "karras"),
     "DPM++ 2M SDE Exponential": ("dpmpp_2m_sde", "exponential"),
     "DPM++ 2M SDE Heun Karras": ("dpmpp_2m_sde_heun", "karras"),
     "DPM++ 2M SDE Heun Exponential": ("dpmpp_2m_sde_heun", "exponential"),
-    "DPM++ 3M SDE Karras": None,
-    "DPM++ 3M SDE Exponential": None,
-    "Euler a Karras": None,  # diffusers' EulerAncestralDiscreteScheduler has no Karras sigmas
+    "DPM++ 3M SDE Karras": ("dpmpp_3m_sde", "karras"),
+    "DPM++ 3M SDE Exponential": ("dpmpp_3m_sde", "exponential"),
+    "Euler a Karras": ("euler_ancestral", "karras"),
     "Euler SGM Uniform": ("euler", "sgm_uniform"),
 }
 
@@ -92,14 +94,19 @@ def spellings(name: str) -> list[str]:
 
 def _expect(name: str, spec_id: str) -> None:
     spec = sampler_table().samplers[spec_id]
-    if spec.supported:
+    a1111_named = spec.a1111_faithful and name_vocabulary(name, spec) == "a1111"
+    if spec.supported or a1111_named:
         resolved = resolve_sampler(name)
         assert resolved.spec is spec, name
         assert resolved.schedule == spec.default_schedule
+        assert resolved.a1111_sampling == a1111_named, name
     else:
         with pytest.raises(UserInputError) as caught:
             resolve_sampler(name)
         assert not isinstance(caught.value, UnknownKeyError)
+        if spec.a1111_faithful:  # only its A1111 name runs it: the hint says that name
+            assert spec.display_name in caught.value.hint
+            return
         nearest = sampler_table().samplers[spec.nearest]
         assert nearest.supported
         assert nearest.id in caught.value.hint and nearest.display_name in caught.value.hint
@@ -220,8 +227,8 @@ def test_unknown_schedule_suggests_close_names():
 
 
 def test_unsupported_samplers_name_the_nearest():
-    cases = {"DPM adaptive": "dpmpp_2m", "DPM fast": "dpmpp_2m", "DPM++ 3M SDE": "dpmpp_2m_sde",
-             "Restart": "heun", "dpmpp_2s_ancestral": "dpmpp_sde", "DDIM CFG++": "ddim"}
+    # (DPM++ 2S a and DPM++ 3M SDE run under their A1111 names now: test_sampler_vocabulary.py)
+    cases = {"DPM adaptive": "dpmpp_2m", "DPM fast": "dpmpp_2m", "Restart": "heun", "DDIM CFG++": "ddim"}
     for name, nearest in cases.items():
         with pytest.raises(UserInputError) as caught:
             resolve_sampler(name)
@@ -230,11 +237,12 @@ def test_unsupported_samplers_name_the_nearest():
 
 
 def test_schedule_a_sampler_cannot_take_fails_with_the_list():
+    # diffusers' names only: under A1111's names sdkit.sampling takes every A1111 schedule type.
     with pytest.raises(UserInputError) as caught:
-        resolve_sampler("Euler a", "Karras")
+        resolve_sampler("euler_ancestral", "Karras")
     assert "normal" in caught.value.hint and "karras" not in caught.value.hint
     with pytest.raises(UserInputError):
-        resolve_sampler("DPM++ SDE", "SGM Uniform")  # the singlestep solver has no timestep spacing
+        resolve_sampler("dpmpp_sde", "SGM Uniform")  # the singlestep solver has no timestep spacing
 
 
 def test_legacy_suffix_conflicting_with_explicit_schedule_fails():

@@ -19,40 +19,40 @@ SIGMAS_ONLY = ("uniform", *SIGMA_SCHEDULES)  # use_*_sigmas only (DPMSolverSingl
 # --- supported samplers --------------------------------------------------------------------------
 
 EULER = SamplerSpec(
-    id="euler", display_name="Euler", scheduler_class="EulerDiscreteScheduler",
+    id="euler", a1111_faithful=True, display_name="Euler", scheduler_class="EulerDiscreteScheduler",
     aliases=("k_euler", "EulerDiscreteScheduler"), schedule_types=FULL,
 )
 EULER_ANCESTRAL = SamplerSpec(
-    id="euler_ancestral", display_name="Euler a", scheduler_class="EulerAncestralDiscreteScheduler",
+    id="euler_ancestral", a1111_faithful=True, display_name="Euler a", scheduler_class="EulerAncestralDiscreteScheduler",
     aliases=("k_euler_a", "k_euler_ancestral", "euler_a", "EulerAncestralDiscreteScheduler"),
     schedule_types=SPACING_ONLY, stochastic=True,
     notes="diffusers' Euler a has no Karras/Exponential/Beta sigmas",
 )
 HEUN = SamplerSpec(
-    id="heun", display_name="Heun", scheduler_class="HeunDiscreteScheduler",
+    id="heun", a1111_faithful=True, display_name="Heun", scheduler_class="HeunDiscreteScheduler",
     aliases=("k_heun", "HeunDiscreteScheduler"), schedule_types=FULL,
 )
 LMS = SamplerSpec(
-    id="lms", display_name="LMS", scheduler_class="LMSDiscreteScheduler",
+    id="lms", a1111_faithful=True, display_name="LMS", scheduler_class="LMSDiscreteScheduler",
     aliases=("k_lms", "LMSDiscreteScheduler"), schedule_types=FULL,
 )
 DPM_2 = SamplerSpec(
-    id="dpm_2", display_name="DPM2", scheduler_class="KDPM2DiscreteScheduler",
+    id="dpm_2", a1111_faithful=True, display_name="DPM2", scheduler_class="KDPM2DiscreteScheduler",
     aliases=("k_dpm_2", "KDPM2DiscreteScheduler"), default_schedule="karras", schedule_types=FULL,
 )
 DPM_2_ANCESTRAL = SamplerSpec(
-    id="dpm_2_ancestral", display_name="DPM2 a", scheduler_class="KDPM2AncestralDiscreteScheduler",
+    id="dpm_2_ancestral", a1111_faithful=True, display_name="DPM2 a", scheduler_class="KDPM2AncestralDiscreteScheduler",
     aliases=("k_dpm_2_a", "dpm_2_a", "KDPM2AncestralDiscreteScheduler"), default_schedule="karras",
     schedule_types=FULL, stochastic=True,
 )
 DPMPP_2M = SamplerSpec(
-    id="dpmpp_2m", display_name="DPM++ 2M", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m", a1111_faithful=True, display_name="DPM++ 2M", scheduler_class="DPMSolverMultistepScheduler",
     # Explicit, so a model whose own config says "sde-dpmsolver++" still gets the ODE solver.
     scheduler_kwargs={"algorithm_type": "dpmsolver++", "solver_order": 2, "solver_type": "midpoint"},
     aliases=("k_dpmpp_2m", "DPMSolverMultistepScheduler"), default_schedule="karras", schedule_types=FULL,
 )
 DPMPP_2M_SDE = SamplerSpec(
-    id="dpmpp_2m_sde", display_name="DPM++ 2M SDE", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m_sde", a1111_faithful=True, display_name="DPM++ 2M SDE", scheduler_class="DPMSolverMultistepScheduler",
     scheduler_kwargs={"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "solver_type": "midpoint"},
     # k_dpmpp_2m_sde_ka: old A1111 lists gave the plain sampler this alias by mistake; old files carry it.
     aliases=("k_dpmpp_2m_sde", "k_dpmpp_2m_sde_ka", "dpmpp_2m_sde_gpu"), default_schedule="exponential",
@@ -60,14 +60,14 @@ DPMPP_2M_SDE = SamplerSpec(
     notes="per-step noise from the per-image generators, not a Brownian tree as in A1111",
 )
 DPMPP_2M_SDE_HEUN = SamplerSpec(
-    id="dpmpp_2m_sde_heun", display_name="DPM++ 2M SDE Heun", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m_sde_heun", a1111_faithful=True, display_name="DPM++ 2M SDE Heun", scheduler_class="DPMSolverMultistepScheduler",
     scheduler_kwargs={"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "solver_type": "heun"},
     aliases=("k_dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu"), default_schedule="exponential",
     schedule_types=FULL, stochastic=True,
     notes="per-step noise from the per-image generators, not a Brownian tree as in A1111",
 )
 DPMPP_SDE = SamplerSpec(
-    id="dpmpp_sde", display_name="DPM++ SDE", scheduler_class="DPMSolverSinglestepScheduler",
+    id="dpmpp_sde", a1111_faithful=True, display_name="DPM++ SDE", scheduler_class="DPMSolverSinglestepScheduler",
     # Not DPMSolverSDEScheduler: that one needs torchsde and draws its Brownian-tree noise from one
     # seed for the whole batch, so an image would change with its batch. The singlestep solver in
     # SDE mode is the same family (second-order singlestep, stochastic) and takes per-image generators.
@@ -83,7 +83,7 @@ DPMPP_SDE = SamplerSpec(
 # clips. A model config without `clip_sample` (the demo model's, many converted ones) got washed-out colours.
 NO_X0_CLIPPING = {"clip_sample": False}
 DDIM = SamplerSpec(
-    id="ddim", display_name="DDIM", scheduler_class="DDIMScheduler",
+    id="ddim", a1111_faithful=True, display_name="DDIM", scheduler_class="DDIMScheduler",
     scheduler_kwargs=NO_X0_CLIPPING,
     aliases=("DDIMScheduler",), schedule_types=SPACING_ONLY,
 )
@@ -123,15 +123,17 @@ DDPM = SamplerSpec(
 
 
 def _unsupported(sampler_id: str, display_name: str, nearest: str, *aliases: str,
-                 default_schedule: str = "uniform") -> SamplerSpec:
+                 default_schedule: str = "uniform", a1111_faithful: bool = False) -> SamplerSpec:
     return SamplerSpec(id=sampler_id, display_name=display_name, aliases=aliases, supported=False,
-                       nearest=nearest, default_schedule=default_schedule, schedule_types=())
+                       nearest=nearest, default_schedule=default_schedule, schedule_types=(),
+                       a1111_faithful=a1111_faithful)
 
 
+# No diffusers scheduler computes these two; under their A1111 names sdkit.sampling runs them.
 DPMPP_2S_ANCESTRAL = _unsupported("dpmpp_2s_ancestral", "DPM++ 2S a", "dpmpp_sde", "k_dpmpp_2s_a",
-                                  default_schedule="karras")
+                                  default_schedule="karras", a1111_faithful=True)
 DPMPP_3M_SDE = _unsupported("dpmpp_3m_sde", "DPM++ 3M SDE", "dpmpp_2m_sde", "k_dpmpp_3m_sde",
-                            "dpmpp_3m_sde_gpu", default_schedule="exponential")
+                            "dpmpp_3m_sde_gpu", default_schedule="exponential", a1111_faithful=True)
 DPM_FAST = _unsupported("dpm_fast", "DPM fast", "dpmpp_2m", "k_dpm_fast")
 DPM_ADAPTIVE = _unsupported("dpm_adaptive", "DPM adaptive", "dpmpp_2m", "k_dpm_ad")
 RESTART = _unsupported("restart", "Restart", "heun", default_schedule="karras")
@@ -182,3 +184,7 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
     ScheduleSpec("linear_quadratic", "Linear Quadratic", supported=False, nearest="normal"),
 )
 SCHEDULES_BY_ID = {schedule.id: schedule for schedule in SCHEDULES}
+# The schedule types sdkit.sampling computes with A1111's formulas (sampling/sigmas.py SCHEDULE_IDS; a test
+# keeps the two equal): under an A1111 sampler name these work whatever diffusers' scheduler could take.
+A1111_SCHEDULES = ("uniform", "karras", "exponential", "polyexponential", "normal", "sgm_uniform", "simple",
+                   "ddim_uniform", "kl_optimal", "beta")

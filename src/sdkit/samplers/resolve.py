@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
-from sdkit.samplers.builtin import SCHEDULES, SCHEDULES_BY_ID
+from sdkit.samplers.builtin import A1111_SCHEDULES, SCHEDULES, SCHEDULES_BY_ID
 from sdkit.samplers.spec import SamplerSpec, ScheduleSpec
 from sdkit.samplers.table import find_schedule, name_key, sampler_table
 
@@ -20,6 +20,15 @@ AUTOMATIC = "automatic"
 # Sampler names that mean "keep the model's own scheduler".
 _MODEL_DEFAULT_KEYS = {name_key(name) for name in ("automatic", "auto", "default", "model default", "")}
 _SAMPLERS_HINT = "`sdkit samplers list` shows every sampler with its aliases"
+
+# The vocabulary a sampler was named in decides what computes it (docs/samplers.md, "Which computation a
+# name gets"): A1111's labels and k_ aliases run sdkit.sampling (A1111's own method) where it implements
+# the sampler; sdkit's ids (ComfyUI's names), diffusers class names and plugin aliases run diffusers.
+A1111 = "a1111"
+COMFYUI = "comfyui"
+DIFFUSERS = "diffusers"
+PLUGIN = "plugin"
+MODEL = "model"  # "automatic": the model's own scheduler
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,18 @@ class ResolvedSampler:
 
     spec: SamplerSpec | None
     schedule: str = AUTOMATIC
+    # How the sampler was named (A1111, COMFYUI, DIFFUSERS, PLUGIN, MODEL); not part of equality, since
+    # two spellings of one sampler are the same sampler.
+    vocabulary: str = field(default=COMFYUI, compare=False)
 
     @property
     def is_model_default(self) -> bool:
         return self.spec is None
+
+    @property
+    def a1111_sampling(self) -> bool:
+        """True when sdkit.sampling runs it: named in A1111's vocabulary, and A1111's method is implemented."""
+        return self.spec is not None and self.vocabulary == A1111 and self.spec.a1111_faithful
 
     @property
     def id(self) -> str:
@@ -45,6 +62,34 @@ class ResolvedSampler:
 
 def _split_form(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text.strip())
+
+
+def _alias_vocabulary(alias: str) -> str:
+    if alias.lower().startswith("k_"):
+        return A1111
+    return DIFFUSERS if alias.endswith("Scheduler") else COMFYUI
+
+
+def name_vocabulary(written: str, spec: SamplerSpec) -> str:
+    """Which vocabulary `written` (a name that finds `spec`) is in.
+
+    Exact spellings first: A1111's label ("Euler", "DPM++ 2M"), then the id and aliases as the table
+    writes them (k_euler: A1111; EulerDiscreteScheduler: diffusers; euler, dpmpp_2m: ComfyUI). Then
+    loosely: the label in another case ("dpm++ 2m", "euler a") is A1111's, an alias in another form is
+    its alias's. So "euler" is ComfyUI's id and "Euler" A1111's label; a plugin's alias is PLUGIN.
+    """
+    text = " ".join(written.split())
+    if text == spec.display_name:
+        return A1111
+    if text in (spec.id, *spec.aliases):
+        return _alias_vocabulary(text)
+    if text.lower() == spec.display_name.lower():
+        return A1111
+    key = name_key(text)
+    for alias in (spec.id, *spec.aliases):
+        if name_key(alias) == key:
+            return _alias_vocabulary(alias)
+    return A1111 if name_key(spec.display_name) == key else PLUGIN
 
 
 def split_legacy_name(name: str) -> tuple[str, ScheduleSpec | None]:
@@ -107,12 +152,25 @@ def _find_schedule_or_fail(name: str) -> ScheduleSpec:
 
 
 def _unsupported_sampler(name: str, spec: SamplerSpec) -> UserInputError:
+    if spec.a1111_faithful:  # named by its id: only A1111's name runs it (sdkit.sampling)
+        return UserInputError(
+            f"sampler {name!r} has no diffusers equivalent; sdkit runs it only as A1111 computes it",
+            hint=f"name it as A1111 does: --sampler {spec.display_name!r}",
+        )
     nearest = sampler_table().find(spec.nearest or "")
     instead = f"{nearest.display_name!r} ({nearest.id})" if nearest is not None else repr(spec.nearest)
     return UserInputError(
         f"sampler {name!r} ({spec.display_name}) has no diffusers equivalent, so sdkit cannot run it",
         hint=f"the nearest supported sampler is {instead}",
     )
+
+
+def _find_schedule_or_unknown(name: str) -> ScheduleSpec:
+    schedule = find_schedule(name)
+    if schedule is None:
+        _find_schedule_or_fail(name)  # raises UnknownKeyError with did-you-mean
+    assert schedule is not None
+    return schedule
 
 
 def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSampler:
@@ -137,34 +195,39 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     table = sampler_table()
     named_by_schedule = _sampler_named_by_schedule(schedule, name)
     if named_by_schedule is not None:
-        return _resolved(named_by_schedule, SCHEDULES_BY_ID[named_by_schedule.default_schedule])
+        return _resolved(named_by_schedule, SCHEDULES_BY_ID[named_by_schedule.default_schedule], DIFFUSERS)
 
     explicit = None
     automatic_keys = {name_key(name) for name in SCHEDULES_BY_ID[AUTOMATIC].names} | {""}
     if schedule is not None and name_key(schedule) not in automatic_keys:
-        explicit = _find_schedule_or_fail(schedule)
+        explicit = _find_schedule_or_unknown(schedule)  # whether it can run depends on the sampler
 
     if name is None or name_key(name) in _MODEL_DEFAULT_KEYS:
-        return ResolvedSampler(None, explicit.id if explicit is not None else AUTOMATIC)
+        if explicit is not None and not explicit.supported:
+            _find_schedule_or_fail(explicit.id)  # raises with the nearest schedule type
+        return ResolvedSampler(None, explicit.id if explicit is not None else AUTOMATIC, MODEL)
 
     spec = table.find(name)
+    written = name
     from_suffix: ScheduleSpec | None = None
     if spec is None:
-        base, from_suffix = split_legacy_name(name)
+        written, from_suffix = split_legacy_name(name)
         if from_suffix is not None:
-            spec = table.find(base)
+            spec = table.find(written)
     if spec is None:
         # A1111's order strips " Uniform" from "Euler SGM Uniform"; sdkit also tries the longest suffix.
-        base, from_suffix = _split_longest_suffix(name)
+        written, from_suffix = _split_longest_suffix(name)
         if from_suffix is not None:
-            spec = table.find(base)
+            spec = table.find(written)
     if spec is None:
         raise UnknownKeyError("sampler", name, table.spellings(), hint=_SAMPLERS_HINT)
-    if not spec.supported:
+    vocabulary = name_vocabulary(written, spec)
+    faithful = vocabulary == A1111 and spec.a1111_faithful
+    if not spec.supported and not faithful:
         raise _unsupported_sampler(name, spec)
 
     if from_suffix is not None and from_suffix.id != AUTOMATIC:
-        if not from_suffix.supported:
+        if not from_suffix.supported and not faithful:
             _find_schedule_or_fail(from_suffix.id)  # raises with the nearest schedule type
         if explicit is not None and explicit.id != from_suffix.id:
             raise UserInputError(
@@ -173,17 +236,26 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
                 hint=f"use sampler {spec.display_name!r} with --schedule {explicit.id}, or drop --schedule",
             )
         explicit = from_suffix
-    return _resolved(spec, explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule])
+    return _resolved(spec, explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule],
+                     vocabulary)
 
 
-def _resolved(spec: SamplerSpec, chosen: ScheduleSpec) -> ResolvedSampler:
+def _resolved(spec: SamplerSpec, chosen: ScheduleSpec, vocabulary: str) -> ResolvedSampler:
+    if vocabulary == A1111 and spec.a1111_faithful:  # sdkit.sampling's schedules, not diffusers' settings
+        if chosen.id not in A1111_SCHEDULES:
+            raise UserInputError(
+                f"schedule type {chosen.label!r} is not one sdkit computes as A1111 does",
+                hint="schedule types with A1111's sampler names: " + ", ".join(A1111_SCHEDULES))
+        return ResolvedSampler(spec, chosen.id, vocabulary)
+    if not chosen.supported:
+        _find_schedule_or_fail(chosen.id)  # raises with the nearest schedule type
     if chosen.id not in spec.schedule_types:
         allowed = ", ".join(spec.schedule_types)
         raise UserInputError(
             f"sampler {spec.display_name!r} cannot use schedule type {chosen.label!r} in diffusers",
             hint=f"schedule types for {spec.id}: {allowed} (or automatic = {spec.default_schedule})",
         )
-    return ResolvedSampler(spec, chosen.id)
+    return ResolvedSampler(spec, chosen.id, vocabulary)
 
 
 def _sampler_named_by_schedule(schedule: str | None, name: str | None) -> SamplerSpec | None:

@@ -43,15 +43,18 @@ class SamplerSpec:
     nearest: str | None = None  # for unsupported samplers: the supported sampler closest to it
     stochastic: bool = False  # adds fresh noise each step (ancestral, SDE): uses the per-image generators
     notes: str = ""
+    # Under an A1111 name, sdkit.sampling computes A1111's own method (docs/samplers.md); such a sampler
+    # runs there even without a diffusers class (DPM++ 2S a, DPM++ 3M SDE).
+    a1111_faithful: bool = False
 
     def __post_init__(self) -> None:
         # Frozen all the way down: a spec is shared by every caller in the process.
         object.__setattr__(self, "scheduler_kwargs", _frozen_mapping(self.scheduler_kwargs))
         object.__setattr__(self, "aliases", tuple(self.aliases))
         object.__setattr__(self, "schedule_types", tuple(self.schedule_types))
-        if self.supported and not self.scheduler_class:
+        if self.supported and not self.scheduler_class and not self.a1111_faithful:
             raise ValueError(f"sampler {self.id!r}: a supported sampler needs a scheduler_class")
-        if not self.supported and not self.nearest:
+        if not self.supported and not self.nearest and not self.a1111_faithful:
             raise ValueError(f"sampler {self.id!r}: an unsupported sampler must name its nearest supported one")
         if self.supported and self.default_schedule not in self.schedule_types:
             raise ValueError(f"sampler {self.id!r}: default schedule {self.default_schedule!r} "
