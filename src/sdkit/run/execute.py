@@ -31,7 +31,8 @@ from sdkit.run.events import RunEvents, StepsOfImage
 from sdkit.run.fields import common_fields
 from sdkit.run.hires import hires_fields, hires_pass
 from sdkit.run.inputs import open_inputs
-from sdkit.run.plan import RunPlan, UpscaleStep
+from sdkit.run.plan import RunPlan
+from sdkit.run.steps import UpscaleStep
 
 log = logging.getLogger(__name__)
 

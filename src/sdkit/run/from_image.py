@@ -90,6 +90,12 @@ class RecordedRun:
         return f"{self.image}'s metadata"
 
 
+def recorded_error(error: UserInputError, recorded: RecordedRun, what: str, hint: str) -> UserInputError:
+    """`error` about a value recalled from an image, naming the image it came from."""
+    return UserInputError(f"{error.message} ({what} recorded in {recorded.describe()})",
+                          "; ".join(part for part in (error.hint, hint) if part))
+
+
 def _shown(value: object) -> str:
     """A metadata value quoted in a message: its repr (control characters escaped), cut short."""
     text = repr(value)

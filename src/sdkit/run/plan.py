@@ -2,7 +2,8 @@
 
 Precedence, lowest first: engine defaults < the model's own defaults (e.g. its native size) < the
 model folder's recommendations (sdkit.json) < the input image's size (img2img, inpaint) < preset <
-what `--from-image` recalls < flags. Which engine and model run is decided in `choose.py`. A problem
+what `--from-image` recalls < flags. Which engine and model run is decided in `choose.py`, the steps
+around the drawing (LoRAs, sampler, `--upscale`, hires fix) in `steps.py`. A problem
 with a value the user did not type (an input image's size, a value recalled from an image's
 metadata) says where the value came from. Nothing here imports torch: `generate --dry-run` stops
 after planning.
@@ -17,40 +18,22 @@ from typing import Any
 
 from sdkit.core.errors import ParamsError, Problem, UserInputError
 from sdkit.core.models import ModelRef
-from sdkit.core.params import ParamsBase, Txt2ImgParams, UpscaleParams, parse_params
+from sdkit.core.params import ParamsBase, parse_params
 from sdkit.core.requests import request_fields
 from sdkit.core.tasks import Mode, Task
 from sdkit.models.recommended import recommended_params
-from sdkit.networks.lora_use import plan_loras
 from sdkit.registry import PIPELINES, Entry, plugin_calls, registry
 from sdkit.run.choose import choose
-from sdkit.run.from_image import RecordedRun, missing_inputs, read_recorded_run, recorded_model
-from sdkit.run.hires import HiresPlan, plan_hires
+from sdkit.run.from_image import RecordedRun, missing_inputs, read_recorded_run, recorded_error, recorded_model
+from sdkit.run.hires import HiresPlan
 from sdkit.run.inputs import INPUT_IMAGES
+from sdkit.run.steps import UpscaleStep, plan_steps
 from sdkit.runtime.logs import set_context
 
 log = logging.getLogger(__name__)
 
 # After txt2img/img2img/inpaint, --scale/--tile/--tile-overlap set the --upscale step's values.
 UPSCALE_STEP_FLAGS = {"scale": "upscale_scale", "tile": "upscale_tile", "tile_overlap": "upscale_tile_overlap"}
-# What UpscaleParams.image says for an image that comes from the run itself rather than a file.
-GENERATED_IMAGE = "(the generated image)"
-
-
-@dataclass(frozen=True)
-class UpscaleStep:
-    """`--upscale MODEL`: the upscale engine, its model and parameters, applied before each image is saved."""
-
-    engine: Any
-    engine_entry: Entry
-    model_ref: ModelRef
-    params: UpscaleParams
-
-    def describe(self) -> dict[str, Any]:
-        return {"engine": self.engine_entry.key, "engine_source": self.engine_entry.source,
-                "model": self.model_ref.name, "params": self.params.model_dump(mode="json", exclude={"image"})}
-
-
 @dataclass(frozen=True)
 class RunPlan:
     task: Task
@@ -159,12 +142,6 @@ def _with_origins(error: ParamsError, origins: dict[str, Origin]) -> ParamsError
     return ParamsError(problems)
 
 
-def _recorded_error(error: UserInputError, recorded: RecordedRun, what: str, hint: str) -> UserInputError:
-    """An error about a value recalled from an image, naming the image."""
-    return UserInputError(f"{error.message} ({what} recorded in {recorded.describe()})",
-                          "; ".join(part for part in (error.hint, hint) if part))
-
-
 def _check_vae(vae: str, recorded: RecordedRun | None) -> None:
     """A `--vae` that is not there fails the plan (and the dry run), not the model's loading."""
     from sdkit.models.vae import find_vae
@@ -174,7 +151,7 @@ def _check_vae(vae: str, recorded: RecordedRun | None) -> None:
     except UserInputError as error:
         if recorded is None:
             raise
-        raise _recorded_error(error, recorded, "the VAE",
+        raise recorded_error(error, recorded, "the VAE",
                               "put that VAE in the models folder's vae/ folder, pass --vae FILE, "
                               "or --vae '' to use the model's own") from None
 
@@ -259,7 +236,7 @@ def make_plan(
     except UserInputError as error:
         if not (model_recorded and recorded is not None and recorded.task is Task.UPSCALE):
             raise
-        raise _recorded_error(error, recorded, "the upscaler", "pass --model FILE") from None
+        raise recorded_error(error, recorded, "the upscaler", "pass --model FILE") from None
     model_ref = choice.model_ref
     if model_ref is not None and prediction_type:
         model_ref = model_ref.with_overrides(prediction_type=prediction_type)
@@ -321,36 +298,8 @@ def make_plan(
         params = parse_params(engine_obj, run_task, {k: v for k, v in merged.items() if k in allowed}, run_mode)
     except ParamsError as error:
         raise _with_origins(error, origins) from None
-    params = plan_loras(params, model_ref, recorded)  # a missing or wrong-family LoRA fails --dry-run too
-    if recorded is not None and recorded.embeddings:
-        from sdkit.run.from_image import check_recorded_embeddings
-
-        check_recorded_embeddings(recorded, str(getattr(params, "prompt", "")),
-                                  str(getattr(params, "negative_prompt", "")))
-    try:
-        sampler = _resolve_sampler(params)
-    except UserInputError as error:
-        recalled_names = [key for key in ("sampler", "schedule") if key in origins]
-        if recorded is None or not recalled_names:
-            raise
-        raise _recorded_error(error, recorded, f"the {' and '.join(recalled_names)}",
-                              "pass --sampler and --schedule to choose others") from None
-    try:
-        upscale = _plan_upscale(params)
-    except UserInputError as error:
-        if recorded is None or "upscale" not in origins:
-            raise
-        raise _recorded_error(error, recorded, "the upscaler",
-                              "pass --upscale FILE, or --upscale '' to leave the upscale out") from None
-    try:
-        hires = plan_hires(params, engine_obj, engine_entry) if isinstance(params, Txt2ImgParams) else None
-    except UserInputError as error:
-        recalled_hires = [key for key in ("hires_upscaler", "hires_sampler", "hires_schedule") if key in origins]
-        if recorded is None or not recalled_hires:
-            raise
-        raise _recorded_error(error, recorded, f"the {' and '.join(recalled_hires)}",
-                              "pass --hires-upscaler (e.g. Latent) or put that upscaler in the models "
-                              "folder's upscale/ folder") from None
+    steps = plan_steps(params, engine_obj, engine_entry, model_ref, recorded, set(origins))
+    params = steps.params
 
     preset_changes = {}
     if preset is not None:
@@ -367,31 +316,8 @@ def make_plan(
     set_context(options=params.model_dump(mode="json"))
     return RunPlan(
         task=run_task, mode=run_mode, engine=engine_obj, engine_entry=engine_entry, model=model,
-        model_ref=model_ref, vae=vae, params=params, sampler=sampler, preset=preset,
+        model_ref=model_ref, vae=vae, params=params, sampler=steps.sampler, preset=preset,
         preset_changes=preset_changes, flag_overrides=flag_overrides, model_is_default=choice.model_is_default,
-        upscale=upscale, prediction_type=prediction_type,
-        from_image=recorded.image if recorded is not None else None, hires=hires,
+        upscale=steps.upscale, prediction_type=prediction_type,
+        from_image=recorded.image if recorded is not None else None, hires=steps.hires,
     )
-
-
-def _plan_upscale(params: ParamsBase) -> UpscaleStep | None:
-    """The `--upscale` step through the registry's upscale engine, checked now (so --dry-run finds the model)."""
-    reference = getattr(params, "upscale", None)
-    if not reference:
-        return None
-    choice = choose(Task.UPSCALE, getattr(params, "upscale_engine", None), reference)
-    request = {"image": GENERATED_IMAGE, "scale": params.upscale_scale, "tile": params.upscale_tile,
-               "tile_overlap": params.upscale_tile_overlap}
-    upscale_params = parse_params(choice.engine, Task.UPSCALE, request)
-    assert isinstance(upscale_params, UpscaleParams) and choice.model_ref is not None
-    return UpscaleStep(choice.engine, choice.entry, choice.model_ref, upscale_params)
-
-
-def _resolve_sampler(params: ParamsBase) -> Any | None:
-    """Check the sampler and schedule names now, so `--dry-run` catches a misspelt or unsupported one."""
-    name = getattr(params, "sampler", None)
-    if name is None:
-        return None
-    from sdkit.samplers import resolve_sampler
-
-    return resolve_sampler(name, getattr(params, "schedule", None))
