@@ -5,7 +5,8 @@ is what the built-ins prove every day. The four entry-point groups and what thei
 
 - `sdkit.pipelines`: an `Engine`. sdkit resolves seeds, splits the run into batches, opens input
   images, numbers and saves images and writes the common infotext; the engine's `draw` gets one
-  resolved `Batch` and returns one `GeneratedImage` per seed.
+  resolved `Batch` and returns one `GeneratedImage` per seed. An engine that sets `hires_fix = True`
+  also draws A1111's hires-fix second pass when the batch carries a `HiresPass`.
 - `sdkit.models`: a `ModelSource` that turns `--model` strings into `ModelRef`s (any `family` key)
   and loads their components.
 - `sdkit.samplers`: a `SamplerSpec` (a new sampler) or a `SamplerAlias` (new names for one).
@@ -19,6 +20,7 @@ Importing this module is light: no torch, diffusers or PIL.
 
 from sdkit.core.engine import Batch, Engine, GeneratedImage, LoadOptions, NullStepEvents, StepEvents
 from sdkit.core.errors import Interrupted, RuntimeFailure, SdkitError, UnknownKeyError, UserInputError
+from sdkit.core.hires import HiresPass, HiresSize
 from sdkit.core.models import PREDICTION_TYPES, Family, ModelRef, ModelSource
 from sdkit.core.params import (
     SEED_MAX,
@@ -39,6 +41,8 @@ __all__ = [
     "Engine",
     "Family",
     "GeneratedImage",
+    "HiresPass",
+    "HiresSize",
     "Img2ImgParams",
     "InpaintParams",
     "Interrupted",
