@@ -50,7 +50,7 @@ def generate(
     clip_skip: int = typer.Option(None, "--clip-skip", help="Text-encoder layers to skip from the end (A1111 numbering)."),
     emphasis: str = typer.Option(None, "--emphasis", help="How (word:1.2) weights act: original (A1111's default), no-norm, ignore, none."),
     lora: list[str] = typer.Option(None, "--lora", help="NAME[:WEIGHT]: a LoRA from the models folder's Lora/ (or a path), as <lora:NAME:WEIGHT> in the prompt; repeatable."),
-    rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); device: noise from the GPU."),
+    rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); nv: A1111's NV source, CUDA's randn computed on the CPU (the noise of A1111 images made on NVIDIA GPUs); device: noise from the GPU."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option(None, "--dtype", help="auto, fp32, fp16 or bf16."),
     attention_slicing: bool = typer.Option(None, "--attention-slicing/--no-attention-slicing", help="Save memory in attention."),

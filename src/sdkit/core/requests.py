@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sdkit.core.tasks import Task
 
-RngSource = Literal["cpu", "device"]
+RngSource = Literal["cpu", "nv", "device"]  # nv: A1111's CPU reimplementation of CUDA's randn
 EmphasisMode = Literal["original", "no-norm", "ignore", "none"]
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", "mps"
 DtypeName = Literal["auto", "fp32", "fp16", "bf16"]

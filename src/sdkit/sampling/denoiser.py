@@ -6,6 +6,7 @@
 - cond and uncond run in one batch, cond images first (A1111's order), or as two calls when their token
   lengths differ; denoised = uncond + (cond − uncond)·scale; at scale 1 only cond runs;
 - SDXL's `added_cond_kwargs` (text_embeds, time_ids) travel with each conditioning;
+- `concat` (9-channel inpainting UNets): mask and masked-image latents after the scaled input;
 - `conditioning(call_index)` may change per model call: A1111's CFGDenoiser counts model evaluations
   (0-based), not sampler steps, so a prompt schedule for a second-order sampler spans 2 × steps calls.
 `predict_eps(x, timestep)` is the same for A1111's DDIM, on ε (v turned into ε), with CFG on ε.
@@ -51,6 +52,9 @@ class UNetDenoiser:
             raise ValueError(f"prediction_type {self.prediction_type!r}: A1111 samples epsilon and v_prediction")
         self._conditioning = conditioning
         self.calls = 0
+        # A 9-channel inpainting UNet's extra input (mask, masked-image latents; B images), put after the
+        # scaled x of every call, as diffusers' inpaint pipeline does. None for ordinary UNets.
+        self.concat: torch.Tensor | None = None
 
     def _pair(self) -> ConditioningPair:
         pair = self._conditioning(self.calls) if callable(self._conditioning) else self._conditioning
@@ -59,6 +63,9 @@ class UNetDenoiser:
 
     def _unet(self, sample: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
         dtype = self.unet.dtype
+        if self.concat is not None:  # cond and uncond halves each get the same extra channels
+            extra = self.concat.to(sample.device, sample.dtype)
+            sample = torch.cat([sample, extra.repeat(sample.shape[0] // extra.shape[0], 1, 1, 1)], dim=1)
         added = {key: value.to(self.unet.device, dtype) for key, value in conditioning.added.items()}
         output = self.unet(sample.to(self.unet.device, dtype), timesteps.to(self.unet.device),
                            encoder_hidden_states=conditioning.embeddings.to(self.unet.device, dtype),

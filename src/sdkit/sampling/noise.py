@@ -1,7 +1,8 @@
 """Noise sources as A1111 uses them (reference §11, shared/reference/samplers.md "Seeds").
 
 `ImageGenerators`: one generator per image — `"cpu"`: torch.Generator("cpu") seeded with the image's
-seed; `"nv"`: `nv_rng.NVGenerator`. `first()` is the initial noise randn(C, H/8, W/8) of each image,
+seed; `"nv"`: `nv_rng.NVGenerator`; `"device"`: a torch generator on `device` (on an NVIDIA GPU that is
+A1111's default "GPU" source), its draws moved to the CPU. `first()` is the initial noise randn(C, H/8, W/8) of each image,
 stacked; calling the object draws the next per-step noise from the same generators (what A1111's
 ancestral samplers get), so image i never depends on the other images of its batch.
 
@@ -22,29 +23,30 @@ import torch
 
 from sdkit.sampling.nv_rng import NVGenerator
 
-RNG_SOURCES = ("cpu", "nv")
+RNG_SOURCES = ("cpu", "nv", "device")
 
 
 class ImageGenerators:
     """Per-image generators; `first()` gives the initial noise, each call after that the next draw."""
 
-    def __init__(self, seeds: Sequence[int], shape: Sequence[int], source: str = "cpu") -> None:
+    def __init__(self, seeds: Sequence[int], shape: Sequence[int], source: str = "cpu", device: Any = "cpu") -> None:
         if source not in RNG_SOURCES:
             raise ValueError(f"rng source must be one of {RNG_SOURCES}, not {source!r}")
         self.seeds = [int(seed) for seed in seeds]
         self.shape = tuple(int(size) for size in shape)  # one image: (C, H/8, W/8)
         self.source = source
+        self.device = str(device) if source == "device" else "cpu"
         self._generators: list[Any] = [self._generator(seed) for seed in self.seeds]
 
     def _generator(self, seed: int) -> Any:
         if self.source == "nv":
             return NVGenerator(seed)
-        return torch.Generator("cpu").manual_seed(seed)
+        return torch.Generator(self.device).manual_seed(seed)
 
     def _draw(self, generator: Any) -> torch.Tensor:
         if self.source == "nv":
             return generator.randn_tensor(self.shape)
-        return torch.randn(self.shape, generator=generator, dtype=torch.float32)
+        return torch.randn(self.shape, generator=generator, dtype=torch.float32, device=self.device).cpu()
 
     def next_noise(self) -> torch.Tensor:
         """The next draw of every image's generator, stacked to (B, C, H/8, W/8)."""

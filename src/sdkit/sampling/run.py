@@ -119,12 +119,13 @@ def run_sampler(sampler_id: str, denoise: Callable[..., Any], x: torch.Tensor, s
 
 def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps: int, seeds: Sequence[int],
                     latent_shape: Sequence[int], schedule: str = "automatic", rng: str = "cpu",
-                    callback: StepCallback | None = None) -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu") -> torch.Tensor:
     """The sampled latents (B, C, H/8, W/8) of a txt2img batch; `latent_shape` is one image's (C, H/8, W/8).
 
-    For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does).
+    For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does). `noise_device`:
+    where `rng="device"` draws.
     """
-    generators = ImageGenerators(seeds, latent_shape, rng)
+    generators = ImageGenerators(seeds, latent_shape, rng, noise_device)
     noise = generators.first()
     if sampler_id == "ddim":
         return sample_ddim(denoiser.predict_eps, noise, ddim_timesteps(steps, len(table.sigmas)),
@@ -149,11 +150,11 @@ def img2img_schedule(steps: int, strength: float, exact_steps: bool = False) -> 
 def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, *, table: SigmaTable,
                     steps: int, strength: float, seeds: Sequence[int], schedule: str = "automatic",
                     rng: str = "cpu", exact_steps: bool = False,
-                    callback: StepCallback | None = None) -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu") -> torch.Tensor:
     """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
     if sampler_id in TIMESTEP_SAMPLERS:
         raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
-    generators = ImageGenerators(seeds, init_latents.shape[1:], rng)
+    generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device)
     noise = generators.first()
     total, encoded = img2img_schedule(steps, strength, exact_steps)
     sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]

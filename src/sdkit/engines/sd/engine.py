@@ -102,8 +102,9 @@ class StableDiffusionEngine:
     def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         import torch
 
+        from sdkit.engines.sd.a1111 import runs_a1111
         from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength, check_timesteps
-        from sdkit.engines.sd.pipelines import pipeline_for
+        from sdkit.engines.sd.pipelines import noise_device, pipeline_for
         from sdkit.engines.sd.prompts import condition
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
@@ -115,16 +116,24 @@ class StableDiffusionEngine:
                                  "use --task inpaint with --image and --mask, or another model for txt2img/img2img")
         pipeline = pipeline_for(loaded, self.family, task)
         resolved = resolve_sampler(params.sampler, params.schedule)
-        pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
-        # Values the run layer could only check in general, against this model's real limits.
-        max_steps = check_steps(pipeline.scheduler, params.steps)
-        strength = params.strength if isinstance(params, Img2ImgParams) else None
-        if strength is not None:
-            check_strength(params.steps, strength, task.value, max_steps)
-        check_timesteps(pipeline.scheduler, params.steps, sampler_label, schedule_label, strength)
+        a1111 = runs_a1111(resolved, task)
+        if not a1111:  # diffusers' scheduler; A1111's own sampling (`a1111.py`) needs none of these limits
+            pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
+            # Values the run layer could only check in general, against this model's real limits.
+            max_steps = check_steps(pipeline.scheduler, params.steps)
+            strength = params.strength if isinstance(params, Img2ImgParams) else None
+            if strength is not None:
+                check_strength(params.steps, strength, task.value, max_steps)
+            check_timesteps(pipeline.scheduler, params.steps, sampler_label, schedule_label, strength)
+            if params.rng == "nv" and (resolved.spec is None or resolved.spec.stochastic or task is not Task.TXT2IMG):
+                log.info("--rng nv gives the initial noise only; diffusers' %s draws its other noise from CPU "
+                         "generators (A1111's sampler names run A1111's sampling, NV throughout)", sampler_label)
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
         lora_fields = _apply_loras(loaded, pipeline, params)
+        if a1111:
+            return self._draw_a1111(loaded, pipeline, batch, resolved, events,
+                                    {"Sampler": sampler_label, "Schedule type": schedule_label, **lora_fields})
 
         call = self._task_arguments(params, batch)
         # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
@@ -133,10 +142,9 @@ class StableDiffusionEngine:
                                  params.clip_skip, params.emphasis, params.steps, loaded.device,
                                  embeddings=_embedding_library())
 
-        noise_device = "cpu" if params.rng == "cpu" else loaded.device
-        generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
+        generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
         if task is Task.TXT2IMG:
-            call["latents"] = _initial_noise(pipeline, params, generators, loaded)
+            call["latents"] = _initial_noise(pipeline, params, generators, loaded, batch.seeds)
         hires = batch.hires
         if hires is not None:  # the first pass of A1111's hires fix; `hires.py` draws the second
             from sdkit.engines.sd.hires import draw_second_pass, first_pass_output
@@ -148,6 +156,45 @@ class StableDiffusionEngine:
         if hires is not None:
             return draw_second_pass(self, loaded, batch, result.images, events, fields, _embedding_library())
         return [GeneratedImage(image, dict(fields)) for image in result.images]
+
+    def _draw_a1111(self, loaded: LoadedModel, pipeline: Any, batch: Batch, resolved: Any, events: StepEvents,
+                    fields: dict[str, Any]) -> list[GeneratedImage]:
+        """The batch through sdkit.sampling (`a1111.py`): A1111's steps, noise, CFG and decode."""
+        from sdkit.engines.sd import a1111
+        from sdkit.engines.sd.inputs import init_image, inpaint_mask
+        from sdkit.engines.sd.prompts import condition
+
+        params = batch.params
+        assert isinstance(params, Txt2ImgParams)
+        size = (params.width, params.height)
+        embeddings = _embedding_library()
+        conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
+                                 params.clip_skip, params.emphasis, a1111.prompt_steps(resolved, params.steps),
+                                 loaded.device, embeddings=embeddings)
+        conditions = a1111.text_conditions(pipeline, self.family.dual_text_encoder, conditioning, len(batch.seeds),
+                                           size, params.clip_skip, loaded.device)
+        task_inputs: dict[str, Any] = {}
+        if isinstance(params, InpaintParams):
+            mask = inpaint_mask(batch.images["mask"], size, params.mask_blur, params.mask,
+                                announce=batch.first_index == 0)
+            task_inputs = {"inpaint": (init_image(batch.images["image"], size), mask), "strength": params.strength}
+        elif isinstance(params, Img2ImgParams):
+            from sdkit.engines.sd.latents import encode_images
+
+            image = init_image(batch.images["image"], size)
+            task_inputs = {"init_latents": encode_images(pipeline, [image] * len(batch.seeds)),
+                           "strength": params.strength}
+        hires = batch.hires
+        latents = a1111.sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
+                               cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
+                               after=hires.steps if hires is not None else 0, **task_inputs)
+        fields = {**fields, **conditioning.fields}
+        if hires is not None:
+            from sdkit.engines.sd.hires import draw_second_pass
+
+            first = latents if hires.latent_mode is not None else a1111.decode(pipeline, latents)
+            return draw_second_pass(self, loaded, batch, first, events, fields, embeddings)
+        return [GeneratedImage(image, dict(fields)) for image in a1111.decode(pipeline, latents)]
 
     def sample(self, pipeline: Any, call: dict[str, Any], conditioning: Any, generators: list[Any],
                events: StepEvents, steps: int, before: int = 0, after: int = 0) -> Any:
@@ -225,16 +272,22 @@ def _apply_loras(loaded: LoadedModel, pipeline: Any, params: Txt2ImgParams) -> d
     return {LORA_HASHES_KEY: hashes_field(uses)} if uses else {}
 
 
-def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel) -> Any:
+def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel,
+                   seeds: list[int]) -> Any:
     """One unit-noise tensor per image from that image's own generator (A1111's rule), in fp32.
 
-    Drawing per image makes an image independent of batch size and position in the batch.
+    Drawing per image makes an image independent of batch size and position in the batch. `--rng nv`:
+    each image's first NV draw (sdkit.sampling's source); the generators stay for the scheduler.
     """
     import torch
 
     channels = pipeline.vae.config.latent_channels
     factor = pipeline.vae_scale_factor
     shape = (channels, params.height // factor, params.width // factor)
+    if params.rng == "nv":
+        from sdkit.sampling.noise import ImageGenerators
+
+        return ImageGenerators(seeds, shape, "nv").first().to(device=loaded.device, dtype=loaded.dtype)
     noise = [torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
              for generator in generators]
     return torch.stack(noise).to(device=loaded.device, dtype=loaded.dtype)

@@ -40,7 +40,8 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
     import torch
 
     from sdkit.core.hires import second_pass_schedule
-    from sdkit.engines.sd.pipelines import pipeline_for
+    from sdkit.engines.sd.a1111 import runs_a1111
+    from sdkit.engines.sd.pipelines import noise_device, pipeline_for
     from sdkit.engines.sd.prompts import condition
     from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
@@ -52,27 +53,41 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
     pipeline = pipeline_for(loaded, engine.family, Task.IMG2IMG)
     latents = _enlarged_latents(pipeline, first, hires)
     resolved = resolve_sampler(hires.sampler, hires.schedule)
-    pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
     sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
-    length, strength = second_pass_schedule(hires.steps, hires.denoise)
-    _check_schedule(pipeline.scheduler, hires, length, strength, sampler_label, schedule_label)
+    a1111 = runs_a1111(resolved, Task.IMG2IMG, second_pass=True)
+    if a1111:  # A1111's own sampling: exactly hires.steps steps of an int(steps / denoise)-step schedule
+        from sdkit.engines.sd.a1111 import decode, prompt_steps, sample, text_conditions
 
-    conditioning = condition(pipeline, engine.family.dual_text_encoder, hires.prompt, hires.negative_prompt,
-                             params.clip_skip, params.emphasis, hires.steps, loaded.device,
-                             embeddings=embeddings, first_pass_steps=params.steps)
-    noise_device = "cpu" if params.rng == "cpu" else loaded.device
-    generators = [torch.Generator(noise_device).manual_seed(seed) for seed in batch.seeds]
-    call: dict[str, Any] = {
-        "image": latents, "strength": strength, "num_inference_steps": length,
-        "guidance_scale": hires.cfg_scale, "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
-    }
-    result = engine.sample(pipeline, call, conditioning, generators, events, hires.steps, before=params.steps)
+        conditioning = condition(pipeline, engine.family.dual_text_encoder, hires.prompt, hires.negative_prompt,
+                                 params.clip_skip, params.emphasis, prompt_steps(resolved, hires.steps),
+                                 loaded.device, embeddings=embeddings, first_pass_steps=params.steps)
+        size = (latents.shape[-1] * pipeline.vae_scale_factor, latents.shape[-2] * pipeline.vae_scale_factor)
+        conditions = text_conditions(pipeline, engine.family.dual_text_encoder, conditioning, len(batch.seeds),
+                                     size, params.clip_skip, loaded.device)
+        sampled = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
+                         cfg_scale=hires.cfg_scale, steps=hires.steps, size=size, events=events,
+                         init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps)
+        images = decode(pipeline, sampled)
+    else:
+        pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
+        length, strength = second_pass_schedule(hires.steps, hires.denoise)
+        _check_schedule(pipeline.scheduler, hires, length, strength, sampler_label, schedule_label)
+        conditioning = condition(pipeline, engine.family.dual_text_encoder, hires.prompt, hires.negative_prompt,
+                                 params.clip_skip, params.emphasis, hires.steps, loaded.device,
+                                 embeddings=embeddings, first_pass_steps=params.steps)
+        generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
+        call: dict[str, Any] = {
+            "image": latents, "strength": strength, "num_inference_steps": length,
+            "guidance_scale": hires.cfg_scale, "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
+        }
+        images = engine.sample(pipeline, call, conditioning, generators, events, hires.steps,
+                               before=params.steps).images
     fields = {**first_fields, **conditioning.fields}
     if sampler_label != first_fields.get("Sampler"):
         fields["Hires sampler"] = sampler_label
     if schedule_label != first_fields.get("Schedule type"):
         fields["Hires schedule type"] = schedule_label
-    return [GeneratedImage(image, dict(fields)) for image in result.images]
+    return [GeneratedImage(image, dict(fields)) for image in images]
 
 
 def _check_schedule(scheduler: Any, hires: HiresPass, length: int, strength: float, sampler: str,
@@ -103,7 +118,9 @@ def _enlarged_latents(pipeline: Any, first: Any, hires: HiresPass) -> Any:
                                                   antialias=antialias).to(first.dtype)
     else:
         size = (columns * factor, rows * factor)
-        latents = _encode(pipeline, [_enlarged_image(image, size, hires) for image in first])
+        from sdkit.engines.sd.latents import encode_images
+
+        latents = encode_images(pipeline, [_enlarged_image(image, size, hires) for image in first])
     crop_columns, crop_rows = hires.size.crop(factor)
     if crop_columns or crop_rows:  # A1111 cuts the excess from both sides, the odd cell from the end
         latents = latents[:, :, crop_rows // 2:rows - (crop_rows + 1) // 2,
@@ -121,32 +138,3 @@ def _enlarged_image(image: Any, size: tuple[int, int], hires: HiresPass) -> Any:
         return enlarged.convert("RGB")
     resample = Image.Resampling.NEAREST if hires.resize == "nearest" else Image.Resampling.LANCZOS
     return image.convert("RGB").resize(size, resample)
-
-
-def _encode(pipeline: Any, images: list[Any]) -> Any:
-    """Images as the latents the pipeline samples in: the VAE posterior's mean, scaled (and shifted)."""
-    import torch
-
-    vae = pipeline.vae
-    device = pipeline._execution_device
-    pixels = pipeline.image_processor.preprocess(images)
-    upcast = vae.dtype == torch.float16 and bool(getattr(vae.config, "force_upcast", False))
-    original_dtype = vae.dtype
-    if upcast:  # SDXL's VAE overflows in fp16, which is why its pipelines upcast it too
-        vae.to(dtype=torch.float32)
-    try:
-        with torch.inference_mode():
-            latents = vae.encode(pixels.to(device=device, dtype=vae.dtype)).latent_dist.mode()
-    finally:
-        if upcast:
-            vae.to(dtype=original_dtype)
-    config = vae.config
-    mean, std = getattr(config, "latents_mean", None), getattr(config, "latents_std", None)
-    if mean is not None and std is not None:
-        shape = (1, latents.shape[1], 1, 1)
-        mean_t = torch.tensor(mean).view(shape).to(latents)
-        std_t = torch.tensor(std).view(shape).to(latents)
-        latents = (latents - mean_t) * config.scaling_factor / std_t
-    else:
-        latents = (latents - (getattr(config, "shift_factor", None) or 0.0)) * config.scaling_factor
-    return latents.to(dtype=original_dtype)

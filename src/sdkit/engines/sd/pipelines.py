@@ -23,7 +23,7 @@ class LoadedModel:
     scheduler_config: dict[str, Any]
     pipelines: dict[Task, Any] = field(default_factory=dict)
     lora_adapters: dict[str, Any] = field(default_factory=dict)  # LoRA hash -> its PEFT adapter (`loras.py`)
-
+    sigma_table: Any = None  # sdkit.sampling's σ table of the model, built on first use (`a1111.py`)
 
 
 
@@ -46,3 +46,8 @@ def pipeline_for(loaded: LoadedModel, family: SdFamily, task: Task) -> Any:
         pipeline.enable_model_cpu_offload()
     loaded.pipelines[task] = pipeline
     return pipeline
+
+
+def noise_device(rng: str, loaded: LoadedModel) -> str:
+    """Where the diffusers path's torch generators draw: the device for `--rng device`, else the CPU."""
+    return loaded.device if rng == "device" else "cpu"
