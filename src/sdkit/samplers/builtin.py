@@ -19,40 +19,48 @@ SIGMAS_ONLY = ("uniform", *SIGMA_SCHEDULES)  # use_*_sigmas only (DPMSolverSingl
 # --- supported samplers --------------------------------------------------------------------------
 
 EULER = SamplerSpec(
-    id="euler", a1111_faithful=True, display_name="Euler", scheduler_class="EulerDiscreteScheduler",
+    id="euler", a1111_faithful=True,
+    display_name="Euler", scheduler_class="EulerDiscreteScheduler",
     aliases=("k_euler", "EulerDiscreteScheduler"), schedule_types=FULL,
 )
 EULER_ANCESTRAL = SamplerSpec(
-    id="euler_ancestral", a1111_faithful=True, display_name="Euler a", scheduler_class="EulerAncestralDiscreteScheduler",
+    id="euler_ancestral", a1111_faithful=True,
+    display_name="Euler a", scheduler_class="EulerAncestralDiscreteScheduler",
     aliases=("k_euler_a", "k_euler_ancestral", "euler_a", "EulerAncestralDiscreteScheduler"),
     schedule_types=SPACING_ONLY, stochastic=True,
     notes="diffusers' Euler a has no Karras/Exponential/Beta sigmas",
 )
 HEUN = SamplerSpec(
-    id="heun", a1111_faithful=True, display_name="Heun", scheduler_class="HeunDiscreteScheduler",
+    id="heun", a1111_faithful=True,
+    display_name="Heun", scheduler_class="HeunDiscreteScheduler",
     aliases=("k_heun", "HeunDiscreteScheduler"), schedule_types=FULL,
 )
 LMS = SamplerSpec(
-    id="lms", a1111_faithful=True, display_name="LMS", scheduler_class="LMSDiscreteScheduler",
+    id="lms", a1111_faithful=True,
+    display_name="LMS", scheduler_class="LMSDiscreteScheduler",
     aliases=("k_lms", "LMSDiscreteScheduler"), schedule_types=FULL,
 )
 DPM_2 = SamplerSpec(
-    id="dpm_2", a1111_faithful=True, display_name="DPM2", scheduler_class="KDPM2DiscreteScheduler",
+    id="dpm_2", a1111_faithful=True,
+    display_name="DPM2", scheduler_class="KDPM2DiscreteScheduler",
     aliases=("k_dpm_2", "KDPM2DiscreteScheduler"), default_schedule="karras", schedule_types=FULL,
 )
 DPM_2_ANCESTRAL = SamplerSpec(
-    id="dpm_2_ancestral", a1111_faithful=True, display_name="DPM2 a", scheduler_class="KDPM2AncestralDiscreteScheduler",
+    id="dpm_2_ancestral", a1111_faithful=True,
+    display_name="DPM2 a", scheduler_class="KDPM2AncestralDiscreteScheduler",
     aliases=("k_dpm_2_a", "dpm_2_a", "KDPM2AncestralDiscreteScheduler"), default_schedule="karras",
     schedule_types=FULL, stochastic=True,
 )
 DPMPP_2M = SamplerSpec(
-    id="dpmpp_2m", a1111_faithful=True, display_name="DPM++ 2M", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m", a1111_faithful=True,
+    display_name="DPM++ 2M", scheduler_class="DPMSolverMultistepScheduler",
     # Explicit, so a model whose own config says "sde-dpmsolver++" still gets the ODE solver.
     scheduler_kwargs={"algorithm_type": "dpmsolver++", "solver_order": 2, "solver_type": "midpoint"},
     aliases=("k_dpmpp_2m", "DPMSolverMultistepScheduler"), default_schedule="karras", schedule_types=FULL,
 )
 DPMPP_2M_SDE = SamplerSpec(
-    id="dpmpp_2m_sde", a1111_faithful=True, display_name="DPM++ 2M SDE", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m_sde", a1111_faithful=True,
+    display_name="DPM++ 2M SDE", scheduler_class="DPMSolverMultistepScheduler",
     scheduler_kwargs={"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "solver_type": "midpoint"},
     # k_dpmpp_2m_sde_ka: old A1111 lists gave the plain sampler this alias by mistake; old files carry it.
     aliases=("k_dpmpp_2m_sde", "k_dpmpp_2m_sde_ka", "dpmpp_2m_sde_gpu"), default_schedule="exponential",
@@ -60,14 +68,16 @@ DPMPP_2M_SDE = SamplerSpec(
     notes="per-step noise from the per-image generators, not a Brownian tree as in A1111",
 )
 DPMPP_2M_SDE_HEUN = SamplerSpec(
-    id="dpmpp_2m_sde_heun", a1111_faithful=True, display_name="DPM++ 2M SDE Heun", scheduler_class="DPMSolverMultistepScheduler",
+    id="dpmpp_2m_sde_heun", a1111_faithful=True,
+    display_name="DPM++ 2M SDE Heun", scheduler_class="DPMSolverMultistepScheduler",
     scheduler_kwargs={"algorithm_type": "sde-dpmsolver++", "solver_order": 2, "solver_type": "heun"},
     aliases=("k_dpmpp_2m_sde_heun", "dpmpp_2m_sde_heun_gpu"), default_schedule="exponential",
     schedule_types=FULL, stochastic=True,
     notes="per-step noise from the per-image generators, not a Brownian tree as in A1111",
 )
 DPMPP_SDE = SamplerSpec(
-    id="dpmpp_sde", a1111_faithful=True, display_name="DPM++ SDE", scheduler_class="DPMSolverSinglestepScheduler",
+    id="dpmpp_sde", a1111_faithful=True,
+    display_name="DPM++ SDE", scheduler_class="DPMSolverSinglestepScheduler",
     # Not DPMSolverSDEScheduler: that one needs torchsde and draws its Brownian-tree noise from one
     # seed for the whole batch, so an image would change with its batch. The singlestep solver in
     # SDE mode is the same family (second-order singlestep, stochastic) and takes per-image generators.
@@ -83,7 +93,8 @@ DPMPP_SDE = SamplerSpec(
 # clips. A model config without `clip_sample` (the demo model's, many converted ones) got washed-out colours.
 NO_X0_CLIPPING = {"clip_sample": False}
 DDIM = SamplerSpec(
-    id="ddim", a1111_faithful=True, display_name="DDIM", scheduler_class="DDIMScheduler",
+    id="ddim", a1111_faithful=True,
+    display_name="DDIM", scheduler_class="DDIMScheduler",
     scheduler_kwargs=NO_X0_CLIPPING,
     aliases=("DDIMScheduler",), schedule_types=SPACING_ONLY,
 )
