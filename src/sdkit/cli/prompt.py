@@ -67,6 +67,7 @@ def describe_prompt(prompt: str, model: str | None, steps: int | None) -> dict[s
     from sdkit.prompts.emphasis import parse_emphasis
     from sdkit.prompts.networks import extract_networks
     from sdkit.prompts.schedule import schedule
+    from sdkit.prompts.unsupported import unsupported_syntax
     from sdkit.run.choose import choose
     from sdkit.runtime.config import models_dir
 
@@ -100,6 +101,7 @@ def describe_prompt(prompt: str, model: str | None, steps: int | None) -> dict[s
                    "file": str(found) if (found := lora_file_or_none(tag.name)) is not None else None}
                   for tag in loras],
         "unknown_tags": unknown_tags,
+        "unsupported": unsupported_syntax(text),  # A1111 syntax read as plain text (AND)
         "embeddings": {
             "folder": str(library.folder),
             "used": [{"name": name, "file": str(library.files[name]), "vectors": view.vector_count(name),
@@ -150,6 +152,8 @@ def prompt_command(
         out.print(plain(f"LoRA {tag['name']}: {weights}, " + (tag["file"] or f"not found in {lora_folder()}")))
     for tag in described["unknown_tags"]:
         message("warning", f"{tag} is not a network sdkit knows; it is removed from the text")
+    for warning in described["unsupported"]:
+        message("warning", warning)
     for until, text in described.get("schedule", []):
         out.print(plain(f"until step {until}: {text}"))
 

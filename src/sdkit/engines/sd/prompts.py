@@ -28,6 +28,7 @@ from sdkit.prompts.emphasis import has_emphasis
 from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_chunks, runs_for
 from sdkit.prompts.networks import extract_networks
 from sdkit.prompts.schedule import text_per_step
+from sdkit.prompts.unsupported import unsupported_syntax
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,8 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
                     "are applied (as in A1111); this one is removed and has no effect", tag.written)
     for tag in [*unknown, *negative_unknown]:
         log.warning("%s is not a network sdkit knows; it is removed from the prompt", tag)
+    for warning in dict.fromkeys(unsupported_syntax(prompt_text) + unsupported_syntax(negative_text)):
+        log.warning("%s", warning)
     fields: dict[str, Any] = {}
     if emphasis != DEFAULT_EMPHASIS and (has_emphasis(prompt_text) or has_emphasis(negative_text)):
         fields["Emphasis"] = A1111_EMPHASIS_NAMES[emphasis]
