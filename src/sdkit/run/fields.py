@@ -43,7 +43,7 @@ def common_fields(params: ParamsBase, seed: int | None, model_ref: ModelRef | No
             "Denoising strength": params.strength if isinstance(params, Img2ImgParams) else None,
             "Mask blur": params.mask_blur if isinstance(params, InpaintParams) else None,
             "Clip skip": params.clip_skip if params.clip_skip > 1 else None,
-            "RNG": "CPU" if params.rng == "cpu" else None,
+            "RNG": {"cpu": "CPU", "nv": "NV"}.get(params.rng),  # device: none, A1111's GPU default
             "Mode": params.mode.value if params.mode is not Mode.NORMAL else None,
             PREDICTION_TYPE_KEY: prediction_type,
         })

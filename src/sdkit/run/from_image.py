@@ -115,6 +115,43 @@ def _value(image: Path, fields: dict[str, str], key: str, kind: type, flag: str)
                              f"pass --{flag.replace('_', '-')} to set it yourself") from None
 
 
+# sdkit before 0.3 ran A1111's sampler names on diffusers' schedulers (CHANGELOG.md, 0.3.0).
+_OLD_SDKIT = re.compile(r"^sdkit 0\.[12](\.|$)")
+_RNG_BY_FIELD = {"CPU": "cpu", "NV": "nv", "GPU": "device"}
+
+
+def _recorded_rng(image: Path, recorded: str | None, made_by_sdkit: bool) -> str:
+    """The noise source of a recorded run. No RNG field: A1111's default, the GPU's randn, which "nv"
+    reproduces on any machine; sdkit leaves the field out only for `--rng device`."""
+    if recorded is None:
+        return "device" if made_by_sdkit else "nv"
+    rng = _RNG_BY_FIELD.get(str(recorded).strip().upper())
+    if rng is None:
+        raise UserInputError(f"{image}: its metadata records an RNG sdkit does not know: {_shown(recorded)}",
+                             "pass --rng cpu, nv or device")
+    return rng
+
+
+def _keep_diffusers_samplers(image: Path, version: str, params: dict[str, Any], names: list[str]) -> None:
+    """Samplers that ran on diffusers' schedulers under A1111's labels (all of sdkit 0.1/0.2's; in 0.3 those
+    recorded with a "Diffusers scheduler" field) are named by their sdkit ids, which still mean those
+    schedulers, so the image is made again."""
+    from sdkit.core.errors import SdkitError
+    from sdkit.samplers import resolve_sampler
+
+    for name in names:
+        if not params.get(name):
+            continue
+        try:
+            resolved = resolve_sampler(params[name])
+        except SdkitError:
+            continue  # reported with its hint when the run resolves it
+        if resolved.a1111_sampling:
+            log.info("%s (%s) ran %r on diffusers' scheduler; using that computation again (%s %s), not "
+                     "A1111's sampling", image, version or "no version", params[name], name, resolved.id)
+            params[name] = resolved.id
+
+
 def _task_of(fields: dict[str, str], hires: dict[str, str]) -> Task:
     if "Steps" not in fields and UPSCALER_KEY in fields:
         return Task.UPSCALE
@@ -156,8 +193,13 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
                 raise UserInputError(f"{image}: its metadata records an unreadable Size: {_shown(size)}",
                                      "pass --width and --height") from None
             params.update(width=width, height=height)
-        # No RNG field: A1111's default, noise from the GPU (sdkit records its own default, CPU).
-        params["rng"] = "cpu" if str(fields.get("RNG", "")).upper() == "CPU" else "device"
+        version = str(fields.get("Version", "")).strip()
+        params["rng"] = _recorded_rng(image, fields.get("RNG"), made_by_sdkit=version.startswith("sdkit "))
+        old = bool(_OLD_SDKIT.match(version))
+        ran_on_diffusers = [name for name, key in (("sampler", "Diffusers scheduler"),
+                                                   ("hires_sampler", "Diffusers hires scheduler"))
+                            if old or key in fields]
+        _keep_diffusers_samplers(image, version, params, ran_on_diffusers)
         if fields.get("Emphasis"):  # A1111 names the mode ("No norm"); absent means its default, Original
             params["emphasis"] = EMPHASIS_BY_A1111_NAME.get(str(fields["Emphasis"]).strip().lower())
             if params["emphasis"] is None:

@@ -31,6 +31,9 @@ from sdkit.plugin import (
 
 log = logging.getLogger(__name__)
 
+DIFFUSERS_SCHEDULER_KEY = "Diffusers scheduler"  # infotext: the first pass ran on this diffusers scheduler
+DIFFUSERS_HIRES_SCHEDULER_KEY = "Diffusers hires scheduler"  # and the hires fix's second pass on this one
+
 SD_TASKS = frozenset({Task.TXT2IMG, Task.IMG2IMG, Task.INPAINT})
 
 # Few-step distilled models need other steps, guidance and schedules than ordinary ones.
@@ -152,7 +155,10 @@ class StableDiffusionEngine:
             call["output_type"] = first_pass_output(hires)
         result = self.sample(pipeline, call, conditioning, generators, events, params.steps,
                              after=hires.steps if hires is not None else 0)
-        fields = {"Sampler": sampler_label, "Schedule type": schedule_label, **lora_fields, **conditioning.fields}
+        # Which diffusers class computed it: A1111's sampler labels alone would mean A1111's sampling to a
+        # reader (and to --from-image, which then names the sampler by its sdkit id).
+        fields = {"Sampler": sampler_label, "Schedule type": schedule_label,
+                  DIFFUSERS_SCHEDULER_KEY: type(pipeline.scheduler).__name__, **lora_fields, **conditioning.fields}
         if hires is not None:
             return draw_second_pass(self, loaded, batch, result.images, events, fields, _embedding_library())
         return [GeneratedImage(image, dict(fields)) for image in result.images]
