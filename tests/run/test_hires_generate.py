@@ -65,7 +65,8 @@ def test_hires_scale_makes_a_two_pass_image_with_a1111s_keys(capsys, tmp_path, t
     line = field_line(parameters)
     # Size stays the first pass's; the second pass's strength is "Denoising strength"; no "Hires steps" for 0.
     assert "Size: 64x64" in line and "Hires steps" not in line
-    assert ", Denoising strength: 0.7, RNG: CPU, Hires upscale: 2, Hires upscaler: Latent, Version: sdkit " in line
+    assert (", Denoising strength: 0.7, RNG: CPU, Hires upscale: 2, Hires upscaler: Latent, "
+            "Diffusers scheduler: DDIMScheduler, Version: sdkit ") in line
     assert hires["hires"] == {"size": "128x128", "upscaler": "Latent", "kind": "latent", "upscaler_engine": None,
                               "upscaler_model": None, "sampler": None}
     # The second pass redraws: the image is not the first pass merely enlarged.
@@ -86,7 +87,8 @@ def test_every_hires_option_is_written_as_a1111_writes_it(capsys, tmp_path, tiny
     assert line.split("Model: tiny-sd1, ", 1)[1].startswith(
         "Denoising strength: 0.5, RNG: CPU, Hires sampler: Euler, Hires prompt: a red fox, Hires negative prompt: "
         "blur, Hires CFG Scale: 4, Hires schedule type: Karras, Hires resize: 128x128, Hires steps: 3, "
-        "Hires upscaler: Latent, Version: sdkit ")
+        "Hires upscaler: Latent, Diffusers scheduler: DDIMScheduler, "
+        "Diffusers hires scheduler: none (A1111's sampling), Version: sdkit ")  # the hires pass's "Euler": A1111's
     # A hires value equal to the first pass's is not written (A1111 writes only those that differ).
     same = generate(capsys, "--model", str(tiny_pipeline_dir("sd1")), "a fox", *FAST, "--hires-scale", "2",
                     "--hires-prompt", "a fox", "--hires-cfg-scale", "7", "--hires-sampler", "DDIM",
@@ -118,7 +120,7 @@ def test_every_latent_mode_and_model_free_resize(capsys, tmp_path, tiny_pipeline
                           "-o", str(tmp_path / upscaler))
         pixels, parameters = saved(result)
         assert pixels.shape == (128, 128, 3), upscaler
-        images[field_line(parameters).split("Hires upscaler: ")[1].split(", Version")[0]] = pixels
+        images[field_line(parameters).split("Hires upscaler: ")[1].split(", ")[0]] = pixels
     # Written in A1111's spelling whatever the case typed; the modes are really different enlargements.
     assert "Latent (antialiased)" in images
     assert not np.array_equal(images["Latent"], images["Latent (nearest)"])
@@ -234,7 +236,7 @@ def test_an_a1111_hires_png_regenerates_both_passes(capsys, tmp_path, tiny_one):
     assert "Hires checkpoint: 'other'" in " ".join(result.stderr.split())  # named, not silently dropped
     direct = generate(capsys, "--model", tiny_one, "a castle", "--negative-prompt", "fog", "--steps", "2",
                       "--sampler", "Euler", "--cfg-scale", "6", "--seed", "77", "-W", "64", "-H", "64",
-                      "--hires-scale", "2", "--hires-steps", "2", "--hires-denoise", "0.6", "--rng", "device",
+                      "--hires-scale", "2", "--hires-steps", "2", "--hires-denoise", "0.6", "--rng", "nv",
                       "--hires-upscaler", "Latent (bicubic)", "-o", str(tmp_path / "b"))
     assert saved(recalled)[0].shape == (128, 128, 3)
     assert np.array_equal(saved(recalled)[0], saved(direct)[0])

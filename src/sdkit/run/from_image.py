@@ -196,9 +196,10 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
         version = str(fields.get("Version", "")).strip()
         params["rng"] = _recorded_rng(image, fields.get("RNG"), made_by_sdkit=version.startswith("sdkit "))
         old = bool(_OLD_SDKIT.match(version))
-        ran_on_diffusers = [name for name, key in (("sampler", "Diffusers scheduler"),
-                                                   ("hires_sampler", "Diffusers hires scheduler"))
-                            if old or key in fields]
+        first_on_diffusers = old or "Diffusers scheduler" in fields
+        hires_class = fields.get("Diffusers hires scheduler")  # absent: as the first pass
+        hires_on_diffusers = old or (first_on_diffusers if hires_class is None else not hires_class.startswith("none"))
+        ran_on_diffusers = ["sampler"] * first_on_diffusers + ["hires_sampler"] * hires_on_diffusers
         _keep_diffusers_samplers(image, version, params, ran_on_diffusers)
         if fields.get("Emphasis"):  # A1111 names the mode ("No norm"); absent means its default, Original
             params["emphasis"] = EMPHASIS_BY_A1111_NAME.get(str(fields["Emphasis"]).strip().lower())
