@@ -31,9 +31,6 @@ from sdkit.plugin import (
 
 log = logging.getLogger(__name__)
 
-DIFFUSERS_SCHEDULER_KEY = "Diffusers scheduler"  # infotext: the first pass ran on this diffusers scheduler
-DIFFUSERS_HIRES_SCHEDULER_KEY = "Diffusers hires scheduler"  # and the hires fix's second pass on this one
-
 SD_TASKS = frozenset({Task.TXT2IMG, Task.IMG2IMG, Task.INPAINT})
 
 # Few-step distilled models need other steps, guidance and schedules than ordinary ones.
@@ -107,7 +104,7 @@ class StableDiffusionEngine:
 
         from sdkit.engines.sd.a1111 import runs_a1111
         from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength, check_timesteps
-        from sdkit.engines.sd.pipelines import noise_device, pipeline_for
+        from sdkit.engines.sd.pipelines import DIFFUSERS_SCHEDULER_KEY, noise_device, pipeline_for
         from sdkit.engines.sd.prompts import condition
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
 
@@ -166,7 +163,7 @@ class StableDiffusionEngine:
     def _draw_a1111(self, loaded: LoadedModel, pipeline: Any, batch: Batch, resolved: Any, events: StepEvents,
                     fields: dict[str, Any]) -> list[GeneratedImage]:
         """The batch through sdkit.sampling (`a1111.py`): A1111's steps, noise, CFG and decode."""
-        from sdkit.engines.sd import a1111
+        from sdkit.engines.sd.a1111 import decode, prompt_steps, sample, text_conditions
         from sdkit.engines.sd.inputs import init_image, inpaint_mask
         from sdkit.engines.sd.prompts import condition
 
@@ -175,9 +172,9 @@ class StableDiffusionEngine:
         size = (params.width, params.height)
         embeddings = _embedding_library()
         conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
-                                 params.clip_skip, params.emphasis, a1111.prompt_steps(resolved, params.steps),
+                                 params.clip_skip, params.emphasis, prompt_steps(resolved, params.steps),
                                  loaded.device, embeddings=embeddings)
-        conditions = a1111.text_conditions(pipeline, self.family.dual_text_encoder, conditioning, len(batch.seeds),
+        conditions = text_conditions(pipeline, self.family.dual_text_encoder, conditioning, len(batch.seeds),
                                            size, params.clip_skip, loaded.device)
         task_inputs: dict[str, Any] = {}
         if isinstance(params, InpaintParams):
@@ -191,16 +188,16 @@ class StableDiffusionEngine:
             task_inputs = {"init_latents": encode_images(pipeline, [image] * len(batch.seeds)),
                            "strength": params.strength}
         hires = batch.hires
-        latents = a1111.sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
+        latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
                                cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
                                after=hires.steps if hires is not None else 0, **task_inputs)
         fields = {**fields, **conditioning.fields}
         if hires is not None:
             from sdkit.engines.sd.hires import draw_second_pass
 
-            first = latents if hires.latent_mode is not None else a1111.decode(pipeline, latents)
+            first = latents if hires.latent_mode is not None else decode(pipeline, latents)
             return draw_second_pass(self, loaded, batch, first, events, fields, embeddings)
-        return [GeneratedImage(image, dict(fields)) for image in a1111.decode(pipeline, latents)]
+        return [GeneratedImage(image, dict(fields)) for image in decode(pipeline, latents)]
 
     def sample(self, pipeline: Any, call: dict[str, Any], conditioning: Any, generators: list[Any],
                events: StepEvents, steps: int, before: int = 0, after: int = 0) -> Any:

@@ -83,7 +83,7 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
         images = engine.sample(pipeline, call, conditioning, generators, events, hires.steps,
                                before=params.steps).images
     fields = {**first_fields, **conditioning.fields}
-    from sdkit.engines.sd.engine import DIFFUSERS_HIRES_SCHEDULER_KEY, DIFFUSERS_SCHEDULER_KEY
+    from sdkit.engines.sd.pipelines import DIFFUSERS_HIRES_SCHEDULER_KEY, DIFFUSERS_SCHEDULER_KEY
 
     hires_class = None if a1111 else type(pipeline.scheduler).__name__
     if hires_class != first_fields.get(DIFFUSERS_SCHEDULER_KEY):  # said once when both passes ran on one class

@@ -10,6 +10,9 @@ from sdkit.plugin import LoadOptions, ModelRef, Task
 if TYPE_CHECKING:
     from sdkit.engines.sd.families import SdFamily
 
+DIFFUSERS_SCHEDULER_KEY = "Diffusers scheduler"  # infotext: the first pass ran on this diffusers scheduler
+DIFFUSERS_HIRES_SCHEDULER_KEY = "Diffusers hires scheduler"  # and the hires fix's second pass on this one
+
 
 @dataclass
 class LoadedModel:
