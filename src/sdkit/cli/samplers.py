@@ -31,7 +31,8 @@ def _sampler_record(sampler_id: str) -> dict[str, Any]:
         "aliases": table.aliases(sampler_id),
         "default_schedule": spec.default_schedule,
         "schedule_types": list(spec.schedule_types),
-        "supported": spec.supported,
+        "supported": spec.supported,  # diffusers runs it (under its id, ComfyUI or diffusers names)
+        "a1111_method": spec.a1111_faithful,  # its A1111 name runs A1111's own method (sdkit.sampling)
         "nearest": spec.nearest,
         "stochastic": spec.stochastic,
         "scheduler_class": spec.scheduler_class,
@@ -44,14 +45,14 @@ def _sampler_record(sampler_id: str) -> dict[str, Any]:
 @samplers_app.command("list")
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
-    supported_only: bool = typer.Option(False, "--supported", help="Leave out names diffusers cannot run."),
+    supported_only: bool = typer.Option(False, "--supported", help="Leave out samplers sdkit cannot run."),
 ) -> None:
     """List every sampler: id, A1111 name, aliases, default and supported schedule types."""
     from sdkit.samplers import sampler_table
 
     records = [_sampler_record(sampler_id) for sampler_id in sampler_table().samplers]
     if supported_only:
-        records = [record for record in records if record["supported"]]
+        records = [record for record in records if record["supported"] or record["a1111_method"]]
     if as_json:
         print_json(records)
         return
@@ -66,15 +67,21 @@ def list_command(
         if record["supported"]:
             status = record["default_schedule"]
             schedules = ", ".join(record["schedule_types"])
+        elif record["a1111_method"]:
+            status = record["default_schedule"]
+            schedules = f"as A1111 only: --sampler {record['display_name']!r}"
         else:
             status = "[red]unsupported[/]"
             schedules = f"use {record['nearest']} instead"
         source = "" if record["source"] == "built-in" else f"\n({record['source']})"
-        table.add_row(escape(record["id"]), escape(record["display_name"]) + escape(source),
+        marked = record["display_name"] + (" *" if record["a1111_method"] else "")
+        table.add_row(escape(record["id"]), escape(marked) + escape(source),
                       escape(", ".join(record["aliases"])), status, escape(schedules))
     out.print(table)
     err.print("automatic (the default) keeps the model's own scheduler; a schedule type of automatic "
               "means the sampler's default schedule")
+    err.print("* the display name (A1111's, any case, or a k_ alias) runs A1111's own method; the id, ComfyUI "
+              "and diffusers names run diffusers' scheduler (docs/samplers.md)")
 
 
 @samplers_app.command("schedules")
