@@ -21,7 +21,7 @@ LAYERS = [
     {"sdkit.plugin"},
     {"sdkit.engines"},
     {"sdkit.run"},
-    {"sdkit.bench", "sdkit.debug"},
+    {"sdkit.bench", "sdkit.debug", "sdkit.batch"},
     {"sdkit.cli", "sdkit.__main__"},
 ]
 

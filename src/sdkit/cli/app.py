@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "sdkit.cli.benchmark",
     "sdkit.cli.export_debug",
     "sdkit.cli.prompt",
+    "sdkit.cli.batch",
 ]
 
 _options = {"debug": False}
