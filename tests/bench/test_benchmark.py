@@ -91,7 +91,7 @@ def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkey
 
     from sdkit.engines.sd import engine as sd_engine
 
-    def unseeded_noise(pipeline, params, generators, loaded):  # ignores the seed: a broken, random run
+    def unseeded_noise(pipeline, params, generators, loaded, *seeds):  # ignores the seed: a broken, random run
         shape = (len(generators), 4, params.height // 8, params.width // 8)
         return torch.randn(shape).to(device=loaded.device, dtype=loaded.dtype)
 
