@@ -52,35 +52,32 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:16]
 
 
-def parse_seeds(value: Any, where: str = "--seed") -> list[int]:
-    """`7`, `"1-8"`, `"1,5,9"`, `"1-3,10"` or a list of those, as the seeds they name."""
+def parse_seeds(value: Any, where: str = "--seed") -> list[range]:
+    """`7`, `"1-8"`, `"1,5,9"`, `"1-3,10"` or a list of those, as ranges of seeds (never materialised)."""
     parts: list[Any] = value if isinstance(value, list) else [value]
-    seeds: list[int] = []
+    seeds: list[range] = []
     for part in parts:
         for piece in str(part).split(",") if isinstance(part, str) else [part]:
-            seeds.extend(_seed_piece(piece, where))
+            seeds.append(_seed_piece(piece, where))
     return seeds
 
 
-def _seed_piece(piece: Any, where: str) -> list[int]:
+def _seed_piece(piece: Any, where: str) -> range:
     hint = "give seeds as 7, 1-8 or 1,5,9 (whole numbers from 0 to 4294967295)"
     if isinstance(piece, bool) or isinstance(piece, float):
         raise UserInputError(f"{where}: seed {piece!r} is not a whole number", hint)
     if isinstance(piece, int):
-        bounds = [piece, piece]
+        low = high = piece
     else:
         text = piece.strip()
         first, dash, last = text.partition("-") if not text.startswith("-") else (text, "", "")
         try:
-            bounds = [int(first), int(last)] if dash else [int(text), int(text)]
+            low, high = (int(first), int(last)) if dash else (int(text), int(text))
         except ValueError:
             raise UserInputError(f"{where}: seed {text!r} is not a seed or a range of seeds", hint) from None
-    low, high = bounds
     if low < 0 or high > SEED_MAX or low > high:
         raise UserInputError(f"{where}: seed range {piece!r} is outside 0..{SEED_MAX} or runs backwards", hint)
-    if high - low >= IMAGE_LIMIT * 100:
-        raise UserInputError(f"{where}: seed range {piece!r} names {high - low + 1} seeds", hint)
-    return list(range(low, high + 1))
+    return range(low, high + 1)
 
 
 def _sweeps(job: Job, overrides: dict[str, Any]) -> dict[str, list[Any]]:
@@ -94,7 +91,7 @@ def _sweeps(job: Job, overrides: dict[str, Any]) -> dict[str, list[Any]]:
     return lists
 
 
-def _seed_choices(job: Job, overrides: dict[str, Any]) -> list[int] | None:
+def _seed_choices(job: Job, overrides: dict[str, Any]) -> list[range] | None:
     value = overrides.get("seed", job.values.get("seed"))
     if value is None:
         return None
@@ -112,7 +109,7 @@ def count_images(jobs: list[Job], overrides: dict[str, Any], expander: PromptExp
         if expander.combinatorial:
             combos = combos // max(len(lists.get("prompt", [""])), 1) * sum(
                 expander.count(str(prompt)) for prompt in lists.get("prompt", [""]))
-        total += combos * (len(seeds) if seeds is not None else 1) * job.count
+        total += combos * (sum(len(part) for part in seeds) if seeds is not None else 1) * job.count
     return total
 
 
@@ -137,7 +134,7 @@ def _job_items(job: Job, overrides: dict[str, Any], expander: PromptExpander) ->
         values = dict(zip(names, combination, strict=True))
         run = {key: str(values.pop(key)) for key in RUN_KEYS if key in values}
         derived = int(_digest({"run": run, "params": values}), 16) % (SEED_MAX + 1)
-        first_seeds = seeds if seeds is not None else [derived]
+        first_seeds = itertools.chain(*seeds) if seeds is not None else [derived]
         for first in first_seeds:
             for offset in range(job.count):
                 seed = (first + offset) % (SEED_MAX + 1)

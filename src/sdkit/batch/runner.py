@@ -88,7 +88,7 @@ def prepare(job_file: Path, overrides: dict[str, Any], *, combinatorial: bool = 
                                         model=item.run.get("model"), vae=item.run.get("vae"), flags=flags)
         except UserInputError as error:
             plans[plan_key] = None
-            problems.append(f"{item.job} ({_combination(item)}): {error.message}")
+            problems.append(f"{item.job} ({_combination(item)}): " + error.message.replace("\n", "\n    "))
     if problems:
         shown = problems[:SHOWN_PROBLEMS] + ([f"... and {len(problems) - SHOWN_PROBLEMS} more"]
                                              if len(problems) > SHOWN_PROBLEMS else [])

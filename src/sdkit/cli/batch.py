@@ -1,0 +1,183 @@
+"""`sdkit batch FILE`: run a job file's sweeps with one model load per model, resumably, into one run folder.
+
+The comma-list flags (`--sampler a,b`, `--seed 1-8`, `--prompt` given twice) apply to every job and
+sweep like a list in the file. Ctrl-C and SIGTERM are handled as in `generate` (`StopFlag`): while an
+image is drawn the run stops at the next step; the manifest holds every finished image; exit 130.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from sdkit.cli.console import err, out, print_json
+from sdkit.core.errors import Interrupted, RuntimeFailure, UserInputError
+
+SHOWN_ROWS = 50
+
+
+def _split(flag: str, text: str | None, kind: type) -> list[Any] | None:
+    if text is None:
+        return None
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(kind(part.strip()))
+        except ValueError:
+            raise UserInputError(f"{flag} {text!r}: {part.strip()!r} is not a {kind.__name__ if kind is not float else 'number'}",
+                                 f"give {flag} one value or a comma list, e.g. {flag} 2,3") from None
+    return values
+
+
+def batch(
+    job_file: Path = typer.Argument(..., metavar="FILE", help="Job file: YAML list of jobs, JSON Lines or CSV."),
+    output_dir: str = typer.Option(None, "--output-dir", "-o", help="The run folder (default ./outputs/batch/<FILE name>/)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Expand and validate every image, print them, then stop."),
+    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable result."),
+    restart: bool = typer.Option(False, "--restart", help="Start over instead of skipping what the run folder has done."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed image."),
+    combinatorial: bool = typer.Option(False, "--combinatorial", help="Every {a|b} and __wildcard__ variant, not one per seed."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Run even more than 10,000 images."),
+    sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
+    prompt: list[str] = typer.Option(None, "--prompt", "-p", help="Prompt for every job; repeat to sweep prompts."),
+    negative_prompt: str = typer.Option(None, "--negative-prompt", "-n", help="Negative prompt for every job."),
+    model: str = typer.Option(None, "--model", "-m", help="Model(s) for every job, comma list to sweep."),
+    sampler: str = typer.Option(None, "--sampler", help="Sampler(s), comma list: 'Euler,Euler a'."),
+    schedule: str = typer.Option(None, "--schedule", help="Schedule type(s), comma list."),
+    steps: str = typer.Option(None, "--steps", "-s", help="Steps, comma list: 10,20."),
+    cfg_scale: str = typer.Option(None, "--cfg-scale", "--cfg", help="CFG scale(s), comma list: 3,7."),
+    width: str = typer.Option(None, "--width", "-W", help="Width(s), comma list."),
+    height: str = typer.Option(None, "--height", "-H", help="Height(s), comma list."),
+    strength: str = typer.Option(None, "--strength", help="img2img denoising strength(s), comma list."),
+    seed: str = typer.Option(None, "--seed", help="Seeds: 7, 1-8 or 1,5,9."),
+) -> None:
+    """Run a job file: sweeps, seed ranges, wildcards; one model load per model; resumable."""
+    from sdkit.cli.progress import StopFlag
+
+    if output_dir is not None and not output_dir.strip():
+        raise UserInputError("the output folder is empty (--output-dir '')", "pass --output-dir FOLDER or leave it out")
+    overrides: dict[str, Any] = {
+        "prompt": list(prompt) if prompt else None, "negative_prompt": negative_prompt,
+        "model": model.split(",") if model else None, "sampler": sampler.split(",") if sampler else None,
+        "schedule": schedule.split(",") if schedule else None, "steps": _split("--steps", steps, int),
+        "cfg_scale": _split("--cfg-scale", cfg_scale, float), "width": _split("--width", width, int),
+        "height": _split("--height", height, int), "strength": _split("--strength", strength, float), "seed": seed,
+    }
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    stop = StopFlag()
+    with stop.installed():
+        try:
+            _batch(stop, job_file, output_dir, overrides, dry_run=dry_run, as_json=as_json, restart=restart,
+                   fail_fast=fail_fast, combinatorial=combinatorial, yes=yes, sidecar=sidecar)
+        except KeyboardInterrupt as stopped:
+            raise Interrupted(f"stopped ({stopped}); finished images are in the manifest",
+                              "run the same command again to continue") from None
+
+
+def _run_folder(job_file: Path, output_dir: str | None) -> Path:
+    if output_dir is not None:
+        return Path(output_dir).expanduser()
+    from sdkit.runtime.config import load_config
+
+    configured = load_config().output_dir
+    base = Path(configured).expanduser() if configured else Path.cwd() / "outputs"
+    return base / "batch" / job_file.stem
+
+
+def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[str, Any], *, dry_run: bool,
+           as_json: bool, restart: bool, fail_fast: bool, combinatorial: bool, yes: bool, sidecar: bool) -> None:
+    from sdkit.batch.manifest import Manifest
+    from sdkit.batch.runner import prepare, run_batch
+
+    prepared = prepare(job_file, overrides, combinatorial=combinatorial, allow_many=yes)
+    folder = _run_folder(job_file, output_dir)
+    if dry_run:
+        _show_dry_run(prepared.describe(), as_json)
+        return
+    already = 0 if restart else len(Manifest(folder).done())
+    if already and not as_json:
+        err.print(f"resuming in {folder}: {already} image(s) already done (--restart starts over)")
+    progress = _make_progress(enabled=not as_json and err.is_terminal, total=len(prepared.items))
+    events = _BatchEvents(stop)
+
+    def on_progress(summary: Any, item: Any, status: str) -> None:
+        if progress is not None:
+            progress.update(progress.task_ids[0], completed=summary.done + summary.skipped + summary.failed,
+                            description=f"{item.job}: {status}")
+
+    summary = None
+    if progress is not None:
+        progress.start()
+    try:
+        summary = run_batch(prepared, folder, events, restart=restart, fail_fast=fail_fast, sidecar=sidecar,
+                            on_progress=on_progress)
+    finally:
+        if progress is not None:
+            progress.stop()
+    _report(summary.describe() | {"run_folder": str(folder)}, as_json)
+    if summary.failed:
+        raise RuntimeFailure(f"{summary.failed} of {summary.total} image(s) failed; the manifest records why",
+                             f"see {Manifest(folder).path}; rerun the same command to retry them")
+
+
+class _BatchEvents:
+    """Run events for a batch: the first image makes stops cooperative; each step checks the stop flag."""
+
+    def __init__(self, stop: Any) -> None:
+        self._stop = stop
+
+    def image_started(self, index: int, total: int, steps: int) -> None:
+        self._stop.cooperate()
+
+    def step_finished(self, index: int, step: int, steps: int) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return bool(self._stop.requested)
+
+
+def _make_progress(enabled: bool, total: int) -> Any:
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err, transient=True)
+    progress.add_task("starting", total=total)
+    return progress
+
+
+def _show_dry_run(description: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(description)
+        return
+    combinations = description["combinations"]
+    table = Table(title=f"batch --dry-run: {description['images']} image(s), {description['loads']} model load(s), "
+                        "every one planned and valid", title_justify="left")
+    columns = sorted({key for row in combinations for key in row if key != "key"}, key=lambda k: (k != "job", k))
+    for column in columns:
+        table.add_column(column)
+    for row in combinations[:SHOWN_ROWS]:
+        table.add_row(*(str(row.get(column, "")) for column in columns))
+    out.print(table)
+    if len(combinations) > SHOWN_ROWS:
+        out.print(f"... and {len(combinations) - SHOWN_ROWS} more (--json lists them all)")
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    err.print(f"batch: {result['done']} made, {result['skipped']} skipped (already done), {result['failed']} failed "
+              f"of {result['total']} in {result['seconds']:.1f}s; run folder {result['run_folder']}")
+    for failure in result["failures"]:
+        err.print(f"failed: {failure['job']}: {failure['error']}")
+    for path in result["files"]:
+        out.print(path)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="batch")(batch)
