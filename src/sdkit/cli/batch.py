@@ -27,7 +27,8 @@ def _split(flag: str, text: str | None, kind: type) -> list[Any] | None:
         try:
             values.append(kind(part.strip()))
         except ValueError:
-            raise UserInputError(f"{flag} {text!r}: {part.strip()!r} is not a {kind.__name__ if kind is not float else 'number'}",
+            what = "whole number" if kind is int else "number"
+            raise UserInputError(f"{flag} {text!r}: {part.strip()!r} is not a {what}",
                                  f"give {flag} one value or a comma list, e.g. {flag} 2,3") from None
     return values
 
