@@ -1,0 +1,99 @@
+"""Batch runs on the bundled demo model: one load for many jobs, resume, stop, failures recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_sdkit
+
+from sdkit.batch.manifest import Manifest
+from sdkit.batch.runner import prepare, run_batch
+from sdkit.core.errors import Interrupted
+from sdkit.run import execute as execute_module
+from sdkit.run.events import NullEvents
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "batch" / "sweep.yaml"
+
+
+def _manifest(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def _files_by_key(folder: Path) -> dict[str, bytes]:
+    return {line["key"]: (folder / line["file"]).read_bytes() for line in _manifest(folder) if line["status"] == "done"}
+
+
+def test_example_sweep_loads_the_model_once_and_a_rerun_skips_everything(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(execute_module, "_loaded_models", {})  # count this run's loads only
+    run = tmp_path / "run"
+    first = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run, "--json")
+    assert first.exit_code == 0, first.output
+    result = json.loads(first.stdout)
+    assert (result["done"], result["skipped"], result["failed"]) == (4, 0, 0)
+    assert len(execute_module._loaded_models) == 1  # four jobs, one model load
+    lines = _manifest(run)
+    assert [line["status"] for line in lines] == ["done"] * 4
+    assert {(line["params"]["sampler"], line["params"]["cfg_scale"]) for line in lines} == {
+        (s, c) for s in ("Euler a", "DPM++ 2M") for c in (2, 5)}
+    from PIL import Image
+
+    for line in lines:
+        with Image.open(run / line["file"]) as image:
+            assert image.size == (64, 64)
+            assert f"Sampler: {line['params']['sampler']}" in image.info["parameters"]
+            assert line["params"]["prompt"] in image.info["parameters"]
+    again = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run)
+    assert again.exit_code == 0, again.output
+    assert "0 made, 4 skipped" in again.stderr
+    assert len(list(run.glob("*.png"))) == 4
+    restarted = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run, "--restart", "--json")
+    assert json.loads(restarted.stdout)["done"] == 4 and len(list(run.glob("*.png"))) == 8  # nothing overwritten
+
+
+class StopAfter(NullEvents):
+    """Asks to stop once `images` images have started and the next one is being drawn (like a Ctrl-C)."""
+
+    def __init__(self, images: int) -> None:
+        self.started = 0
+        self.images = images
+
+    def image_started(self, index: int, total: int, steps: int) -> None:
+        self.started += 1
+
+    def should_stop(self) -> bool:
+        return self.started > self.images
+
+
+def test_a_stopped_run_resumes_to_the_files_of_an_uninterrupted_one(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("- prompt: a {red|blue|green} square\n  sampler: Euler\n  steps: 2\n  width: 64\n  height: 64\n"
+                    "  seed: 3-5\n", encoding="utf-8")
+    batch = prepare(jobs, {})
+    whole = run_batch(batch, tmp_path / "whole", NullEvents())
+    assert whole.done == 3
+    with pytest.raises(Interrupted):
+        run_batch(batch, tmp_path / "stopped", StopAfter(1))
+    assert len(Manifest(tmp_path / "stopped").done()) == 1
+    assert len(list((tmp_path / "stopped").glob("*.png"))) == 1  # the unfinished image left nothing behind
+    resumed = run_batch(prepare(jobs, {}), tmp_path / "stopped", NullEvents())
+    assert (resumed.done, resumed.skipped) == (2, 1)
+    assert _files_by_key(tmp_path / "stopped") == _files_by_key(tmp_path / "whole")
+
+
+def test_a_failed_image_is_recorded_and_the_run_goes_on(capsys, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a png", encoding="utf-8")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"- prompt: a\n  image: {broken}\n  strength: 0.5\n  steps: 2\n  width: 64\n  height: 64\n"
+                    "  seed: 1\n- prompt: b\n  steps: 2\n  width: 64\n  height: 64\n  seed: 2\n", encoding="utf-8")
+    result = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "run")
+    assert result.exit_code == 1, result.output
+    assert "1 of 2 image(s) failed" in result.stderr and "broken.png" in result.stderr
+    statuses = {line["job"]: line["status"] for line in _manifest(tmp_path / "run")}
+    assert statuses == {"jobs.yaml job 1": "failed", "jobs.yaml job 2": "done"}
+    assert "broken.png" in _manifest(tmp_path / "run")[0]["error"]
+    fast = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "fast", "--fail-fast")
+    assert fast.exit_code == 2 and "--fail-fast" in fast.stderr
+    assert [line["status"] for line in _manifest(tmp_path / "fast")] == ["failed"]
