@@ -50,6 +50,9 @@ def test_huge_product_passes_the_limit_with_yes(capsys, tmp_path):
     (["--steps", "2,x"], "'x' is not a whole number"),
     (["--seed", "a-b"], "is not a seed"),
     (["--output-dir", ""], "output folder is empty"),
+    (["--grid", "x=smapler"], "unknown grid parameter 'smapler'; did you mean 'sampler'"),
+    (["--grid", "q=sampler"], "is not AXIS=PARAMETER"),
+    (["--grid", "y=sampler"], "needs an x axis"),
 ])
 def test_bad_flags(capsys, tmp_path, flags, expected):
     jobs = tmp_path / "jobs.yaml"

@@ -44,12 +44,45 @@ def test_example_sweep_loads_the_model_once_and_a_rerun_skips_everything(capsys,
             assert image.size == (64, 64)
             assert f"Sampler: {line['params']['sampler']}" in image.info["parameters"]
             assert line["params"]["prompt"] in image.info["parameters"]
+    _check_grid(run, lines, result["grids"])
     again = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run)
     assert again.exit_code == 0, again.output
     assert "0 made, 4 skipped" in again.stderr
-    assert len(list(run.glob("*.png"))) == 4
+    assert len(list(run.glob("0*.png"))) == 4 and len(list(run.glob("grid-*.png"))) == 1  # nothing new: no new grid
     restarted = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run, "--restart", "--json")
-    assert json.loads(restarted.stdout)["done"] == 4 and len(list(run.glob("*.png"))) == 8  # nothing overwritten
+    assert json.loads(restarted.stdout)["done"] == 4
+    assert len(list(run.glob("0*.png"))) == 8 and len(list(run.glob("grid-*.png"))) == 2  # nothing overwritten
+
+
+def _check_grid(run: Path, lines: list[dict], grids: list[str]) -> None:
+    """The example's grid: samplers across, CFG scales down, each cell the very image, labels drawn."""
+    from PIL import Image
+
+    assert len(grids) == 1 and Path(grids[0]).parent == run
+    with Image.open(grids[0]) as opened:
+        grid = opened.convert("RGB")
+        info = opened.info
+    layout = json.loads(info["sdkit-grid"])
+    assert layout["columns"] == ["Euler a", "DPM++ 2M"] and layout["rows"] == [2, 5]
+    assert 'X Type: sampler, X Values: "Euler a, DPM++ 2M", Y Type: cfg_scale, Y Values: "2, 5"' in info["parameters"]
+    column_width, left, top = layout["column_width"], layout["left"], layout["top"]
+    assert layout["cell"] == [64, 64] and left > 0 and top > 0 and column_width >= 64
+    assert grid.size[0] >= left + 2 * column_width and grid.size[1] > top + 2 * 64  # the legend below
+    for line in lines:
+        column = layout["columns"].index(line["params"]["sampler"])
+        row = layout["rows"].index(line["params"]["cfg_scale"])
+        x, y = left + column * column_width + (column_width - 64) // 2, top + row * 64
+        with Image.open(run / line["file"]) as image:
+            assert grid.crop((x, y, x + 64, y + 64)).tobytes() == image.convert("RGB").tobytes()
+
+    def has_text(box: tuple[int, int, int, int]) -> bool:
+        return min(grid.crop(box).convert("L").getdata()) < 100  # dark label pixels on the white margin
+
+    for column in range(2):  # a label above each column, one left of each row
+        assert has_text((left + column * column_width, 0, left + (column + 1) * column_width, top))
+    for row in range(2):
+        assert has_text((0, top + row * 64, left, top + (row + 1) * 64))
+    assert not has_text((0, 0, left, top))  # the corner stays empty
 
 
 class StopAfter(NullEvents):

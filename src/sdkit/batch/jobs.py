@@ -26,6 +26,8 @@ from sdkit.core.tasks import Task
 # The keys a job has beside the request parameters: what `generate` takes as its own flags.
 RUN_KEYS = ("preset", "model", "vae", "engine", "task", "mode")
 COUNT_KEY = "count"
+# What a YAML job file may set beside its `jobs:` list.
+FILE_SETTINGS = ("grid",)
 # A job file is text someone wrote; a bigger one is almost certainly the wrong file.
 MAX_JOB_FILE_BYTES = 8 * 1024 * 1024
 # Values in a YAML job file, aliases expanded: bounds what a few lines of nested aliases can blow up to.
@@ -54,23 +56,38 @@ def job_keys() -> set[str]:
     return names | set(RUN_KEYS) | {COUNT_KEY}
 
 
+@dataclass(frozen=True)
+class JobFile:
+    jobs: list[Job]
+    grid: str | None = None  # a YAML file's `grid: x=sampler,y=cfg_scale` beside its `jobs:`
+
+
 def read_jobs(path: Path) -> list[Job]:
     """The jobs in `path`; a `UserInputError` for anything wrong with the file, naming the job."""
+    return read_job_file(path).jobs
+
+
+def read_job_file(path: Path) -> JobFile:
+    """The jobs and file-wide settings in `path`."""
     text = _read_text(path)
+    settings: dict[str, Any] = {}
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         raw = _json_lines(path, text)
     elif suffix == ".csv":
         raw = _csv_rows(path, text)
     elif suffix in (".yaml", ".yml"):
-        raw = _yaml_jobs(path, text)
+        raw = _yaml_jobs(path, text, settings)
     else:
         raise UserInputError(f"{path}: unknown job file type {suffix or '(no suffix)'!r}",
                              "use .yaml/.yml (a list of jobs), .jsonl (one JSON object a line) or .csv")
     if not raw:
         raise UserInputError(f"{path} holds no jobs", "add at least one job, e.g. `- prompt: a red circle`")
     known = job_keys()
-    return [_job(where, values, known) for where, values in raw]
+    grid = settings.get("grid")
+    if grid is not None and not isinstance(grid, str):
+        raise UserInputError(f"{path}: grid must be text like x=sampler,y=cfg_scale, not {grid!r}")
+    return JobFile([_job(where, values, known) for where, values in raw], grid)
 
 
 def _read_text(path: Path) -> str:
@@ -90,7 +107,7 @@ def _read_text(path: Path) -> str:
         raise UserInputError(f"{path} cannot be read: {error.strerror or error}") from None
 
 
-def _yaml_jobs(path: Path, text: str) -> list[tuple[str, Any]]:
+def _yaml_jobs(path: Path, text: str, settings: dict[str, Any]) -> list[tuple[str, Any]]:
     from sdkit.presets import yamlfile
 
     # The presets' bounded safe loader (depth and alias-expansion limits), with room for a long job list.
@@ -114,7 +131,12 @@ def _yaml_jobs(path: Path, text: str) -> list[tuple[str, Any]]:
         raise UserInputError(f"{path}{line}: not valid YAML: {what}", "check indentation and quoting") from None
     finally:
         loader.dispose()
-    if isinstance(data, dict) and set(data) == {"jobs"}:
+    if isinstance(data, dict) and "jobs" in data:
+        extra = sorted(set(data) - {"jobs", *FILE_SETTINGS}, key=str)
+        if extra:
+            raise UnknownKeyError("job file setting", str(extra[0]), ["jobs", *FILE_SETTINGS],
+                                  f"{path}: beside `jobs:` a job file may set only {', '.join(FILE_SETTINGS)}")
+        settings.update({key: data[key] for key in FILE_SETTINGS if key in data})
         data = data["jobs"]
     if isinstance(data, dict):
         data = [data]  # a file of one job

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sdkit.batch.expand import Item, expand_jobs
-from sdkit.batch.jobs import read_jobs
+from sdkit.batch.grid import make_grids, parse_grid
+from sdkit.batch.jobs import read_job_file
 from sdkit.batch.manifest import Manifest
 from sdkit.batch.wildcards import PromptExpander, wildcard_folder
 from sdkit.core.errors import Interrupted, SdkitError, UserInputError
@@ -36,6 +37,7 @@ class PreparedBatch:
 
     items: list[Item]
     plans: dict[str, Any]  # Item.plan_key() -> RunPlan
+    grid: dict[str, str] | None = None  # {axis: parameter} of the grids to draw
 
     def plan_for(self, item: Item) -> Any:
         """The item's own plan: its group's, with the item's seed and prompt texts."""
@@ -57,6 +59,7 @@ class Summary:
     seconds: float = 0.0
     failures: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    grids: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,11 +71,16 @@ def _model_order(plan: Any) -> tuple[str, str]:
 
 
 def prepare(job_file: Path, overrides: dict[str, Any], *, combinatorial: bool = False,
-            allow_many: bool = False) -> PreparedBatch:
-    """Read, expand and plan every image; a `UserInputError` lists every combination that cannot run."""
+            allow_many: bool = False, grid: str | None = None) -> PreparedBatch:
+    """Read, expand and plan every image; a `UserInputError` lists every combination that cannot run.
+
+    `grid` (`x=sampler,y=cfg_scale`) replaces the job file's own `grid:`."""
     from sdkit.run.plan import make_plan
 
-    jobs = read_jobs(job_file)
+    job_file_read = read_job_file(job_file)
+    jobs = job_file_read.jobs
+    grid_text = grid if grid is not None else job_file_read.grid
+    axes = parse_grid(grid_text) if grid_text else None
     expander = PromptExpander(wildcard_folder(job_file), combinatorial)
     items = expand_jobs(jobs, overrides, expander, allow_many=allow_many)
     plans: dict[str, Any] = {}
@@ -95,7 +103,7 @@ def prepare(job_file: Path, overrides: dict[str, Any], *, combinatorial: bool = 
         raise UserInputError(f"{len(problems)} combination(s) cannot run:\n" + "\n".join(f"  - {p}" for p in shown),
                              "fix those values in the job file (or the flags); nothing was run")
     items.sort(key=lambda item: _model_order(plans[item.plan_key()]))  # stable: file order within a model
-    return PreparedBatch(items, plans)
+    return PreparedBatch(items, plans, axes)
 
 
 def _combination(item: Item) -> str:
@@ -137,6 +145,9 @@ def run_batch(batch: PreparedBatch, folder: Path, events: RunEvents, *, restart:
                 on_progress(summary, item, status)
     finally:
         summary.seconds = time.perf_counter() - started
+    if batch.grid is not None:
+        made = {item.key for item in batch.items if item.key not in done}
+        summary.grids = [str(path) for path in make_grids(batch.items, manifest.done(), folder, batch.grid, made)]
     return summary
 
 

@@ -42,6 +42,7 @@ def batch(
     fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first failed image."),
     combinatorial: bool = typer.Option(False, "--combinatorial", help="Every {a|b} and __wildcard__ variant, not one per seed."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Run even more than 10,000 images."),
+    grid: str = typer.Option(None, "--grid", help="Comparison grids: x=sampler,y=cfg_scale (z= for one grid per value)."),
     sidecar: bool = typer.Option(False, "--sidecar", help="Also write a JSON file of the full parameters per image."),
     prompt: list[str] = typer.Option(None, "--prompt", "-p", help="Prompt for every job; repeat to sweep prompts."),
     negative_prompt: str = typer.Option(None, "--negative-prompt", "-n", help="Negative prompt for every job."),
@@ -72,7 +73,7 @@ def batch(
     with stop.installed():
         try:
             _batch(stop, job_file, output_dir, overrides, dry_run=dry_run, as_json=as_json, restart=restart,
-                   fail_fast=fail_fast, combinatorial=combinatorial, yes=yes, sidecar=sidecar)
+                   fail_fast=fail_fast, combinatorial=combinatorial, yes=yes, sidecar=sidecar, grid=grid)
         except KeyboardInterrupt as stopped:
             raise Interrupted(f"stopped ({stopped}); finished images are in the manifest",
                               "run the same command again to continue") from None
@@ -89,11 +90,12 @@ def _run_folder(job_file: Path, output_dir: str | None) -> Path:
 
 
 def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[str, Any], *, dry_run: bool,
-           as_json: bool, restart: bool, fail_fast: bool, combinatorial: bool, yes: bool, sidecar: bool) -> None:
+           as_json: bool, restart: bool, fail_fast: bool, combinatorial: bool, yes: bool, sidecar: bool,
+           grid: str | None) -> None:
     from sdkit.batch.manifest import Manifest
     from sdkit.batch.runner import prepare, run_batch
 
-    prepared = prepare(job_file, overrides, combinatorial=combinatorial, allow_many=yes)
+    prepared = prepare(job_file, overrides, combinatorial=combinatorial, allow_many=yes, grid=grid)
     folder = _run_folder(job_file, output_dir)
     if dry_run:
         _show_dry_run(prepared.describe(), as_json)
@@ -178,6 +180,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         err.print(f"failed: {failure['job']}: {failure['error']}")
     for path in result["files"]:
         out.print(path)
+    for path in result["grids"]:
+        out.print(f"grid: {path}")
 
 
 def register(app: typer.Typer) -> None:
