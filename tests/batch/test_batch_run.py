@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,18 +120,61 @@ def test_a_stopped_run_resumes_to_the_files_of_an_uninterrupted_one(tmp_path):
     assert _files_by_key(tmp_path / "stopped") == _files_by_key(tmp_path / "whole")
 
 
-def test_a_failed_image_is_recorded_and_the_run_goes_on(capsys, tmp_path):
+def test_a_failed_job_is_recorded_and_the_run_goes_on(capsys, tmp_path):
+    # A model whose weights are damaged passes planning (its folder is sound) and fails to load.
+    from sdkit.demo import DEMO_MODEL_DIR
+
+    broken = tmp_path / "broken-model"
+    shutil.copytree(DEMO_MODEL_DIR, broken)
+    weights = broken / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:4096])
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(f"- prompt: a\n  model: {broken}\n  steps: 2\n  width: 64\n  height: 64\n  seed: 1\n"
+                    "- prompt: b\n  steps: 2\n  width: 64\n  height: 64\n  seed: 2\n", encoding="utf-8")
+    result = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "run")
+    assert result.exit_code == 1, result.output
+    assert "1 of 2 image(s) failed" in result.stderr and "failed: jobs.yaml job 1" in result.stderr
+    lines = _manifest(tmp_path / "run")
+    assert {line["job"]: line["status"] for line in lines} == {"jobs.yaml job 1": "failed", "jobs.yaml job 2": "done"}
+    assert next(line for line in lines if line["status"] == "failed")["error"]
+    again = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "run", "--json")
+    assert json.loads(again.stdout)["skipped"] == 1 and json.loads(again.stdout)["failed"] == 1  # retried, not skipped
+    # --fail-fast: nothing after the first failure (the broken model's job runs first: jobs sort by model).
+    fast = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "fast", "--fail-fast", "--json")
+    assert fast.exit_code == 2 and "--fail-fast" in fast.stderr  # 2: the damaged file is the user's input
+    statuses = [line["status"] for line in _manifest(tmp_path / "fast")]
+    assert statuses[-1] == "failed" and len(statuses) == statuses.index("failed") + 1
+
+
+def test_a_broken_input_image_fails_the_plan(capsys, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_text("not a png", encoding="utf-8")
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(f"- prompt: a\n  image: {broken}\n  strength: 0.5\n  steps: 2\n  width: 64\n  height: 64\n"
-                    "  seed: 1\n- prompt: b\n  steps: 2\n  width: 64\n  height: 64\n  seed: 2\n", encoding="utf-8")
-    result = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "run")
-    assert result.exit_code == 1, result.output
-    assert "1 of 2 image(s) failed" in result.stderr and "broken.png" in result.stderr
-    statuses = {line["job"]: line["status"] for line in _manifest(tmp_path / "run")}
-    assert statuses == {"jobs.yaml job 1": "failed", "jobs.yaml job 2": "done"}
-    assert "broken.png" in _manifest(tmp_path / "run")[0]["error"]
-    fast = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "fast", "--fail-fast")
-    assert fast.exit_code == 2 and "--fail-fast" in fast.stderr
-    assert [line["status"] for line in _manifest(tmp_path / "fast")] == ["failed"]
+                    "  seed: 1\n", encoding="utf-8")
+    result = run_sdkit(capsys, "batch", jobs, "--dry-run")
+    assert result.exit_code == 2 and "cannot run" in result.stderr and "broken.png" in result.stderr
+
+
+def test_sigterm_mid_run_exits_130_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path):
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("- prompt: a {red|blue} square\n  sampler: Euler\n  steps: 3\n  width: 64\n  height: 64\n"
+                    "  seed: 1-30\n", encoding="utf-8")
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "sdkit", "batch", str(jobs), "--output-dir", str(run)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not ((run / "manifest.jsonl").exists() and _manifest(run)):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    finished = _manifest(run)
+    assert 1 <= len(finished) < 12
+    assert sorted(path.name for path in run.glob("*.png")) == sorted(line["file"] for line in finished)
+    assert not list(run.glob(".sdkit-*"))  # no partial file left
+    batch = prepare(jobs, {})
+    resumed = run_batch(batch, run, NullEvents())
+    assert resumed.skipped == len(finished) and resumed.done == 12 - len(finished)
+    run_batch(batch, tmp_path / "whole", NullEvents())
+    assert _files_by_key(run) == _files_by_key(tmp_path / "whole")

@@ -75,6 +75,7 @@ def prepare(job_file: Path, overrides: dict[str, Any], *, combinatorial: bool = 
     """Read, expand and plan every image; a `UserInputError` lists every combination that cannot run.
 
     `grid` (`x=sampler,y=cfg_scale`) replaces the job file's own `grid:`."""
+    from sdkit.run.inputs import open_inputs
     from sdkit.run.plan import make_plan
 
     job_file_read = read_job_file(job_file)
@@ -91,9 +92,11 @@ def prepare(job_file: Path, overrides: dict[str, Any], *, combinatorial: bool = 
             continue
         flags = {**item.params, "batch_count": 1, "batch_size": 1}
         try:
-            plans[plan_key] = make_plan(preset_name=item.run.get("preset"), task=item.run.get("task"),
+            plan = make_plan(preset_name=item.run.get("preset"), task=item.run.get("task"),
                                         engine=item.run.get("engine"), mode=item.run.get("mode"),
                                         model=item.run.get("model"), vae=item.run.get("vae"), flags=flags)
+            open_inputs(plan.params)  # a broken input image fails the plan, as it fails `generate --dry-run`
+            plans[plan_key] = plan
         except UserInputError as error:
             plans[plan_key] = None
             problems.append(f"{item.job} ({_combination(item)}): " + error.message.replace("\n", "\n    "))
