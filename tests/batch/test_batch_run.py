@@ -159,7 +159,7 @@ def test_a_broken_input_image_fails_the_plan(capsys, tmp_path):
 def test_sigterm_mid_run_exits_130_and_the_resumed_run_matches_an_uninterrupted_one(tmp_path):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text("- prompt: a {red|blue} square\n  sampler: Euler\n  steps: 3\n  width: 64\n  height: 64\n"
-                    "  seed: 1-30\n", encoding="utf-8")
+                    "  seed: 1-12\n", encoding="utf-8")
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "sdkit", "batch", str(jobs), "--output-dir", str(run)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
