@@ -69,7 +69,7 @@ def test_wrong_types_are_rejected_strictly(tmp_path):
     fields = {problem.field: problem for problem in problems_of(path)}
     assert set(fields) == {"params.steps", "params.vae_tiling", "params.rng"}
     assert fields["params.steps"].line == 4 and "integer" in fields["params.steps"].message
-    assert "'cpu' or 'device'" in fields["params.rng"].message
+    assert "'cpu', 'nv' or 'device'" in fields["params.rng"].message
 
 
 def test_out_of_range_values_are_reported_together_with_type_errors(tmp_path):
