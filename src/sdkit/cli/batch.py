@@ -7,6 +7,7 @@ image is drawn the run stops at the next step; the manifest holds every finished
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -104,12 +105,12 @@ def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[st
     if already and not as_json:
         err.print(f"resuming in {folder}: {already} image(s) already done (--restart starts over)")
     progress = _make_progress(enabled=not as_json and err.is_terminal, total=len(prepared.items))
-    events = _BatchEvents(stop)
+    events = _BatchEvents(stop, progress)
 
     def on_progress(summary: Any, item: Any, status: str) -> None:
         if progress is not None:
             progress.update(progress.task_ids[0], completed=summary.done + summary.skipped + summary.failed,
-                            description=f"{item.job}: {status}")
+                            description=f"{item.job} ({status})")
 
     summary = None
     if progress is not None:
@@ -127,16 +128,21 @@ def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[st
 
 
 class _BatchEvents:
-    """Run events for a batch: the first image makes stops cooperative; each step checks the stop flag."""
+    """Run events for a batch: the first image makes stops cooperative; steps feed the bar's it/s."""
 
-    def __init__(self, stop: Any) -> None:
+    def __init__(self, stop: Any, progress: Any) -> None:
         self._stop = stop
+        self._progress = progress
+        self._started = 0.0
 
     def image_started(self, index: int, total: int, steps: int) -> None:
         self._stop.cooperate()
+        self._started = time.perf_counter()
 
     def step_finished(self, index: int, step: int, steps: int) -> None:
-        pass
+        if self._progress is not None:
+            rate = step / max(time.perf_counter() - self._started, 1e-9)
+            self._progress.update(self._progress.task_ids[0], rate=f"step {step}/{steps}, {rate:.2f} it/s")
 
     def should_stop(self) -> bool:
         return bool(self._stop.requested)
@@ -147,9 +153,9 @@ def _make_progress(enabled: bool, total: int) -> Any:
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err, transient=True)
-    progress.add_task("starting", total=total)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err, transient=True)
+    progress.add_task("loading", total=total, rate="")
     return progress
 
 
@@ -174,8 +180,14 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
+    table = Table(title=f"batch: run folder {result['run_folder']}", title_justify="left")
+    for column in ("made", "skipped (done before)", "failed", "total", "seconds"):
+        table.add_column(column, justify="right")
+    table.add_row(str(result["done"]), str(result["skipped"]), str(result["failed"]), str(result["total"]),
+                  f"{result['seconds']:.1f}")
+    err.print(table)
     err.print(f"batch: {result['done']} made, {result['skipped']} skipped (already done), {result['failed']} failed "
-              f"of {result['total']} in {result['seconds']:.1f}s; run folder {result['run_folder']}")
+              f"of {result['total']} in {result['seconds']:.1f}s")
     for failure in result["failures"]:
         err.print(f"failed: {failure['job']}: {failure['error']}")
     for path in result["files"]:
