@@ -68,3 +68,13 @@ def test_missing_and_unknown_job_files(capsys, tmp_path):
     other.write_text("prompt: a\n", encoding="utf-8")
     unknown = run_sdkit(capsys, "batch", other)
     assert unknown.exit_code == 2 and "unknown job file type" in unknown.stderr
+
+
+def test_every_prompt_a_wildcard_chooses_is_planned(capsys, tmp_path):
+    (tmp_path / "wildcards").mkdir()
+    (tmp_path / "wildcards" / "style.txt").write_text("plain\n<lora:nope:1>\n", encoding="utf-8")
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text("- prompt: a __style__ circle\n  seed: 1-6\n" + SIZE, encoding="utf-8")
+    result = run_sdkit(capsys, "batch", jobs, "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert "unknown LoRA 'nope'" in result.stderr and "<lora:nope:1>" in result.stderr

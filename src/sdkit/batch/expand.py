@@ -43,8 +43,8 @@ class Item:
         return int(self.params["seed"])
 
     def plan_key(self) -> str:
-        """Items with the same plan key differ only in seed and prompt text: one plan serves them all."""
-        rest = {key: value for key, value in self.params.items() if key not in ("seed", *PROMPT_KEYS)}
+        """Items with the same plan key differ only in seed: one plan serves them all (every prompt is planned)."""
+        rest = {key: value for key, value in self.params.items() if key != "seed"}
         return _digest({"run": self.run, "params": rest})
 
 
