@@ -178,3 +178,41 @@ def test_sigterm_mid_run_exits_130_and_the_resumed_run_matches_an_uninterrupted_
     assert resumed.skipped == len(finished) and resumed.done == 12 - len(finished)
     run_batch(batch, tmp_path / "whole", NullEvents())
     assert _files_by_key(run) == _files_by_key(tmp_path / "whole")
+
+
+def test_jobs_are_ordered_by_model_so_each_loads_once(capsys, tmp_path, monkeypatch):
+    from sdkit.demo import DEMO_MODEL_DIR
+
+    other = tmp_path / "other-model"
+    shutil.copytree(DEMO_MODEL_DIR, other)
+    monkeypatch.setattr(execute_module, "_loaded_models", {})
+    size = "  width: 64\n  height: 64\n"
+    jobs = tmp_path / "jobs.yaml"
+    # Alternating models; within one model only sampler, steps, size and prompt change: no reload.
+    jobs.write_text(f"- prompt: a\n  steps: 2\n  seed: 1\n{size}"
+                    f"- prompt: b\n  model: {other}\n  steps: 2\n  seed: 2\n{size}"
+                    "- prompt: c\n  sampler: Euler\n  steps: 3\n  seed: 3\n  width: 72\n  height: 64\n"
+                    f"- prompt: d\n  model: {other}\n  sampler: Euler\n  steps: 3\n  seed: 4\n{size}", encoding="utf-8")
+    dry = run_sdkit(capsys, "batch", jobs, "--dry-run", "--json")
+    assert json.loads(dry.stdout)["loads"] == 2
+    result = run_sdkit(capsys, "batch", jobs, "--output-dir", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    assert len(execute_module._loaded_models) == 2
+    order = [line["params"]["prompt"] for line in _manifest(tmp_path / "run")]
+    assert order in (["a", "c", "b", "d"], ["b", "d", "a", "c"])  # grouped by model, file order within
+
+
+def test_config_wildcards_folder_and_a_jobs_preset(capsys, tmp_path, sdkit_home):
+    folder = tmp_path / "my-wildcards"
+    folder.mkdir()
+    (folder / "animal.txt").write_text("fox\n", encoding="utf-8")
+    (sdkit_home / "config").mkdir(parents=True, exist_ok=True)
+    (sdkit_home / "config" / "config.yaml").write_text(f"wildcards_dir: {folder}\n", encoding="utf-8")
+    elsewhere = tmp_path / "jobs"
+    elsewhere.mkdir()
+    jobs = elsewhere / "jobs.jsonl"
+    jobs.write_text('{"prompt": "a __animal__", "preset": "txt2img/basic", "seed": 3}\n', encoding="utf-8")
+    result = run_sdkit(capsys, "batch", jobs, "--dry-run", "--json", "--steps", "4")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["combinations"]
+    assert (row["prompt"], row["preset"], row["steps"]) == ("a fox", "txt2img/basic", 4)
