@@ -216,3 +216,21 @@ def test_config_wildcards_folder_and_a_jobs_preset(capsys, tmp_path, sdkit_home)
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)["combinations"]
     assert (row["prompt"], row["preset"], row["steps"]) == ("a fox", "txt2img/basic", 4)
+
+
+def test_a_z_axis_makes_one_grid_per_value(capsys, tmp_path):
+    run = tmp_path / "run"
+    result = run_sdkit(capsys, "batch", EXAMPLE, "--output-dir", run, "--grid", "x=cfg_scale,z=sampler", "--json")
+    assert result.exit_code == 0, result.output
+    grids = json.loads(result.stdout)["grids"]
+    assert len(grids) == 2
+    from PIL import Image
+
+    samplers = set()
+    for grid in grids:
+        with Image.open(grid) as image:
+            layout = json.loads(image.info["sdkit-grid"])
+            assert layout["columns"] == [2, 5] and layout["rows"] == [None] and layout["left"] == 0
+            assert image.size[0] >= 2 * layout["column_width"] and image.size[1] > layout["top"] + 64  # + legend
+            samplers.add(image.info["parameters"].split("Sampler: ")[1].split(",")[0])
+    assert samplers == {"Euler a", "DPM++ 2M"}
