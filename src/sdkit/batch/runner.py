@@ -146,6 +146,9 @@ def run_batch(batch: PreparedBatch, folder: Path, events: RunEvents, *, restart:
                         if failure.get("input_error") else _failed_fast(failure)
             if on_progress is not None:
                 on_progress(summary, item, status)
+    except Interrupted as stopped:
+        raise Interrupted(f"{stopped.message}; the {summary.done} image(s) this run made are in the manifest",
+                          "run the same command again to continue where it stopped") from None
     finally:
         summary.seconds = time.perf_counter() - started
     if batch.grid is not None:
