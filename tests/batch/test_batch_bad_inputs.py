@@ -20,12 +20,13 @@ SIZE = "  width: 64\n  height: 64\n  steps: 2\n"
     ("- prompt: a\n  count: 0\n" + SIZE, "count must be a whole number"),
     ("- prompt: a\n  sampler: {a: 1}\n" + SIZE, "sampler must be a value or a list of values"),
     ("- prompt: a\n  sampler: Eulr\n" + SIZE, "cannot run"),
+    ("- prompt: a\n  batch_count: 4\n" + SIZE, "batch_count has no meaning in a batch job"),
     ("just text\n", "a job file is a list of jobs"),
     ("", "holds no jobs"),
     ("- prompt: [a\n", "not valid YAML"),
     ("jobs:\n" + "\n".join("  " + line for line in yaml_bombs.mapping_bomb().splitlines()), "values"),
 ], ids=["unknown-key", "wrong-types", "missing-wildcard", "empty-product", "huge-product", "seed-backwards",
-        "count", "nested-value", "unknown-sampler", "not-a-list", "empty", "broken-yaml", "alias-bomb"])
+        "count", "nested-value", "unknown-sampler", "batch-count", "not-a-list", "empty", "broken-yaml", "alias-bomb"])
 def test_bad_job_file_is_refused_before_running(capsys, tmp_path, text, expected):
     jobs = tmp_path / "jobs.yaml"
     jobs.write_text(text, encoding="utf-8")

@@ -26,6 +26,8 @@ from sdkit.core.tasks import Task
 # The keys a job has beside the request parameters: what `generate` takes as its own flags.
 RUN_KEYS = ("preset", "model", "vae", "engine", "task", "mode")
 COUNT_KEY = "count"
+# generate's own way to make several images; a batch job says `count` instead.
+BATCH_KEYS = ("batch_count", "batch_size")
 # What a YAML job file may set beside its `jobs:` list.
 FILE_SETTINGS = ("grid",)
 # A job file is text someone wrote; a bigger one is almost certainly the wrong file.
@@ -193,6 +195,9 @@ def _job(where: str, values: Any, known: set[str]) -> Job:
     for key, value in values.items():
         if not isinstance(key, str):
             raise UserInputError(f"{where}: the key {key!r} is not a parameter name", "keys are names like steps")
+        if key in BATCH_KEYS:
+            raise UserInputError(f"{where}: {key} has no meaning in a batch job: each image is its own item",
+                                 "use `count: N` for N images per combination (seed, seed+1, ...)")
         if key not in known:
             raise UnknownKeyError("job key", key, known,
                                   f"{where}: a job takes generate's parameters (steps, sampler, cfg_scale, ...) "
