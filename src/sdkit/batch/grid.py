@@ -84,8 +84,16 @@ def _text_size(font: Any, text: str) -> tuple[int, int]:
     return right - left, bottom - top
 
 
-def _value_label(value: Any) -> str:
-    return str(value)
+# Axis labels as A1111's X/Y/Z plot writes them: "CFG Scale: 7"; a sampler, model or prompt stands alone.
+_AXIS_NAMES = {"cfg_scale": "CFG Scale", "steps": "Steps", "seed": "Seed", "schedule": "Schedule type",
+               "strength": "Denoising", "width": "Width", "height": "Height", "clip_skip": "Clip skip"}
+_BARE_AXES = {"sampler", "model", "prompt", "negative_prompt"}
+
+
+def _value_label(name: str | None, value: Any) -> str:
+    if name is None or name in _BARE_AXES:
+        return str(value)
+    return f"{_AXIS_NAMES.get(name, name.replace('_', ' ').capitalize())}: {value}"
 
 
 def _ordered(values: list[Any]) -> list[Any]:
@@ -135,22 +143,23 @@ def _write_grid(group: list[Item], fixed: dict[str, Any], done: dict[str, str], 
     font = _font(cell[1])
     line_height = _text_size(font, "Ag")[1] + PADDING
     legend_lines = [f"{key}: {value}" for key, value in fixed.items()]
-    left = 0 if "y" not in axes else max(_text_size(font, _value_label(v))[0] for v in y_values) + 2 * PADDING
-    column_width = max([cell[0], *(_text_size(font, _value_label(v))[0] + 2 * PADDING for v in x_values)])
+    x_labels = [_value_label(axes["x"], value) for value in x_values]
+    y_labels = [_value_label(axes.get("y"), value) for value in y_values]
+    left = 0 if "y" not in axes else max(_text_size(font, label)[0] for label in y_labels) + 2 * PADDING
+    column_width = max([cell[0], *(_text_size(font, label)[0] + 2 * PADDING for label in x_labels)])
     min_width = max([0, *(_text_size(font, line)[0] + 2 * PADDING for line in legend_lines)])
     legend_height = line_height * len(legend_lines) + PADDING
     layout = Layout(cell, column_width, min_width, left, line_height + PADDING, legend_height,
                     len(x_values), len(y_values))
     grid = Image.new("RGB", layout.size, "white")
     draw = ImageDraw.Draw(grid)
-    for column, value in enumerate(x_values):
+    for column, label in enumerate(x_labels):
         box = layout.cell_box(column, 0)
-        label = _value_label(value)
         draw.text(((box[0] + box[2] - _text_size(font, label)[0]) // 2, PADDING // 2), label, fill="black", font=font)
-    for row, value in enumerate(y_values):
+    for row, label in enumerate(y_labels):
         if "y" in axes:
             box = layout.cell_box(0, row)
-            draw.text((PADDING, (box[1] + box[3] - line_height) // 2), _value_label(value), fill="black", font=font)
+            draw.text((PADDING, (box[1] + box[3] - line_height) // 2), label, fill="black", font=font)
     for item, file in zip(group, files, strict=True):
         if file:
             column, row = x_values.index(_value(item, axes["x"])), y_values.index(_value(item, axes.get("y")))
