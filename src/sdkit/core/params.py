@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdkit.core.errors import ParamsError, Problem
 from sdkit.core.hires import DEFAULT_UPSCALER, HIRES_SWITCHES, hires_enabled, hires_problems
-from sdkit.core.requests import REQUEST_TYPES, DtypeName, EmphasisMode, RequestBase, RngSource
+from sdkit.core.requests import DEVICE_NAME, REQUEST_TYPES, DtypeName, EmphasisMode, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
 SEED_MAX = 2**32 - 1
@@ -158,6 +158,9 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
             problems.append(Problem(overlap_name, overlap, f"must be less than half the tile ({tile})",
                                     f"raise --{flag} or lower --{flag}-overlap"))
 
+    device = values.get("device")
+    if isinstance(device, str) and not DEVICE_NAME.fullmatch(device):
+        problems.append(Problem("device", device, "is not a device sdkit knows", "use auto, cpu, cuda, cuda:N or mps"))
     for name in _TEXT_FIELDS:
         text = values.get(name)
         found = _UNSTORABLE.search(text) if isinstance(text, str) else None

@@ -6,6 +6,7 @@ defaults fill what both leave unset, and `parse_params` turns the merged request
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -15,6 +16,9 @@ from sdkit.core.tasks import Task
 RngSource = Literal["cpu", "nv", "device"]  # nv: A1111's CPU reimplementation of CUDA's randn
 EmphasisMode = Literal["original", "no-norm", "ignore", "none"]
 DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", "mps"
+# The device names sdkit knows, checked when a run is planned (so --dry-run refuses --device tpu);
+# whether that device exists is known only once torch is imported (sdkit.runtime.device).
+DEVICE_NAME = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d{1,3})?")
 DtypeName = Literal["auto", "fp32", "fp16", "bf16"]
 
 
