@@ -55,6 +55,24 @@ class UNetDenoiser:
         # A 9-channel inpainting UNet's extra input (mask, masked-image latents; B images), put after the
         # scaled x of every call, as diffusers' inpaint pipeline does. None for ordinary UNets.
         self.concat: torch.Tensor | None = None
+        # The UNet's device and dtype, read once: diffusers' `ModelMixin.device` walks every submodule
+        # (its group-offload check) and `.dtype` every parameter, ~5-10 ms a call on CPU, which was most
+        # of the A1111 path's per-step cost outside the model (docs/performance.md).
+        self._placement: tuple[Any, torch.dtype] | None = None
+        # The last (cond, uncond) pair and their joined batch, so a constant prompt is concatenated once.
+        self._joined: tuple[ConditioningPair, Conditioning] | None = None
+
+    def _unet_placement(self) -> tuple[Any, torch.dtype]:
+        if self._placement is None:
+            self._placement = (self.unet.device, self.unet.dtype)
+        return self._placement
+
+    def _joined_conditioning(self, cond: Conditioning, uncond: Conditioning) -> Conditioning:
+        if self._joined is None or self._joined[0][0] is not cond or self._joined[0][1] is not uncond:
+            joined = Conditioning(torch.cat([cond.embeddings, uncond.embeddings]),
+                                  {key: torch.cat([cond.added[key], uncond.added[key]]) for key in cond.added})
+            self._joined = ((cond, uncond), joined)
+        return self._joined[1]
 
     def _pair(self) -> ConditioningPair:
         pair = self._conditioning(self.calls) if callable(self._conditioning) else self._conditioning
@@ -62,13 +80,13 @@ class UNetDenoiser:
         return (cond, None) if self.cfg_scale == 1.0 else (cond, uncond)
 
     def _unet(self, sample: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
-        dtype = self.unet.dtype
+        device, dtype = self._unet_placement()
         if self.concat is not None:  # cond and uncond halves each get the same extra channels
             extra = self.concat.to(sample.device, sample.dtype)
             sample = torch.cat([sample, extra.repeat(sample.shape[0] // extra.shape[0], 1, 1, 1)], dim=1)
-        added = {key: value.to(self.unet.device, dtype) for key, value in conditioning.added.items()}
-        output = self.unet(sample.to(self.unet.device, dtype), timesteps.to(self.unet.device),
-                           encoder_hidden_states=conditioning.embeddings.to(self.unet.device, dtype),
+        added = {key: value.to(device, dtype) for key, value in conditioning.added.items()}
+        output = self.unet(sample.to(device, dtype), timesteps.to(device),
+                           encoder_hidden_states=conditioning.embeddings.to(device, dtype),
                            added_cond_kwargs=added or None, return_dict=False)[0]
         return output.to(sample.device, torch.float32)
 
@@ -81,8 +99,7 @@ class UNetDenoiser:
         if uncond is None:
             return combine(sample, self._unet(sample, timesteps, cond))
         if cond.embeddings.shape[1:] == uncond.embeddings.shape[1:]:
-            joined = Conditioning(torch.cat([cond.embeddings, uncond.embeddings]),
-                                  {key: torch.cat([cond.added[key], uncond.added[key]]) for key in cond.added})
+            joined = self._joined_conditioning(cond, uncond)
             both = self._unet(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]), joined)
             cond_out, uncond_out = combine(sample, both[:images]), combine(sample, both[images:])
         else:  # different token lengths: two passes, no padding (A1111's default)
