@@ -106,7 +106,9 @@ class Engine(Protocol):
     depend on the model, such as its native size) and `find_model(reference)` (for engines whose
     models are not found by the `sdkit.models` sources, such as upscalers: return a `ModelRef`) and
     `hires_fix` (True when `draw` does A1111's two-pass hires fix for a `Batch.hires`; default False,
-    and sdkit refuses `--hires-*` for the engine).
+    and sdkit refuses `--hires-*` for the engine) and `check_run(model, params, sampler)` (raise
+    `UserInputError` for values this engine would refuse on this model, without loading it or importing
+    torch: sdkit calls it when it plans the run, so `--dry-run` refuses them too).
     """
 
     name: str

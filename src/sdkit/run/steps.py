@@ -17,7 +17,7 @@ from sdkit.core.models import ModelRef
 from sdkit.core.params import ParamsBase, Txt2ImgParams, UpscaleParams, parse_params
 from sdkit.core.tasks import Task
 from sdkit.networks.lora_use import plan_loras
-from sdkit.registry import Entry
+from sdkit.registry import Entry, plugin_calls
 from sdkit.run.choose import choose
 from sdkit.run.from_image import RecordedRun, check_recorded_embeddings, recorded_error
 from sdkit.run.hires import HiresPlan, plan_hires
@@ -66,6 +66,10 @@ def plan_steps(params: ParamsBase, engine: Any, engine_entry: Entry, model_ref: 
     except UserInputError as error:
         raise naming_the_image(error, [key for key in ("sampler", "schedule") if key in recalled],
                                "pass --sampler and --schedule to choose others") from None
+    check_run = getattr(engine, "check_run", None)
+    if check_run is not None:
+        with plugin_calls(engine_entry, "checking the run's parameters"):
+            check_run(model_ref, params, sampler)
     try:
         upscale = _plan_upscale(params)
     except UserInputError as error:

@@ -80,6 +80,23 @@ class StableDiffusionEngine:
     def size_limits(self, task: Task) -> SizeLimits:
         return self.family.limits
 
+    def check_run(self, model: ModelRef | None, params: Any, sampler: Any) -> None:
+        """What `draw` would refuse on this model, checked from its config files when the run is planned.
+
+        Only diffusers' schedulers have these limits: A1111's sampling (`sampler.a1111_sampling`) takes
+        any step count and always runs at least one img2img step.
+        """
+        from sdkit.engines.sd.limits import check_strength, planned_step_limit, refuse_steps
+
+        if sampler is None or getattr(sampler, "a1111_sampling", False) or not isinstance(params, Txt2ImgParams):
+            return
+        maximum, reason, model_scheduler = planned_step_limit(model.path if model is not None else None, sampler.id)
+        if params.steps > maximum:
+            scheduler_name = sampler.spec.scheduler_class if sampler.spec is not None else model_scheduler
+            refuse_steps(params.steps, maximum, reason, scheduler_name or None)
+        if isinstance(params, Img2ImgParams):
+            check_strength(params.steps, params.strength, params.task.value, maximum)
+
     # -- loading ------------------------------------------------------------------------------
     def load(self, model: ModelRef | None, options: LoadOptions) -> LoadedModel:
         from sdkit.models import load_components

@@ -11,7 +11,9 @@ gives the image it gave before.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 from sdkit.plugin import UserInputError
@@ -35,9 +37,45 @@ def check_steps(scheduler: Any, steps: int) -> int | None:
         reason = (f"{name} picks its steps from a distilled schedule of {maximum} (original_inference_steps); "
                   "4-8 is usual")
     if maximum is not None and steps > maximum:
-        raise UserInputError(f"steps={steps}: this model's scheduler ({name}) allows 1..{maximum}",
-                             f"pass --steps {maximum} or fewer: {reason}")
+        refuse_steps(steps, maximum, reason, name)
     return maximum
+
+
+def refuse_steps(steps: int, maximum: int, reason: str, scheduler_name: str | None = None) -> None:
+    what = f"this model's scheduler ({scheduler_name})" if scheduler_name else "this model's scheduler"
+    raise UserInputError(f"steps={steps}: {what} allows 1..{maximum}", f"pass --steps {maximum} or fewer: {reason}")
+
+
+def planned_step_limit(model_folder: Path | None, sampler_id: str) -> tuple[int, str, str | None]:
+    """`check_steps`'s limit, its reason and the model's own scheduler class, read from the model's
+    scheduler config file before anything is loaded.
+
+    Every SD model is trained on 1000 timesteps; a folder's `scheduler/scheduler_config.json` says so
+    (or otherwise). The LCM sampler takes its steps from a 50-step distilled schedule
+    (`original_inference_steps`, diffusers' default when the config does not say).
+    """
+    config: dict[str, Any] = {}
+    if model_folder is not None:
+        config_file = model_folder / "scheduler" / "scheduler_config.json"
+        try:
+            loaded = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+            config = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            config = {}  # loading the model reports a broken config, naming it
+    maximum = _positive_int(config.get("num_train_timesteps")) or 1000
+    reason = f"the model's noise schedule has {maximum} training timesteps; 20-30 steps is usual"
+    if sampler_id == "lcm":
+        original = _positive_int(config.get("original_inference_steps")) or 50
+        if original < maximum:
+            maximum = original
+            reason = (f"LCM picks its steps from a distilled schedule of {maximum} (original_inference_steps); "
+                      "4-8 is usual")
+    model_scheduler = config.get("_class_name")
+    return maximum, reason, model_scheduler if isinstance(model_scheduler, str) else None
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def check_timesteps(scheduler: Any, steps: int, sampler_label: str, schedule_label: str,
