@@ -10,6 +10,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from hostile_pickles import RunsCode
+
 DEMO_WIDTH = 64
 TINY_WIDTHS = {"sd1": (32,), "sd2": (32,), "sdxl": (32, 64)}
 LAYOUTS = ("a1111", "emb_params", "diffusers", "diffusers-1d", "bare", "sdxl")
@@ -59,23 +61,11 @@ def write_embedding(path: Path, layout: str, vectors: Any, second: Any = None) -
     return path
 
 
-class _RunsCode:
-    """Pickles as a call to os.system: what a hostile .pt file does."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        import os
-
-        return (os.system, (self.command,))
-
-
 def write_code_pickle(path: Path, marker: Path) -> Path:
     """A torch.save file whose embedding table would run `touch marker` when unpickled unsafely."""
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"string_to_param": {"*": _RunsCode(f"touch {marker}")}}, path, pickle_module=pickle)
+    torch.save({"string_to_param": {"*": RunsCode(f"touch {marker}")}}, path, pickle_module=pickle)
     return path

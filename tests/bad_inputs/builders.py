@@ -17,6 +17,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from hostile_pickles import RunsCode
+
 from bad_inputs.corpus import Builder, Ctx
 
 A1111_TEXT = (
@@ -196,18 +198,8 @@ def safetensors(header: Any, data: bytes = b"\0" * 16, declared: int | None = No
     return build
 
 
-class _Payload:
-    """What an unsafe pickle runs when it is loaded: a shell command that leaves a marker file."""
-
-    def __init__(self, command: str) -> None:
-        self.command = command
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (os.system, (self.command,))
-
-
 def _payload_pickle(marker: Path) -> bytes:
-    return pickle.dumps({"state_dict": {"weight": _Payload(f"touch {marker}")}}, protocol=2)
+    return pickle.dumps({"state_dict": {"weight": RunsCode(f"touch {marker}")}}, protocol=2)
 
 
 def unsafe_pickle(marker: str, zipped: bool = False) -> Builder:

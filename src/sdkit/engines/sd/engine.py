@@ -155,9 +155,10 @@ class StableDiffusionEngine:
         call = self._task_arguments(params, batch)
         # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
         # without any of it is encoded by the pipeline itself, exactly as plain diffusers does.
+        embeddings = _embedding_library()  # one folder listing per batch, for both hires passes
         conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
                                  params.clip_skip, params.emphasis, params.steps, loaded.device,
-                                 embeddings=_embedding_library())
+                                 embeddings=embeddings)
 
         generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
         if task is Task.TXT2IMG:
@@ -174,7 +175,7 @@ class StableDiffusionEngine:
         fields = {"Sampler": sampler_label, "Schedule type": schedule_label,
                   DIFFUSERS_SCHEDULER_KEY: type(pipeline.scheduler).__name__, **lora_fields, **conditioning.fields}
         if hires is not None:
-            return draw_second_pass(self, loaded, batch, result.images, events, fields, _embedding_library())
+            return draw_second_pass(self, loaded, batch, result.images, events, fields, embeddings)
         return [GeneratedImage(image, dict(fields)) for image in result.images]
 
     def _draw_a1111(self, loaded: LoadedModel, pipeline: Any, batch: Batch, resolved: Any, events: StepEvents,
@@ -192,7 +193,7 @@ class StableDiffusionEngine:
                                  params.clip_skip, params.emphasis, prompt_steps(resolved, params.steps),
                                  loaded.device, embeddings=embeddings)
         conditions = text_conditions(pipeline, self.family.dual_text_encoder, conditioning, len(batch.seeds),
-                                           size, params.clip_skip, loaded.device)
+                                     size, params.clip_skip, loaded.device)
         task_inputs: dict[str, Any] = {}
         if isinstance(params, InpaintParams):
             mask = inpaint_mask(batch.images["mask"], size, params.mask_blur, params.mask,
@@ -206,8 +207,8 @@ class StableDiffusionEngine:
                            "strength": params.strength}
         hires = batch.hires
         latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
-                               cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
-                               after=hires.steps if hires is not None else 0, **task_inputs)
+                         cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
+                         after=hires.steps if hires is not None else 0, **task_inputs)
         fields = {**fields, **conditioning.fields}
         if hires is not None:
             from sdkit.engines.sd.hires import draw_second_pass
