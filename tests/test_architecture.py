@@ -21,7 +21,8 @@ LAYERS = [
     {"sdkit.plugin"},
     {"sdkit.engines"},
     {"sdkit.run"},
-    {"sdkit.bench", "sdkit.debug", "sdkit.batch"},
+    {"sdkit.bench", "sdkit.debug", "sdkit.batch", "sdkit.service"},
+    {"sdkit.server", "sdkit.ui"},
     {"sdkit.cli", "sdkit.__main__"},
 ]
 

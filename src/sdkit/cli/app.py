@@ -33,6 +33,8 @@ COMMAND_MODULES = [
     "sdkit.cli.export_debug",
     "sdkit.cli.prompt",
     "sdkit.cli.batch",
+    "sdkit.cli.serve",
+    "sdkit.cli.ui",
 ]
 
 _options = {"debug": False}

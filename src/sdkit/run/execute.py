@@ -36,8 +36,10 @@ from sdkit.run.steps import UpscaleStep
 
 log = logging.getLogger(__name__)
 
-# Loaded models, kept for the life of the process (a library caller may run many plans).
+# Loaded models, kept for the life of the process (a library caller or a server runs many plans);
+# most recently used last. Past `max_loaded` the least recently used one is dropped (0: no limit).
 _loaded_models: dict[tuple[Any, ...], Any] = {}
+_limits = {"max_loaded": 0}
 # Write failures that mean the medium is full rather than broken or forbidden.
 FULL_DISK_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
@@ -105,13 +107,45 @@ def load_options(params: ParamsBase, vae: str | None) -> LoadOptions:
     )
 
 
+def set_max_loaded(count: int) -> None:
+    """Keep at most `count` models loaded (0: no limit); the least recently used go first."""
+    if count < 0:
+        raise ValueError("max_loaded must be 0 or more")
+    _limits["max_loaded"] = count
+    if count:
+        _drop_least_recent(count)
+
+
+def loaded_model_count() -> int:
+    return len(_loaded_models)
+
+
+def _drop_least_recent(keep: int) -> None:
+    """Unload the least recently used models until at most `keep` remain."""
+    dropped = False
+    while len(_loaded_models) > keep:
+        key = next(iter(_loaded_models))
+        log.info("engine %s: unloading its least recently used model", key[0])
+        del _loaded_models[key]
+        dropped = True
+    if dropped:
+        import gc
+
+        gc.collect()  # the dropped models' tensors are freed before the next model is read
+
+
 def _load(engine: Any, entry: Any, model_ref: Any, options: LoadOptions) -> Any:
-    """The engine's loaded model, loaded at most once per process."""
+    """The engine's loaded model, loaded at most once per process while it stays among the recent ones."""
     key = (entry.key, entry.target, str(model_ref.location) if model_ref is not None else None, options)
-    if key not in _loaded_models:
-        log.info("engine %s: loading %s", entry.key, model_ref.name if model_ref is not None else "(no model)")
-        with plugin_calls(entry, "loading its model"):
-            _loaded_models[key] = engine.load(model_ref, options)
+    if key in _loaded_models:
+        _loaded_models[key] = _loaded_models.pop(key)  # now the most recently used
+        return _loaded_models[key]
+    keep = _limits["max_loaded"]
+    if keep:
+        _drop_least_recent(keep - 1)  # make room before loading, so two models never overlap
+    log.info("engine %s: loading %s", entry.key, model_ref.name if model_ref is not None else "(no model)")
+    with plugin_calls(entry, "loading its model"):
+        _loaded_models[key] = engine.load(model_ref, options)
     return _loaded_models[key]
 
 
