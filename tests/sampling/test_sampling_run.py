@@ -112,6 +112,29 @@ def test_ancestral_noise_continues_after_the_initial_noise():
     assert torch.equal(step_noise[0], torch.randn(SHAPE, generator=reference))
 
 
+@pytest.mark.parametrize("source", ["cpu", "nv"])
+def test_ensd_reseeds_every_generator_after_the_initial_noise(source):
+    plain, delta = ImageGenerators([5, 6], SHAPE, source), ImageGenerators([5, 6], SHAPE, source, ensd=31337)
+    assert torch.equal(delta.first(), plain.first())  # A1111 reseeds after the initial noise
+    reseeded = ImageGenerators([5 + 31337, 6 + 31337], SHAPE, source).first()
+    assert torch.equal(delta(None, None), reseeded)
+    assert not torch.equal(plain(None, None), reseeded)
+
+
+def test_ensd_changes_only_the_samplers_that_draw_from_the_generators():
+    assert run.uses_ensd("euler_ancestral") and run.uses_ensd("dpmpp_2s_ancestral")
+    assert not run.uses_ensd("euler") and not run.uses_ensd("dpmpp_sde") and not run.uses_ensd("ddim")
+    steps = dict(table=TABLE, steps=4, seeds=[3], latent_shape=SHAPE)
+
+    def denoise(x, sigma):
+        return x * 0.5
+
+    for sampler_id, changes in (("euler_ancestral", True), ("euler", False), ("dpmpp_2m_sde", False)):
+        plain = run.txt2img_latents(denoise, sampler_id, **steps)
+        delta = run.txt2img_latents(denoise, sampler_id, **steps, ensd=31337)
+        assert torch.equal(plain, delta) is not changes, sampler_id
+
+
 @pytest.fixture(scope="module")
 def demo_pipeline():
     from diffusers import StableDiffusionPipeline

@@ -73,6 +73,9 @@ class Txt2ImgParams(ParamsBase):
     emphasis: EmphasisMode = "original"  # how prompt weights act (A1111's Original, No norm, Ignore, None)
     loras: tuple[str, ...] = ()  # `--lora NAME[:WEIGHT]`, applied with the prompt's <lora:...> tags
     rng: RngSource = "cpu"
+    # A1111's "Eta noise seed delta" (infotext ENSD): after the initial noise, each image's generator
+    # is reseeded with seed + ensd for the per-step noise of the ancestral samplers. 0: off.
+    ensd: int = 0
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
@@ -193,6 +196,9 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
             check(name, count is not None and 1 <= count <= 1000, "must be between 1 and 1000")
         seed = number("seed")
         check("seed", seed is not None and -1 <= seed <= SEED_MAX, f"must be -1 (random) or 0..{SEED_MAX}")
+        ensd = number("ensd")
+        check("ensd", ensd is not None and 0 <= ensd <= SEED_MAX, f"must be between 0 and {SEED_MAX}",
+              "31337 is the value A1111 images usually record; 0 turns it off")
         clip_skip = number("clip_skip")
         check("clip_skip", clip_skip is not None and 1 <= clip_skip <= 12, "must be between 1 and 12",
               "1 uses the last text-encoder layer, as A1111 does")

@@ -45,6 +45,7 @@ class Txt2ImgRequest(RequestBase):
     emphasis: EmphasisMode | None = None
     loras: list[str] | None = None  # "NAME" or "NAME:WEIGHT" (`--lora`), besides the prompt's <lora:...> tags
     rng: RngSource | None = None
+    ensd: int | None = None
     attention_slicing: bool | None = None
     vae_tiling: bool | None = None
     cpu_offload: bool | None = None

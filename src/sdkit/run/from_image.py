@@ -37,6 +37,7 @@ GENERATION_FIELDS = (
     ("sampler", "Sampler", str),
     ("schedule", "Schedule type", str),
     ("clip_skip", "Clip skip", int),
+    ("ensd", "ENSD", int),
     ("strength", "Denoising strength", float),
     ("mask_blur", "Mask blur", int),
 )

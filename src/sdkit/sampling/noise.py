@@ -7,11 +7,14 @@ randn(C, H/8, W/8) of each image, stacked; calling the object draws the next per
 same generators (what A1111's ancestral samplers get), so image i never depends on the other images
 of its batch.
 
+`ensd` (A1111's eta noise seed delta): once the initial noise is drawn, every generator is made anew
+with seed + ensd, so the per-step noise of the ancestral samplers comes from those (A1111's ImageRNG).
+
 `BrownianTreeNoise`: the SDE samplers' noise — one torchsde `BrownianTree` per image over
 [σ_min, σ_max], its entropy the image's seed, w0 = 0; a query (σ, σ_next) returns the tree's increment
 between them (signed by the direction of travel) over sqrt|σ_next − σ|, as k-diffusion's
-BrownianTreeNoiseSampler does with a list of seeds. Not here: A1111's ENSD (eta noise seed delta)
-re-seeding, variation seeds and "seed resize from".
+BrownianTreeNoiseSampler does with a list of seeds (A1111 seeds them without ENSD).
+Not here: variation seeds and "seed resize from".
 """
 
 from __future__ import annotations
@@ -30,13 +33,15 @@ RNG_SOURCES = ("cpu", "nv", "device")
 class ImageGenerators:
     """Per-image generators; `first()` gives the initial noise, each call after that the next draw."""
 
-    def __init__(self, seeds: Sequence[int], shape: Sequence[int], source: str = "cpu", device: Any = "cpu") -> None:
+    def __init__(self, seeds: Sequence[int], shape: Sequence[int], source: str = "cpu", device: Any = "cpu",
+                 ensd: int = 0) -> None:
         if source not in RNG_SOURCES:
             raise ValueError(f"rng source must be one of {RNG_SOURCES}, not {source!r}")
         self.seeds = [int(seed) for seed in seeds]
         self.shape = tuple(int(size) for size in shape)  # one image: (C, H/8, W/8)
         self.source = source
         self.device = str(device) if source == "device" else "cpu"
+        self.ensd = int(ensd)
         self._generators: list[Any] = [self._generator(seed) for seed in self.seeds]
 
     def _generator(self, seed: int) -> Any:
@@ -54,8 +59,11 @@ class ImageGenerators:
         return torch.stack([self._draw(generator) for generator in self._generators])
 
     def first(self) -> torch.Tensor:
-        """The initial noise (the first draw of each generator)."""
-        return self.next_noise()
+        """The initial noise (the first draw of each generator); then the ENSD reseeding, if any."""
+        noise = self.next_noise()
+        if self.ensd:
+            self._generators = [self._generator(seed + self.ensd) for seed in self.seeds]
+        return noise
 
     def __call__(self, sigma: Any = None, sigma_next: Any = None) -> torch.Tensor:
         return self.next_noise()

@@ -13,7 +13,9 @@ steps, seeds and an RNG source ("cpu" or "nv"):
   of the S-step sigmas run, from init latent + noise × their first sigma (`exact_steps`: A1111's rule
   when a step count is passed in, as for the hires fix second pass; see `img2img_schedule`).
 What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (sdkit.sampling)".
-Not here: ENSD, variation seeds, DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
+`ensd` reseeds each image's generator after its initial noise (A1111's eta noise seed delta); only the
+ancestral samplers draw from them afterwards (`uses_ensd`), so only their images change.
+Not here: variation seeds, DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
 on diffusers' schedulers).
 """
 
@@ -72,6 +74,11 @@ TIMESTEP_SAMPLERS = ("ddim",)
 SAMPLER_IDS = (*SAMPLERS, *TIMESTEP_SAMPLERS)
 
 
+def uses_ensd(sampler_id: str) -> bool:
+    """Whether ENSD changes what `sampler_id` draws (A1111 records ENSD for these only)."""
+    return sampler_id in SAMPLERS and SAMPLERS[sampler_id].noise == "generator"
+
+
 def _sampler(sampler_id: str) -> A1111Sampler:
     if sampler_id not in SAMPLERS:
         raise ValueError(f"sampler {sampler_id!r} has no A1111-faithful k-diffusion implementation here; "
@@ -119,13 +126,13 @@ def run_sampler(sampler_id: str, denoise: Callable[..., Any], x: torch.Tensor, s
 
 def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps: int, seeds: Sequence[int],
                     latent_shape: Sequence[int], schedule: str = "automatic", rng: str = "cpu",
-                    callback: StepCallback | None = None, noise_device: Any = "cpu") -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0) -> torch.Tensor:
     """The sampled latents (B, C, H/8, W/8) of a txt2img batch; `latent_shape` is one image's (C, H/8, W/8).
 
     For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does). `noise_device`:
     where `rng="device"` draws.
     """
-    generators = ImageGenerators(seeds, latent_shape, rng, noise_device)
+    generators = ImageGenerators(seeds, latent_shape, rng, noise_device, ensd)
     noise = generators.first()
     if sampler_id == "ddim":
         return sample_ddim(denoiser.predict_eps, noise, ddim_timesteps(steps, len(table.sigmas)),
@@ -150,11 +157,11 @@ def img2img_schedule(steps: int, strength: float, exact_steps: bool = False) -> 
 def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, *, table: SigmaTable,
                     steps: int, strength: float, seeds: Sequence[int], schedule: str = "automatic",
                     rng: str = "cpu", exact_steps: bool = False,
-                    callback: StepCallback | None = None, noise_device: Any = "cpu") -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0) -> torch.Tensor:
     """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
     if sampler_id in TIMESTEP_SAMPLERS:
         raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
-    generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device)
+    generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device, ensd)
     noise = generators.first()
     total, encoded = img2img_schedule(steps, strength, exact_steps)
     sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]

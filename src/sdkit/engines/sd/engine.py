@@ -143,6 +143,9 @@ class StableDiffusionEngine:
             if strength is not None:
                 check_strength(params.steps, strength, task.value, max_steps)
             check_timesteps(pipeline.scheduler, params.steps, sampler_label, schedule_label, strength)
+            if params.ensd and batch.first_index == 0:
+                log.warning("ENSD %d is not used: it acts under A1111's sampler names (sdkit.sampling), not on "
+                            "diffusers' %s", params.ensd, type(pipeline.scheduler).__name__)
             if params.rng == "nv" and (resolved.spec is None or resolved.spec.stochastic or task is not Task.TXT2IMG):
                 log.info("--rng nv gives the initial noise only; diffusers' %s draws its other noise from CPU "
                          "generators (A1111's sampler names run A1111's sampling, NV throughout)", sampler_label)
@@ -208,8 +211,11 @@ class StableDiffusionEngine:
         hires = batch.hires
         latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
                          cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
-                         after=hires.steps if hires is not None else 0, **task_inputs)
-        fields = {**fields, **conditioning.fields}
+                         after=hires.steps if hires is not None else 0, ensd=params.ensd, **task_inputs)
+        from sdkit.sampling.run import uses_ensd
+
+        ensd = params.ensd if params.ensd and uses_ensd(resolved.id) else None  # A1111 records it for these only
+        fields = {**fields, **conditioning.fields, "ENSD": ensd}
         if hires is not None:
             from sdkit.engines.sd.hires import draw_second_pass
 

@@ -66,7 +66,8 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
                                      size, params.clip_skip, loaded.device)
         sampled = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
                          cfg_scale=hires.cfg_scale, steps=hires.steps, size=size, events=events,
-                         init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps)
+                         init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps,
+                         ensd=params.ensd)
         images = decode(pipeline, sampled)
     else:
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
