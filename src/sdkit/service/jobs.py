@@ -77,6 +77,7 @@ class JobView:
     images: tuple[JobImage, ...]
     error: str | None
     hint: str | None
+    input_error: bool  # the failure was the request's fault (a UserInputError), not the machine's
     position: int | None  # place in the queue, 0 = next; None when not queued
     submitted_at: float
     started_at: float | None
@@ -92,7 +93,7 @@ class JobView:
             "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds, 2),
             "images": [{"path": str(image.path) if image.path else None, "seed": image.seed,
                         "index": image.index, "infotext": image.infotext} for image in self.images],
-            "error": self.error, "hint": self.hint, "position": self.position,
+            "error": self.error, "hint": self.hint, "input_error": self.input_error, "position": self.position,
             "submitted_at": self.submitted_at, "started_at": self.started_at, "finished_at": self.finished_at,
         }
 
@@ -112,6 +113,7 @@ class Job:
         self.images: list[JobImage] = []
         self.error: str | None = None
         self.hint: str | None = None
+        self.input_error = False
         self.stop: StopKind | None = None
         self.output_dir: Path | None = None  # where its images are saved
         self.temp_dir: Path | None = None  # its input images sent as bytes, removed when it ends
@@ -171,5 +173,6 @@ class Job:
                 id=self.id, state=self.state, label=self.request.label, task=self.plan.task.value,
                 progress=self.progress(), step=self.step, steps=self.steps, image_index=self.image_index,
                 image_count=self.image_count, eta_seconds=self.eta_seconds(), images=tuple(self.images),
-                error=self.error, hint=self.hint, position=position, submitted_at=self.submitted_at,
-                started_at=self.started_at, finished_at=self.finished_at, plan=self.plan.describe())
+                error=self.error, hint=self.hint, input_error=self.input_error, position=position,
+                submitted_at=self.submitted_at, started_at=self.started_at, finished_at=self.finished_at,
+                plan=self.plan.describe())

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ class Service:
     """One per process: the job queue, its worker thread and the warm models (see `sdkit.service`)."""
 
     def __init__(self, output_dir: Path, *, max_loaded: int = 1, max_queue: int = 16,
-                 keep_finished: int = 200) -> None:
+                 keep_finished: int = 200, plan_check: Callable[[Any], None] | None = None) -> None:
+        """`plan_check(plan)` may refuse a planned job by raising an SdkitError (a server's size limits)."""
+        self.plan_check = plan_check
         self.output_dir = Path(output_dir).expanduser().resolve()
         self.max_loaded = max_loaded
         self.max_queue = max_queue
@@ -66,6 +69,14 @@ class Service:
 
     def close(self, timeout: float | None = 60) -> None:
         """Cancel every waiting job, stop the running one at its next step, and wait for the worker."""
+        self.begin_shutdown()
+        if self._worker is not None:
+            self._worker.join(timeout)
+        shutil.rmtree(self._temp_root, ignore_errors=True)
+
+    def begin_shutdown(self) -> None:
+        """What `close` does without waiting (safe from a signal handler): no new jobs, none waiting,
+        the running one stopped at its next step."""
         with self._condition:
             self._closing = True
             while self._waiting:
@@ -73,9 +84,6 @@ class Service:
             if self._running is not None:
                 self._running.stop = StopKind.INTERRUPT
             self._condition.notify_all()
-        if self._worker is not None:
-            self._worker.join(timeout)
-        shutil.rmtree(self._temp_root, ignore_errors=True)
 
     # -- submitting --------------------------------------------------------------------------------
     def submit(self, request: JobRequest) -> str:
@@ -116,6 +124,8 @@ class Service:
         with self._planning:
             plan = make_plan(preset_name=request.preset, task=request.task, engine=request.engine,
                              mode=request.mode, model=request.model, vae=request.vae, flags=flags)
+            if self.plan_check is not None:
+                self.plan_check(plan)
             open_inputs(plan.params)  # an input that is not an image fails now, not in the queue
         return plan
 
@@ -220,6 +230,7 @@ class Service:
             self._end(job, state, stopped.message, None)
         except SdkitError as error:
             log.warning("job %s failed: %s", job.id, error.message)
+            job.input_error = isinstance(error, UserInputError)
             self._end(job, JobState.FAILED, error.message, error.hint)
         except Exception as error:  # a bug or a crashing plugin: the job fails, the service goes on
             log.exception("job %s failed", job.id)
