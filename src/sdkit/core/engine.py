@@ -32,6 +32,7 @@ class LoadOptions:
 
     device: str = "auto"
     dtype: str = "auto"
+    backend: str = "auto"  # where an SD model's UNet and VAE run: auto, torch or openvino
     vae: str | None = None  # a VAE file or folder that replaces the model's own
     attention_slicing: bool = False
     vae_tiling: bool = False

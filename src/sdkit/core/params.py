@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sdkit.core.errors import ParamsError, Problem
 from sdkit.core.hires import DEFAULT_UPSCALER, HIRES_SWITCHES, hires_enabled, hires_problems
-from sdkit.core.requests import DEVICE_NAME, REQUEST_TYPES, DtypeName, EmphasisMode, RequestBase, RngSource
+from sdkit.core.requests import DEVICE_NAME, REQUEST_TYPES, BackendName, DtypeName, EmphasisMode, RequestBase, RngSource
 from sdkit.core.tasks import Mode, Task
 
 SEED_MAX = 2**32 - 1
@@ -55,6 +55,7 @@ class ParamsBase(BaseModel):
     mode: Mode = Mode.NORMAL
     device: str = "auto"
     dtype: DtypeName = "auto"
+    backend: BackendName = "auto"
 
 
 class Txt2ImgParams(ParamsBase):
@@ -76,6 +77,13 @@ class Txt2ImgParams(ParamsBase):
     # A1111's "Eta noise seed delta" (infotext ENSD): after the initial noise, each image's generator
     # is reseeded with seed + ensd for the per-step noise of the ancestral samplers. 0: off.
     ensd: int = 0
+    # A1111's variation seeds: with a strength above 0 every image keeps `seed` and image i blends in the
+    # noise of variation_seed + i (spherically, by that strength); -1 draws the variation seed.
+    # "Seed resize from" (both > 0): the seed's noise is made at that size and pasted centred.
+    variation_seed: int = -1
+    variation_strength: float = 0.0
+    seed_resize_from_width: int = 0
+    seed_resize_from_height: int = 0
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
@@ -196,6 +204,15 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
             check(name, count is not None and 1 <= count <= 1000, "must be between 1 and 1000")
         seed = number("seed")
         check("seed", seed is not None and -1 <= seed <= SEED_MAX, f"must be -1 (random) or 0..{SEED_MAX}")
+        variation_seed = number("variation_seed")
+        check("variation_seed", variation_seed is not None and -1 <= variation_seed <= SEED_MAX,
+              f"must be -1 (random) or 0..{SEED_MAX}")
+        variation_strength = number("variation_strength")
+        check("variation_strength", variation_strength is not None and 0 <= variation_strength <= 1,
+              "must be between 0 and 1", "0 is off; small values (0.05-0.3) give near variations")
+        for side in ("seed_resize_from_width", "seed_resize_from_height"):
+            resize = number(side)
+            check(side, resize is not None and 0 <= resize <= 16384, "must be 0 (off) or a size up to 16384")
         ensd = number("ensd")
         check("ensd", ensd is not None and 0 <= ensd <= SEED_MAX, f"must be between 0 and {SEED_MAX}",
               "31337 is the value A1111 images usually record; 0 turns it off")

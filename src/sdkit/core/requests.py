@@ -20,6 +20,8 @@ DeviceName = str  # "auto", "cpu", "cuda", "cuda:1", "mps"
 # whether that device exists is known only once torch is imported (sdkit.runtime.device).
 DEVICE_NAME = re.compile(r"auto|cpu|mps|(cuda|xpu)(:\d{1,3})?")
 DtypeName = Literal["auto", "fp32", "fp16", "bf16"]
+# Where an SD model's UNet and VAE run (sdkit.engines.openvino: auto picks OpenVINO only where it is faster).
+BackendName = Literal["auto", "torch", "openvino"]
 
 
 class RequestBase(BaseModel):
@@ -27,6 +29,7 @@ class RequestBase(BaseModel):
 
     device: DeviceName | None = None
     dtype: DtypeName | None = None
+    backend: BackendName | None = None
 
 
 class Txt2ImgRequest(RequestBase):
@@ -46,6 +49,10 @@ class Txt2ImgRequest(RequestBase):
     loras: list[str] | None = None  # "NAME" or "NAME:WEIGHT" (`--lora`), besides the prompt's <lora:...> tags
     rng: RngSource | None = None
     ensd: int | None = None
+    variation_seed: int | None = None
+    variation_strength: float | None = None
+    seed_resize_from_width: int | None = None
+    seed_resize_from_height: int | None = None
     attention_slicing: bool | None = None
     vae_tiling: bool | None = None
     cpu_offload: bool | None = None

@@ -100,6 +100,7 @@ def load_options(params: ParamsBase, vae: str | None) -> LoadOptions:
     return LoadOptions(
         device=params.device,
         dtype=params.dtype,
+        backend=params.backend,
         vae=vae,
         attention_slicing=bool(getattr(params, "attention_slicing", False)),
         vae_tiling=bool(getattr(params, "vae_tiling", False)),
@@ -162,13 +163,27 @@ def resolve_seed(seed: int) -> tuple[int, bool]:
 
 
 def batch_seeds(params: ParamsBase, first_seed: int) -> Iterator[tuple[int, tuple[int, ...]]]:
-    """(index of the batch's first image, its seeds) for each batch; image i gets seed first + i (mod 2**32)."""
+    """(index of the batch's first image, its seeds) for each batch; image i gets seed first + i (mod 2**32).
+
+    With variation seeds on (A1111's rule) every image keeps the first seed; its variation seed moves on.
+    """
     if not isinstance(params, Txt2ImgParams):
         yield 0, ()
         return
+    step = 0 if params.variation_strength else 1
     for batch_index in range(params.batch_count):
         start = batch_index * params.batch_size
-        yield start, tuple((first_seed + start + offset) % (SEED_MAX + 1) for offset in range(params.batch_size))
+        yield start, tuple((first_seed + (start + offset) * step) % (SEED_MAX + 1)
+                           for offset in range(params.batch_size))
+
+
+def _with_variation_seed(params: ParamsBase) -> ParamsBase:
+    """Params with a drawn variation seed in place of -1, when variation seeds are on."""
+    if not isinstance(params, Txt2ImgParams) or not params.variation_strength or params.variation_seed >= 0:
+        return params
+    drawn, _ = resolve_seed(-1)
+    log.info("variation seed -1: drew variation seed %d", drawn)
+    return params.model_copy(update={"variation_seed": drawn})
 
 
 def _drawn(plan_engine: Any, entry: Any, loaded: Any, batch: Batch, events: Any) -> list[GeneratedImage]:
@@ -220,7 +235,7 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
     `inputs` are the opened input images (`open_inputs`) and `loaded` the loaded model, when the
     caller has them already.
     """
-    params = plan.params
+    params = _with_variation_seed(plan.params)
     inputs = open_inputs(params) if inputs is None else inputs
     loaded = load_model(plan) if loaded is None else loaded
     first_seed, drawn_at_random = resolve_seed(params.seed) if isinstance(params, Txt2ImgParams) else (0, False)
@@ -252,7 +267,8 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
                               "finished images are kept; rerun with --seed to continue")
         for offset, generated in enumerate(drawn):
             seed = seeds[offset] if seeds else None
-            host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash, plan.prediction_type)
+            host = common_fields(params, seed, plan.model_ref, plan.vae, model_hash, plan.prediction_type,
+                                 index=start + offset)
             if hires is not None:
                 host.update(hires_fields(plan.hires, params))
             image, postprocess = generated.image, None
