@@ -51,9 +51,13 @@ def generate(
     emphasis: str = typer.Option(None, "--emphasis", help="How (word:1.2) weights act: original (A1111's default), no-norm, ignore, none."),
     lora: list[str] = typer.Option(None, "--lora", help="NAME[:WEIGHT]: a LoRA from the models folder's Lora/ (or a path), as <lora:NAME:WEIGHT> in the prompt; repeatable."),
     rng: str = typer.Option(None, "--rng", help="cpu: the same noise on every device (default); nv: A1111's NV source, CUDA's randn computed on the CPU (the noise of A1111 images made on NVIDIA GPUs); device: noise from the GPU."),
+    variation_seed: int = typer.Option(None, "--variation-seed", help="A1111's variation seed (-1 draws one); image i blends in the noise of variation seed + i."),
+    variation_strength: float = typer.Option(None, "--variation-strength", help="How much of the variation seed's noise to blend in, 0 (off) to 1; with it on, every image keeps --seed."),
+    seed_resize_from: str = typer.Option(None, "--seed-resize-from", help="WxH: make the seed's noise at this size and paste it centred (A1111's 'Resize seed from')."),
     ensd: int = typer.Option(None, "--ensd", help="A1111's eta noise seed delta: the ancestral samplers' per-step noise comes from seed + ENSD (31337 in many A1111 images); 0: off."),
     device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option(None, "--dtype", help="auto, fp32, fp16 or bf16."),
+    backend: str = typer.Option(None, "--backend", help="Where the UNet and VAE run: auto, torch or openvino (OpenVINO on the CPU: docs/openvino.md)."),
     attention_slicing: bool = typer.Option(None, "--attention-slicing/--no-attention-slicing", help="Save memory in attention."),
     vae_tiling: bool = typer.Option(None, "--vae-tiling/--no-vae-tiling", help="Decode large images tile by tile."),
     cpu_offload: bool = typer.Option(None, "--cpu-offload/--no-cpu-offload", help="Keep idle model parts in RAM (GPU only)."),
@@ -94,7 +98,9 @@ def generate(
         "steps": steps, "cfg_scale": cfg_scale,
         "width": width, "height": height, "batch_size": batch_size, "batch_count": batch_count, "seed": seed,
         "sampler": sampler, "schedule": schedule, "strength": strength, "image": image, "mask": mask,
-        "mask_blur": mask_blur, "clip_skip": clip_skip, "emphasis": emphasis, "loras": list(lora) if lora else None, "rng": rng, "ensd": ensd, "device": device, "dtype": dtype,
+        "mask_blur": mask_blur, "clip_skip": clip_skip, "emphasis": emphasis, "loras": list(lora) if lora else None,
+        "rng": rng, "ensd": ensd, "variation_seed": variation_seed, "variation_strength": variation_strength,
+        "device": device, "dtype": dtype, "backend": backend,
         "attention_slicing": attention_slicing, "vae_tiling": vae_tiling, "cpu_offload": cpu_offload,
         "upscale": upscale, "upscale_engine": upscale_engine, "scale": scale, "tile": tile, "tile_overlap": tile_overlap,
         "hires_scale": hires_scale, "hires_upscaler": hires_upscaler, "hires_steps": hires_steps,
@@ -105,12 +111,23 @@ def generate(
         from sdkit.core.hires import parse_hires_size
 
         flags["hires_width"], flags["hires_height"] = parse_hires_size(hires_size)
+    if seed_resize_from is not None:
+        flags["seed_resize_from_width"], flags["seed_resize_from_height"] = parse_seed_resize(seed_resize_from)
     stop = StopFlag()
     with stop.installed(), _stop_reported():
         _generate(stop, preset=preset, task=task, engine=engine, mode=mode, model=model, vae=vae,
                   prediction_type=prediction_type, from_image=from_image, dry_run=dry_run,
                   output_dir=Path(output_dir) if output_dir is not None else None, sidecar=sidecar,
                   as_json=as_json, flags=flags)
+
+
+def parse_seed_resize(text: str) -> tuple[int, int]:
+    """`--seed-resize-from WxH` as (width, height), both multiples of 8 above 0."""
+    parts = text.strip().lower().replace(" ", "").split("x")
+    if len(parts) == 2 and all(part.isdigit() and int(part) > 0 for part in parts):
+        return int(parts[0]), int(parts[1])
+    raise UserInputError(f"--seed-resize-from {text!r} is not a size WxH",
+                         "write the size the seed's image was made at, e.g. 512x512")
 
 
 @contextmanager

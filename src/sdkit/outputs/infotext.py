@@ -80,7 +80,8 @@ def unquote(text: str) -> str:
 # The generation fields in A1111's order (create_infotext); other generation fields follow them, then
 # "Version"; post-processing fields (an upscaler's) come after "Version", as A1111's extras add them.
 A1111_FIELD_ORDER = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model",
-                     "VAE", "Denoising strength", "Clip skip", "ENSD", "RNG", "Mode")
+                     "VAE", "Variation seed", "Variation seed strength", "Seed resize from", "Denoising strength",
+                     "Clip skip", "ENSD", "RNG", "Mode")
 # The hires fix's keys, first of the extra fields, in the order A1111's txt2img adds them.
 HIRES_FIELD_ORDER = ("Hires sampler", "Hires prompt", "Hires negative prompt", "Hires CFG Scale",
                      "Hires schedule type", "Hires upscale", "Hires resize", "Hires steps", "Hires upscaler")

@@ -24,9 +24,20 @@ def vae_label(vae: str | None) -> str | None:
 PREDICTION_TYPE_KEY = "Prediction type"
 
 
+def variation_fields(params: Txt2ImgParams, index: int) -> dict[str, Any]:
+    """A1111's keys for variation seeds (image `index` of the run) and "Seed resize from", when on."""
+    fields: dict[str, Any] = {}
+    if params.variation_strength:
+        fields["Variation seed"] = (params.variation_seed + index) % 2**32
+        fields["Variation seed strength"] = params.variation_strength
+    if params.seed_resize_from_width > 0 and params.seed_resize_from_height > 0:
+        fields["Seed resize from"] = f"{params.seed_resize_from_width}x{params.seed_resize_from_height}"
+    return fields
+
+
 def common_fields(params: ParamsBase, seed: int | None, model_ref: ModelRef | None, vae: str | None,
-                  model_hash: str | None, prediction_type: str | None = None) -> dict[str, Any]:
-    """The fields of one image that follow from its parameters, seed and model; None values are left out."""
+                  model_hash: str | None, prediction_type: str | None = None, index: int = 0) -> dict[str, Any]:
+    """The fields of one image (run-wide `index`) from its parameters, seed and model; None values are left out."""
     fields: dict[str, Any] = {}
     if isinstance(params, Txt2ImgParams):
         fields.update({
@@ -40,6 +51,7 @@ def common_fields(params: ParamsBase, seed: int | None, model_ref: ModelRef | No
     if isinstance(params, Txt2ImgParams):
         fields.update({
             "VAE": vae_label(vae),
+            **variation_fields(params, index),
             "Denoising strength": params.strength if isinstance(params, Img2ImgParams) else None,
             "Mask blur": params.mask_blur if isinstance(params, InpaintParams) else None,
             "Clip skip": params.clip_skip if params.clip_skip > 1 else None,

@@ -38,6 +38,8 @@ GENERATION_FIELDS = (
     ("schedule", "Schedule type", str),
     ("clip_skip", "Clip skip", int),
     ("ensd", "ENSD", int),
+    ("variation_seed", "Variation seed", int),
+    ("variation_strength", "Variation seed strength", float),
     ("strength", "Denoising strength", float),
     ("mask_blur", "Mask blur", int),
 )
@@ -194,6 +196,14 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
                 raise UserInputError(f"{image}: its metadata records an unreadable Size: {_shown(size)}",
                                      "pass --width and --height") from None
             params.update(width=width, height=height)
+        resize_from = fields.get("Seed resize from")
+        if resize_from is not None:
+            try:
+                params["seed_resize_from_width"], params["seed_resize_from_height"] = (
+                    int(part) for part in str(resize_from).lower().split("x"))
+            except ValueError:
+                raise UserInputError(f"{image}: its metadata records an unreadable Seed resize from: "
+                                     f"{_shown(resize_from)}", "pass --seed-resize-from WxH") from None
         version = str(fields.get("Version", "")).strip()
         params["rng"] = _recorded_rng(image, fields.get("RNG"), made_by_sdkit=version.startswith("sdkit "))
         old = bool(_OLD_SDKIT.match(version))

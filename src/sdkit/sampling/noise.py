@@ -7,6 +7,11 @@ randn(C, H/8, W/8) of each image, stacked; calling the object draws the next per
 same generators (what A1111's ancestral samplers get), so image i never depends on the other images
 of its batch.
 
+`Variation` (A1111's variation seeds and "seed resize from"): image i's initial noise is its seed's noise
+slerped by `strength` towards the noise of its variation seed; with a resize, the seed's noise (and the
+variation's) is drawn at the old latent size and pasted, centred, into a full-size draw of the image's
+generator. The image's generator is advanced by exactly one full-size draw either way.
+
 `ensd` (A1111's eta noise seed delta): once the initial noise is drawn, every generator is made anew
 with seed + ensd, so the per-step noise of the ancestral samplers comes from those (A1111's ImageRNG).
 
@@ -14,13 +19,13 @@ with seed + ensd, so the per-step noise of the ancestral samplers comes from tho
 [σ_min, σ_max], its entropy the image's seed, w0 = 0; a query (σ, σ_next) returns the tree's increment
 between them (signed by the direction of travel) over sqrt|σ_next − σ|, as k-diffusion's
 BrownianTreeNoiseSampler does with a list of seeds (A1111 seeds them without ENSD).
-Not here: variation seeds and "seed resize from".
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,11 +35,50 @@ from sdkit.sampling.nv_rng import NVGenerator
 RNG_SOURCES = ("cpu", "nv", "device")
 
 
+@dataclass(frozen=True)
+class Variation:
+    """Variation seeds of a batch (one per image), their strength, and the latent (H, W) to resize from."""
+
+    seeds: tuple[int, ...] = ()
+    strength: float = 0.0
+    resize_from: tuple[int, int] | None = None
+
+
+def slerp(strength: float, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """A1111's slerp of two (C, H, W) noises: norms and dot products over dim 1, as its code has them.
+
+    Nearly parallel noises fall back to `low * strength + high * (1 - strength)`, A1111's own formula
+    for that case (which weights them the other way round), kept so such images reproduce.
+    """
+    low_norm = low / torch.norm(low, dim=1, keepdim=True)
+    high_norm = high / torch.norm(high, dim=1, keepdim=True)
+    dot = (low_norm * high_norm).sum(1)
+    if dot.mean() > 0.9995:
+        return low * strength + high * (1 - strength)
+    omega = torch.acos(dot)
+    sine = torch.sin(omega)
+    return ((torch.sin((1.0 - strength) * omega) / sine).unsqueeze(1) * low
+            + (torch.sin(strength * omega) / sine).unsqueeze(1) * high)
+
+
+def paste_centred(small: torch.Tensor, full: torch.Tensor) -> torch.Tensor:
+    """`full` with `small` pasted at its centre (cropped where `small` is the larger), as A1111 does."""
+    dx = (full.shape[2] - small.shape[2]) // 2
+    dy = (full.shape[1] - small.shape[1]) // 2
+    width = small.shape[2] if dx >= 0 else small.shape[2] + 2 * dx
+    height = small.shape[1] if dy >= 0 else small.shape[1] + 2 * dy
+    to_x, to_y = max(dx, 0), max(dy, 0)
+    from_x, from_y = max(-dx, 0), max(-dy, 0)
+    pasted = full.clone()
+    pasted[:, to_y:to_y + height, to_x:to_x + width] = small[:, from_y:from_y + height, from_x:from_x + width]
+    return pasted
+
+
 class ImageGenerators:
     """Per-image generators; `first()` gives the initial noise, each call after that the next draw."""
 
     def __init__(self, seeds: Sequence[int], shape: Sequence[int], source: str = "cpu", device: Any = "cpu",
-                 ensd: int = 0) -> None:
+                 ensd: int = 0, variation: Variation | None = None) -> None:
         if source not in RNG_SOURCES:
             raise ValueError(f"rng source must be one of {RNG_SOURCES}, not {source!r}")
         self.seeds = [int(seed) for seed in seeds]
@@ -42,6 +86,9 @@ class ImageGenerators:
         self.source = source
         self.device = str(device) if source == "device" else "cpu"
         self.ensd = int(ensd)
+        self.variation = variation or Variation()
+        if self.variation.strength and len(self.variation.seeds) != len(self.seeds):
+            raise ValueError(f"{len(self.variation.seeds)} variation seeds for {len(self.seeds)} images")
         self._generators: list[Any] = [self._generator(seed) for seed in self.seeds]
 
     def _generator(self, seed: int) -> Any:
@@ -49,10 +96,33 @@ class ImageGenerators:
             return NVGenerator(seed)
         return torch.Generator(self.device).manual_seed(seed)
 
-    def _draw(self, generator: Any) -> torch.Tensor:
+    def _draw(self, generator: Any, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+        shape = shape or self.shape
         if self.source == "nv":
-            return generator.randn_tensor(self.shape)
-        return torch.randn(self.shape, generator=generator, dtype=torch.float32, device=self.device).cpu()
+            return generator.randn_tensor(shape)
+        return torch.randn(shape, generator=generator, dtype=torch.float32, device=self.device).cpu()
+
+    def _first_of(self, index: int, generator: Any) -> torch.Tensor:
+        """One image's initial noise with the variation rules (A1111's ImageRNG.first)."""
+        variation = self.variation
+        small = None if variation.resize_from is None else (self.shape[0], *variation.resize_from)
+        if small == self.shape:
+            small = None
+        seed = self.seeds[index]
+        noise = self._draw(generator) if small is None else self._draw(self._generator(seed), small)
+        if variation.strength:
+            other = self._draw(self._generator(variation.seeds[index]), small)
+            noise = slerp(variation.strength, noise, other)
+        if small is not None:
+            noise = paste_centred(noise, self._draw(generator))
+        return noise
+
+    @property
+    def torch_generators(self) -> list[Any]:
+        """The per-image torch generators (cpu/device sources), e.g. for a diffusers scheduler's step noise."""
+        if self.source == "nv":
+            raise ValueError("the NV source has no torch generators")
+        return list(self._generators)
 
     def next_noise(self) -> torch.Tensor:
         """The next draw of every image's generator, stacked to (B, C, H/8, W/8)."""
@@ -60,7 +130,10 @@ class ImageGenerators:
 
     def first(self) -> torch.Tensor:
         """The initial noise (the first draw of each generator); then the ENSD reseeding, if any."""
-        noise = self.next_noise()
+        if self.variation.strength or self.variation.resize_from is not None:
+            noise = torch.stack([self._first_of(index, generator) for index, generator in enumerate(self._generators)])
+        else:
+            noise = self.next_noise()
         if self.ensd:
             self._generators = [self._generator(seed + self.ensd) for seed in self.seeds]
         return noise

@@ -15,7 +15,8 @@ steps, seeds and an RNG source ("cpu" or "nv"):
 What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (sdkit.sampling)".
 `ensd` reseeds each image's generator after its initial noise (A1111's eta noise seed delta); only the
 ancestral samplers draw from them afterwards (`uses_ensd`), so only their images change.
-Not here: variation seeds, DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
+`variation` (`noise.Variation`): A1111's variation seeds and "seed resize from" for the initial noise.
+Not here: DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
 on diffusers' schedulers).
 """
 
@@ -31,7 +32,7 @@ import torch
 from sdkit.sampling import samplers_ode as ode
 from sdkit.sampling import samplers_stochastic as stochastic
 from sdkit.sampling.ddim import sample_ddim
-from sdkit.sampling.noise import BrownianTreeNoise, ImageGenerators
+from sdkit.sampling.noise import BrownianTreeNoise, ImageGenerators, Variation
 from sdkit.sampling.sigmas import SigmaTable, ddim_timesteps, discretization_sigmas, schedule_sigmas
 from sdkit.sampling.steps import StepCallback
 
@@ -126,13 +127,14 @@ def run_sampler(sampler_id: str, denoise: Callable[..., Any], x: torch.Tensor, s
 
 def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps: int, seeds: Sequence[int],
                     latent_shape: Sequence[int], schedule: str = "automatic", rng: str = "cpu",
-                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0) -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0,
+                    variation: Variation | None = None) -> torch.Tensor:
     """The sampled latents (B, C, H/8, W/8) of a txt2img batch; `latent_shape` is one image's (C, H/8, W/8).
 
     For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does). `noise_device`:
     where `rng="device"` draws.
     """
-    generators = ImageGenerators(seeds, latent_shape, rng, noise_device, ensd)
+    generators = ImageGenerators(seeds, latent_shape, rng, noise_device, ensd, variation)
     noise = generators.first()
     if sampler_id == "ddim":
         return sample_ddim(denoiser.predict_eps, noise, ddim_timesteps(steps, len(table.sigmas)),
@@ -157,11 +159,12 @@ def img2img_schedule(steps: int, strength: float, exact_steps: bool = False) -> 
 def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, *, table: SigmaTable,
                     steps: int, strength: float, seeds: Sequence[int], schedule: str = "automatic",
                     rng: str = "cpu", exact_steps: bool = False,
-                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0) -> torch.Tensor:
+                    callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0,
+                    variation: Variation | None = None) -> torch.Tensor:
     """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
     if sampler_id in TIMESTEP_SAMPLERS:
         raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
-    generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device, ensd)
+    generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device, ensd, variation)
     noise = generators.first()
     total, encoded = img2img_schedule(steps, strength, exact_steps)
     sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]

@@ -146,7 +146,7 @@ def _inpaint_inputs(pipeline: Any, image: Any, mask_image: Any, images: int, siz
 def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, conditions: Callable[[int], Any], *,
            seeds: list[int], rng: str, cfg_scale: float, steps: int, size: tuple[int, int], events: StepEvents,
            init_latents: Any = None, strength: float | None = None, inpaint: tuple[Any, Any] | None = None,
-           exact_steps: bool = False, before: int = 0, after: int = 0, ensd: int = 0) -> Any:
+           exact_steps: bool = False, before: int = 0, after: int = 0, ensd: int = 0, variation: Any = None) -> Any:
     """The sampled latents (B, C, H/8, W/8), float32: txt2img, or img2img from `init_latents`.
 
     `inpaint` is (init image, mask image) at the output size; then the init latents come from it.
@@ -164,7 +164,7 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
     factor = pipeline.vae_scale_factor
     noise_device = loaded.device if rng == "device" else "cpu"
     arguments: dict[str, Any] = dict(table=table, steps=steps, seeds=seeds, schedule=resolved.schedule, rng=rng,
-                                     callback=callback, noise_device=noise_device, ensd=ensd)
+                                     callback=callback, noise_device=noise_device, ensd=ensd, variation=variation)
     mask = None
     with torch.inference_mode():
         if inpaint is not None:

@@ -31,6 +31,7 @@ from sdkit.plugin import (
 
 log = logging.getLogger(__name__)
 
+BACKEND_KEY = "Backend"  # infotext: the UNet and VAE ran on OpenVINO (absent: torch)
 SD_TASKS = frozenset({Task.TXT2IMG, Task.IMG2IMG, Task.INPAINT})
 
 # Few-step distilled models need other steps, guidance and schedules than ordinary ones.
@@ -107,20 +108,33 @@ class StableDiffusionEngine:
         if model is None:
             raise UserInputError(f"engine {self.name!r} needs a model", "pass --model")
         quiet_ml_libraries()
-        device = choose_device(options.device)
-        dtype = choose_dtype(options.dtype, device)
+        from sdkit.engines.openvino import apply_backend, openvino_load_dtype
+
+        device_name, dtype_name = openvino_load_dtype(options.backend, options.device, options.dtype)
+        device = choose_device(device_name)
+        dtype = choose_dtype(dtype_name, device)
         log.info("loading %s (%s, %s) on %s as %s", model.name, model.format, model.family, device, dtype_label(dtype))
         components = load_components(model, torch_dtype=dtype, vae=options.vae)
         place_components(components, device, dtype, cpu_offload=options.cpu_offload)
+        backend = apply_backend(components, model, options, device, dtype)  # torch, or OpenVINO stand-ins
         scheduler_config = dict(components["scheduler"].config)
-        return LoadedModel(model, components, device, dtype, options, scheduler_config)
+        return LoadedModel(model, components, device, dtype, options, scheduler_config, backend=backend)
 
     # -- drawing ------------------------------------------------------------------------------
     def draw(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
+        images = self._draw_batch(loaded, batch, events)
+        if loaded.backend.ran_openvino():
+            # The image equals the torch backend's within fp32 rounding, not bit for bit: say which made it.
+            for image in images:
+                image.infotext[BACKEND_KEY] = "OpenVINO"
+        return images
+
+    def _draw_batch(self, loaded: LoadedModel, batch: Batch, events: StepEvents) -> list[GeneratedImage]:
         import torch
 
         from sdkit.engines.sd.a1111 import runs_a1111
         from sdkit.engines.sd.limits import check_clip_skip, check_steps, check_strength, check_timesteps
+        from sdkit.engines.sd.noise import initial_noise, warn_unused_variation
         from sdkit.engines.sd.pipelines import DIFFUSERS_SCHEDULER_KEY, noise_device, pipeline_for
         from sdkit.engines.sd.prompts import condition
         from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
@@ -163,9 +177,11 @@ class StableDiffusionEngine:
                                  params.clip_skip, params.emphasis, params.steps, loaded.device,
                                  embeddings=embeddings)
 
-        generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
         if task is Task.TXT2IMG:
-            call["latents"] = _initial_noise(pipeline, params, generators, loaded, batch.seeds)
+            call["latents"], generators = initial_noise(pipeline, params, batch, loaded)
+        else:
+            generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
+            warn_unused_variation(params, batch, f"{task.value} on diffusers' {type(pipeline.scheduler).__name__}")
         hires = batch.hires
         if hires is not None:  # the first pass of A1111's hires fix; `hires.py` draws the second
             from sdkit.engines.sd.hires import draw_second_pass, first_pass_output
@@ -186,6 +202,7 @@ class StableDiffusionEngine:
         """The batch through sdkit.sampling (`a1111.py`): A1111's steps, noise, CFG and decode."""
         from sdkit.engines.sd.a1111 import decode, prompt_steps, sample, text_conditions
         from sdkit.engines.sd.inputs import init_image, inpaint_mask
+        from sdkit.engines.sd.noise import batch_variation
         from sdkit.engines.sd.prompts import condition
 
         params = batch.params
@@ -211,7 +228,8 @@ class StableDiffusionEngine:
         hires = batch.hires
         latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
                          cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
-                         after=hires.steps if hires is not None else 0, ensd=params.ensd, **task_inputs)
+                         after=hires.steps if hires is not None else 0, ensd=params.ensd,
+                         variation=batch_variation(params, batch, pipeline.vae_scale_factor), **task_inputs)
         from sdkit.sampling.run import uses_ensd
 
         ensd = params.ensd if params.ensd and uses_ensd(resolved.id) else None  # A1111 records it for these only
@@ -297,24 +315,3 @@ def _apply_loras(loaded: LoadedModel, pipeline: Any, params: Txt2ImgParams) -> d
     uses = resolve_loras(params.prompt, params.loras)
     activate(loaded, pipeline, uses)
     return {LORA_HASHES_KEY: hashes_field(uses)} if uses else {}
-
-
-def _initial_noise(pipeline: Any, params: Txt2ImgParams, generators: list[Any], loaded: LoadedModel,
-                   seeds: list[int]) -> Any:
-    """One unit-noise tensor per image from that image's own generator (A1111's rule), in fp32.
-
-    Drawing per image makes an image independent of batch size and position in the batch. `--rng nv`:
-    each image's first NV draw (sdkit.sampling's source); the generators stay for the scheduler.
-    """
-    import torch
-
-    channels = pipeline.vae.config.latent_channels
-    factor = pipeline.vae_scale_factor
-    shape = (channels, params.height // factor, params.width // factor)
-    if params.rng == "nv":
-        from sdkit.sampling.noise import ImageGenerators
-
-        return ImageGenerators(seeds, shape, "nv").first().to(device=loaded.device, dtype=loaded.dtype)
-    noise = [torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
-             for generator in generators]
-    return torch.stack(noise).to(device=loaded.device, dtype=loaded.dtype)

@@ -41,6 +41,7 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
 
     from sdkit.core.hires import second_pass_schedule
     from sdkit.engines.sd.a1111 import runs_a1111
+    from sdkit.engines.sd.noise import batch_variation, warn_unused_variation
     from sdkit.engines.sd.pipelines import noise_device, pipeline_for
     from sdkit.engines.sd.prompts import condition
     from sdkit.samplers import a1111_names, make_scheduler, resolve_sampler
@@ -67,7 +68,7 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
         sampled = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
                          cfg_scale=hires.cfg_scale, steps=hires.steps, size=size, events=events,
                          init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps,
-                         ensd=params.ensd)
+                         ensd=params.ensd, variation=batch_variation(params, batch, pipeline.vae_scale_factor))
         images = decode(pipeline, sampled)
     else:
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
@@ -77,6 +78,7 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
                                  params.clip_skip, params.emphasis, hires.steps, loaded.device,
                                  embeddings=embeddings, first_pass_steps=params.steps)
         generators = [torch.Generator(noise_device(params.rng, loaded)).manual_seed(seed) for seed in batch.seeds]
+        warn_unused_variation(params, batch, f"the hires pass on diffusers' {type(pipeline.scheduler).__name__}")
         call: dict[str, Any] = {
             "image": latents, "strength": strength, "num_inference_steps": length,
             "guidance_scale": hires.cfg_scale, "clip_skip": params.clip_skip - 1 if params.clip_skip > 1 else None,
