@@ -1,7 +1,9 @@
 """The root `sdkit` command: global flags, command groups and the one place errors become exit codes.
 
-Command modules are imported here, so none of them may import torch or diffusers at module level:
-`sdkit --help` must stay fast.
+A command's module is imported only when that command runs (or its own help is asked for): the
+root group lists every command from `COMMAND_SLOTS`, a table of names and short helps
+(`sdkit.cli.lazy`), so `sdkit presets list` pays for the presets code alone. Still, no command module
+may import torch or diffusers at module level.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from importlib import import_module
+from gettext import gettext
 from typing import Any
 
 import typer
@@ -18,6 +20,7 @@ from typer.core import TyperGroup
 
 from sdkit import __version__
 from sdkit.cli.console import err, message, plain
+from sdkit.cli.lazy import CommandSlot, LazyCommands
 from sdkit.core.errors import SdkitError
 from sdkit.runtime.logs import clear_context, log_failure, log_usage_error, setup_logging
 
@@ -37,6 +40,34 @@ COMMAND_MODULES = [
     "sdkit.cli.ui",
 ]
 
+# What each module registers, so `sdkit --help` and the dispatch to a command need no imports. A module
+# listed above without rows here still works (imported whenever the command list is needed);
+# tests/cli/test_startup.py checks that these rows match what each existing module registers.
+COMMAND_SLOTS = [
+    CommandSlot("generate", "sdkit.cli.generate", False, "Make images: txt2img, img2img, inpaint or upscale."),
+    CommandSlot("presets", "sdkit.cli.presets", True,
+                "List, show, validate and compare presets (versioned YAML files of parameters)."),
+    CommandSlot("samplers", "sdkit.cli.samplers", True,
+                "Samplers and schedule types, in A1111, ComfyUI and diffusers vocabulary."),
+    CommandSlot("models", "sdkit.cli.models", True,
+                "Models: what is in the models folder and the local hub cache, and what a --model value means."),
+    CommandSlot("inspect", "sdkit.cli.inspect", False,
+                "Print the generation parameters (prompt, sampler, seed, size, model, ...) stored in PNG files."),
+    CommandSlot("plugins", "sdkit.cli.plugins", True, "Installed plugins and sdkit's built-ins."),
+    CommandSlot("benchmark", "sdkit.cli.benchmark", True,
+                "Time generation on this machine, and sdkit's cost over plain diffusers on the same job."),
+    CommandSlot("export-debug", "sdkit.cli.export_debug", False,
+                "Write a zip with what a bug report needs: system, packages, plugins, config, last preset, logs."),
+    CommandSlot("prompt", "sdkit.cli.prompt", False,
+                "Show how sdkit reads a prompt: weights, 75-token chunks, embeddings, LoRA tags and scheduled parts."),
+    CommandSlot("batch", "sdkit.cli.batch", False,
+                "Run a job file: sweeps, seed ranges, wildcards; one model load per model; resumable."),
+    CommandSlot("serve", "sdkit.cli.serve", False,
+                "Serve image generation over HTTP: A1111's /sdapi/v1 API, sdkit's /v1 jobs, OpenAPI docs at /docs."),
+    CommandSlot("ui", "sdkit.cli.ui", False,
+                "Open the web UI: txt2img, img2img, inpaint, upscale, presets and PNG info in the browser."),
+]
+
 _options = {"debug": False}
 # Click's base of usage errors. Newer typer releases vendor Click, older ones use the click package: the
 # class is found through typer.BadParameter, which every release has.
@@ -50,7 +81,26 @@ class _RootGroup(TyperGroup):
 
     Click still prints them and exits 2; this only records the command line and the error first. They
     come from parsing the root's options (`make_context`) or a command's (inside `invoke`).
+
+    Its commands are `LazyCommands`: each command module is imported when its command is looked up.
     """
+
+    def __init__(self, **attributes: Any) -> None:
+        super().__init__(**attributes)
+        self.commands = LazyCommands(COMMAND_MODULES, COMMAND_SLOTS, _command_holder)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return self.commands.names()
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # TyperGroup's listing, with each short help from the table instead of the imported command.
+        names = [name for name in self.list_commands(ctx) if not self.commands.summary(name).hidden]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, self.commands.summary(name).get_short_help_str(limit)) for name in names]
+        with formatter.section(gettext("Commands")):
+            formatter.write_dl(rows)
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:
@@ -118,18 +168,9 @@ def _show_warning(warning: Warning | str, category: type[Warning], filename: str
     warnings_log.warning("%s", warning)
 
 
-def _register_commands() -> None:
-    for module_name in COMMAND_MODULES:
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:  # a command group not written yet
-                continue
-            raise
-        module.register(app)
-
-
-_register_commands()
+def _command_holder() -> typer.Typer:
+    """A Typer app with the root's settings, for a command module to register onto when it is imported."""
+    return typer.Typer(pretty_exceptions_enable=False, add_completion=False, rich_markup_mode=None)
 
 
 def _log_location() -> str:

@@ -1,6 +1,7 @@
 """`sdkit presets ...`: list, show, validate, compare and describe presets.
 
-Thin: the logic lives in `sdkit.presets`; this module only prints. Nothing here imports torch.
+Thin: the logic lives in `sdkit.presets`; this module only prints. Nothing here imports torch, and
+`presets list` imports neither yaml nor pydantic while the preset index is current.
 """
 
 from __future__ import annotations
@@ -188,9 +189,9 @@ def schema_command(
     output: Path = typer.Option(None, "--output", "-o", help="Write the schema to this file instead of stdout."),
 ) -> None:
     """Print the JSON Schema of preset files, for editors that autocomplete YAML."""
-    from sdkit.presets import preset_json_schema
+    from sdkit.presets.index import cached_json_schema
 
-    schema = preset_json_schema()
+    schema = cached_json_schema()
     if output is None:
         print_json(schema)
         return

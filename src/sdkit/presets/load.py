@@ -1,4 +1,8 @@
-"""The presets API the commands use: load one preset by name or path, list them all."""
+"""The presets API the commands use: load one preset by name or path, list them all.
+
+Files are read through the preset index (`index.py`), so an unchanged file is neither parsed nor
+validated again: listing the presets imports no yaml and no pydantic.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import logging
 from pathlib import Path
 
 from sdkit.core.errors import UserInputError
+from sdkit.presets.index import PresetIndex
 from sdkit.presets.model import SOURCE_FILE, Preset, PresetError, PresetInfo
-from sdkit.presets.sources import PRESET_SUFFIXES, check_preset_name, list_preset_files, resolve_name
-from sdkit.presets.validate import read_preset_file
+from sdkit.presets.sources import PRESET_SUFFIXES, check_preset_name, list_preset_files, preset_folders, resolve_name
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +44,24 @@ def _names_a_preset(text: str) -> bool:
     return True
 
 
+def _read_indexed(path: Path, *, name: str, source: str) -> Preset:
+    index = PresetIndex.open()
+    try:
+        return index.read(path, name=name, source=source)
+    finally:
+        index.save()
+
+
 def read_preset(name_or_path: str) -> Preset:
     """Like `load_preset`, without the notice about migrated files (for listing and comparing)."""
     if is_file_reference(name_or_path):
         path = Path(name_or_path).expanduser()
         if not _exists(path) and _names_a_preset(name_or_path):
             return read_preset(check_preset_name(name_or_path))  # `txt2img/basic.yaml` as a name
-        return read_preset_file(path, name=name_or_path, source=SOURCE_FILE)
+        return _read_indexed(path, name=name_or_path, source=SOURCE_FILE)
     folder, path = resolve_name(name_or_path)
     name = path.relative_to(folder.folder).with_suffix("").as_posix()
-    return read_preset_file(path, name=name, source=folder.source)
+    return _read_indexed(path, name=name, source=folder.source)
 
 
 def load_preset(name_or_path: str) -> Preset:
@@ -75,11 +87,14 @@ def list_presets() -> list[PresetInfo]:
     An invalid file is listed with `error` set rather than stopping the listing.
     """
     infos: list[PresetInfo] = []
-    for name, folder, path, shadows in list_preset_files():
+    index = PresetIndex.open()
+    folders = preset_folders()
+    files = list_preset_files(folders)
+    for name, folder, path, shadows in files:
         try:
             if not path.resolve().is_relative_to(folder.folder.resolve()):
                 raise UserInputError(f"{path} points outside {folder.folder}")
-            preset = read_preset_file(path, name=name, source=folder.source)
+            preset = index.read(path, name=name, source=folder.source)
         except PresetError as error:
             problems = "; ".join(problem.describe(path.name) for problem in error.shown_problems)
             if error.more_problems:
@@ -91,4 +106,6 @@ def list_presets() -> list[PresetInfo]:
             continue
         infos.append(PresetInfo(name, folder.source, path, preset.task, preset.engine, preset.mode,
                                 preset.description, shadows))
+    index.forget_unlisted([folder.folder for folder in folders], [path for _, _, path, _ in files])
+    index.save()
     return infos

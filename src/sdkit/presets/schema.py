@@ -7,6 +7,7 @@ One model per task, joined on `task`, lets the JSON Schema tell an editor which 
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -53,16 +54,18 @@ def _preset_model(task: Task) -> type[PresetBase]:
     return type(f"{request_type.__name__.removesuffix('Request')}Preset", (PresetBase,), namespace)
 
 
-PRESET_TYPES: dict[Task, type[PresetBase]] = {task: _preset_model(task) for task in Task}
-
-_any_preset = TypeAdapter(
-    Annotated[Union[tuple(PRESET_TYPES.values())], Field(discriminator="task")]  # noqa: UP007
-)
+@cache
+def preset_types() -> dict[Task, type[PresetBase]]:
+    """The preset model of each task; built on first use, since only the JSON Schema needs them."""
+    return {task: _preset_model(task) for task in Task}
 
 
 def preset_json_schema() -> dict[str, Any]:
     """JSON Schema of a preset file, for editors (yaml-language-server) and other tools."""
-    schema = _any_preset.json_schema()
+    any_preset = TypeAdapter(
+        Annotated[Union[tuple(preset_types().values())], Field(discriminator="task")]  # noqa: UP007
+    )
+    schema = any_preset.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "sdkit preset",

@@ -170,11 +170,11 @@ def resolve_name(name: str) -> tuple[PresetFolder, Path]:
     return winner
 
 
-def list_preset_files() -> list[tuple[str, PresetFolder, Path, tuple[str, ...]]]:
-    """(name, folder, file, sources it hides) of every winning preset, sorted by name."""
+def list_preset_files(folders: list[PresetFolder] | None = None) -> list[tuple[str, PresetFolder, Path, tuple[str, ...]]]:
+    """(name, folder, file, sources it hides) of every winning preset in `folders` (default: all), by name."""
     winners: dict[str, tuple[PresetFolder, Path]] = {}
     hidden: dict[str, list[str]] = {}
-    for folder in preset_folders():
+    for folder in preset_folders() if folders is None else folders:
         for name, path in _names_in(folder).items():
             if name in winners:
                 winner = winners[name][0]

@@ -24,7 +24,8 @@ from sdkit.core.text import clipped, quoted
 from sdkit.presets.migrations import MIGRATIONS, V0_KEYS, Origins, migrate
 from sdkit.presets.model import Preset, PresetError, PresetProblem
 from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
-from sdkit.presets.yamlfile import KeyPath, read_preset_yaml
+from sdkit.presets.reading import read_preset_bytes
+from sdkit.presets.yamlfile import KeyPath, parse_preset_yaml
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +218,12 @@ def preset_from_data(data: dict[str, Any], path: Path, lines: Mapping[KeyPath, i
     )
 
 
+def preset_from_bytes(raw: bytes, path: Path, *, name: str, source: str) -> Preset:
+    """Parse, migrate and validate the bytes of the preset file at `path`."""
+    data, lines = parse_preset_yaml(raw, path)
+    return preset_from_data(data, path, lines, name=name, source=source)
+
+
 def read_preset_file(path: Path, *, name: str, source: str) -> Preset:
     """Read, migrate and validate the preset file at `path`."""
-    data, lines = read_preset_yaml(path)
-    return preset_from_data(data, path, lines, name=name, source=source)
+    return preset_from_bytes(read_preset_bytes(path), path, name=name, source=source)

@@ -11,7 +11,6 @@ nodes by the safe constructor (no tags that run code).
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,12 @@ import yaml
 
 from sdkit.core.text import clipped, quoted
 from sdkit.presets.model import PresetError, PresetProblem
+from sdkit.presets.reading import MAX_PRESET_BYTES, decode_preset_text, read_preset_bytes
+
+__all__ = ["MAX_PRESET_BYTES", "KeyPath", "parse_preset_yaml", "read_preset_yaml"]
 
 KeyPath = tuple[str, ...]
 
-# A preset is a few dozen lines; refusing big files keeps a stray dataset out.
-MAX_PRESET_BYTES = 128 * 1024
 # Values in the whole document, each alias counted as everything it stands for. A preset has dozens.
 MAX_YAML_VALUES = 1_000
 # How deep mappings and lists may nest; a preset needs three levels (the file, `params`, a value).
@@ -33,7 +33,6 @@ MAX_INT_BITS = 64
 
 _DEPTH_MESSAGE = f"nests values more than {MAX_YAML_DEPTH} levels deep"
 _DEPTH_HINT = "a preset needs only `params:` and one value per line under it"
-_TOO_BIG_HINT = "a preset is a short YAML file; check that this is the file you meant"
 
 
 class _Refused(Exception):
@@ -126,40 +125,18 @@ def _key_lines(node: yaml.Node, prefix: KeyPath, lines: dict[KeyPath, int],
         _key_lines(value_node, path, lines, problems)
 
 
-def _read_text(path: Path) -> str:
-    """The file's text; `PresetError` when it is missing, not a regular file, too big or not UTF-8."""
-    try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise PresetError(path, [PresetProblem("", "is a folder, not a preset file")],
-                              "give a .yaml file inside it")
-        if not stat.S_ISREG(info.st_mode):
-            # A pipe would block the read and a device would never end it.
-            raise PresetError(path, [PresetProblem("", "is not a regular file")], "give a .yaml file")
-        if info.st_size > MAX_PRESET_BYTES:
-            raise PresetError(path, [PresetProblem("", f"file is larger than {MAX_PRESET_BYTES} bytes")], _TOO_BIG_HINT)
-        with path.open("rb") as file:
-            raw = file.read(MAX_PRESET_BYTES + 1)  # the file may have grown since stat
-        if len(raw) > MAX_PRESET_BYTES:
-            raise PresetError(path, [PresetProblem("", f"file is larger than {MAX_PRESET_BYTES} bytes")], _TOO_BIG_HINT)
-        return raw.decode("utf-8")
-    except FileNotFoundError:
-        raise PresetError(path, [PresetProblem("", "no such file")], "check the path") from None
-    except UnicodeDecodeError as error:
-        raise PresetError(path, [PresetProblem("", f"is not UTF-8 text ({error.reason})")],
-                          "save the preset as UTF-8") from None
-    except OSError as error:
-        raise PresetError(path, [PresetProblem("", f"cannot be read: {error.strerror or error}")]) from None
-
-
 def read_preset_yaml(path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
     """The mapping in the preset file at `path` and the line of each key in it.
 
     Raises `PresetError` when the file cannot be read, is not YAML, is over a size, depth or alias
     expansion limit, or is not a mapping.
     """
-    text = _read_text(path)
-    loader = _BoundedLoader(text)
+    return parse_preset_yaml(read_preset_bytes(path), path)
+
+
+def parse_preset_yaml(raw: bytes, path: Path) -> tuple[dict[str, Any], dict[KeyPath, int]]:
+    """Like `read_preset_yaml`, for the bytes of the file at `path` (read with `read_preset_bytes`)."""
+    loader = _BoundedLoader(decode_preset_text(raw, path))
     try:
         root = loader.get_single_node()
         lines: dict[KeyPath, int] = {}
