@@ -170,7 +170,8 @@ def resolve_name(name: str) -> tuple[PresetFolder, Path]:
     return winner
 
 
-def list_preset_files(folders: list[PresetFolder] | None = None) -> list[tuple[str, PresetFolder, Path, tuple[str, ...]]]:
+def list_preset_files(
+        folders: list[PresetFolder] | None = None) -> list[tuple[str, PresetFolder, Path, tuple[str, ...]]]:
     """(name, folder, file, sources it hides) of every winning preset in `folders` (default: all), by name."""
     winners: dict[str, tuple[PresetFolder, Path]] = {}
     hidden: dict[str, list[str]] = {}

@@ -23,8 +23,8 @@ from sdkit.core.tasks import Mode, Task
 from sdkit.core.text import clipped, quoted
 from sdkit.presets.migrations import MIGRATIONS, V0_KEYS, Origins, migrate
 from sdkit.presets.model import Preset, PresetError, PresetProblem
-from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
 from sdkit.presets.reading import read_preset_bytes
+from sdkit.presets.schema import CURRENT_SCHEMA_VERSION, TOP_LEVEL_KEYS, PresetBase
 from sdkit.presets.yamlfile import KeyPath, parse_preset_yaml
 
 log = logging.getLogger(__name__)
