@@ -47,7 +47,7 @@ def embeddings() -> dict[str, Any]:
 
     library = EmbeddingLibrary.scan(embeddings_folder(models_dir()))
     return {"loaded": {name: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None,
-                              "shape": None, "vectors": None} for name in library.names()},
+                              "shape": None, "vectors": None} for name in library.names},
             "skipped": {}}
 
 

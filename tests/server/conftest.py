@@ -1,0 +1,22 @@
+"""One `sdkit serve` on the bundled demo model for the whole package (started once: the model loads once),
+with small limits so the hostile-request tests can reach them cheaply."""
+
+from __future__ import annotations
+
+import pytest
+from server_process import MAX_BODY_MB, MAX_PIXELS, MAX_QUEUE, MAX_STEPS, start_server
+
+
+@pytest.fixture(scope="package")
+def server(tmp_path_factory):
+    running = start_server(tmp_path_factory.mktemp("serve"), "--max-body-mb", str(MAX_BODY_MB),
+                           "--max-pixels", str(MAX_PIXELS), "--max-steps", str(MAX_STEPS),
+                           "--max-queue", str(MAX_QUEUE))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server):
+    with server.client() as http:
+        yield http
