@@ -3,6 +3,7 @@
 The comma-list flags (`--sampler a,b`, `--seed 1-8`, `--prompt` given twice) apply to every job and
 sweep like a list in the file. Ctrl-C and SIGTERM are handled as in `generate` (`StopFlag`): while an
 image is drawn the run stops at the next step; the manifest holds every finished image; exit 130.
+`--executor ray` draws the same images on Ray workers (docs/distributed.md); Ray is imported only then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sdkit.cli.console import err, out, print_json
 from sdkit.core.errors import Interrupted, RuntimeFailure, UserInputError
 
 SHOWN_ROWS = 50
+EXECUTORS = ("local", "ray")
 
 
 def _split(flag: str, text: str | None, kind: type) -> list[Any] | None:
@@ -56,6 +58,11 @@ def batch(
     height: str = typer.Option(None, "--height", "-H", help="Height(s), comma list."),
     strength: str = typer.Option(None, "--strength", help="img2img denoising strength(s), comma list."),
     seed: str = typer.Option(None, "--seed", help="Seeds: 7, 1-8 or 1,5,9."),
+    executor: str = typer.Option("local", "--executor", help="Who draws: local (this process) or ray (Ray workers)."),
+    address: str = typer.Option(None, "--address", help="Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: a local instance)."),
+    workers: int = typer.Option(None, "--workers", help="Ray workers (default: one per GPU, else one per CPU, at most 8)."),
+    gpus_per_worker: float = typer.Option(None, "--gpus-per-worker", help="GPUs each Ray worker takes (default 1 on a GPU cluster, else 0)."),
+    cpus_per_worker: float = typer.Option(None, "--cpus-per-worker", help="CPUs each Ray worker takes (default 1)."),
 ) -> None:
     """Run a job file: sweeps, seed ranges, wildcards; one model load per model; resumable."""
     from sdkit.cli.progress import StopFlag
@@ -70,14 +77,63 @@ def batch(
         "height": _split("--height", height, int), "strength": _split("--strength", strength, float), "seed": seed,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
+    ray_options = _ray_options(executor, address, workers, gpus_per_worker, cpus_per_worker)
     stop = StopFlag()
     with stop.installed():
         try:
             _batch(stop, job_file, output_dir, overrides, dry_run=dry_run, as_json=as_json, restart=restart,
-                   fail_fast=fail_fast, combinatorial=combinatorial, yes=yes, sidecar=sidecar, grid=grid)
+                   fail_fast=fail_fast, combinatorial=combinatorial, yes=yes, sidecar=sidecar, grid=grid,
+                   ray_options=ray_options)
         except KeyboardInterrupt as stopped:
             raise Interrupted(f"stopped ({stopped}); finished images are in the manifest",
                               "run the same command again to continue") from None
+
+
+def _ray_options(executor: str, address: str | None, workers: int | None, gpus_per_worker: float | None,
+                 cpus_per_worker: float | None) -> Any:
+    """The Ray executor's options, or None for the local executor; checked before anything is read."""
+    from sdkit.core.errors import UnknownKeyError
+
+    if executor not in EXECUTORS:
+        raise UnknownKeyError("executor", executor, EXECUTORS, "--executor is local (the default) or ray")
+    given = {"--address": address, "--workers": workers, "--gpus-per-worker": gpus_per_worker,
+             "--cpus-per-worker": cpus_per_worker}
+    if executor == "local":
+        ray_only = [flag for flag, value in given.items() if value is not None]
+        if ray_only:
+            raise UserInputError(f"{ray_only[0]} applies to Ray runs only", f"add --executor ray, or leave {ray_only[0]} out")
+        return None
+    if address is not None and not address.strip():
+        raise UserInputError("the Ray address is empty (--address '')", "give auto, HOST:PORT or ray://HOST:PORT, or leave it out")
+    if workers is not None and workers < 1:
+        raise UserInputError(f"--workers {workers}: give 1 or more", "leave --workers out for one per GPU (or CPU)")
+    if gpus_per_worker is not None and not 0 <= gpus_per_worker <= 64:
+        raise UserInputError(f"--gpus-per-worker {gpus_per_worker:g}: give 0 (CPU workers) up to 64", "most runs want 1")
+    if cpus_per_worker is not None and not 0 < cpus_per_worker <= 1024:
+        raise UserInputError(f"--cpus-per-worker {cpus_per_worker:g}: give a number above 0", "the default is 1")
+    from sdkit.batch.ray_executor import RayOptions
+
+    return RayOptions(address=address.strip() if address else None, workers=workers,
+                      gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker)
+
+
+def _executor(ray_options: Any, as_json: bool) -> Any:
+    """A `with` block holding the run's executor: the local one, or Ray (connected, or a local instance started)."""
+    from contextlib import nullcontext
+
+    if ray_options is None:
+        from sdkit.batch.executor import LocalExecutor
+
+        return nullcontext(LocalExecutor())
+    from sdkit.batch.ray_cluster import check_ray_installed
+    from sdkit.batch.ray_executor import RayExecutor
+
+    check_ray_installed()  # missing Ray: the install line, before anything starts
+    if not as_json:
+        where = f"connecting to the Ray cluster at {ray_options.address}" if ray_options.address else \
+            "starting a local Ray instance (127.0.0.1 only)"
+        err.print(f"batch: {where} ...")
+    return RayExecutor(ray_options)
 
 
 def _run_folder(job_file: Path, output_dir: str | None) -> Path:
@@ -92,7 +148,7 @@ def _run_folder(job_file: Path, output_dir: str | None) -> Path:
 
 def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[str, Any], *, dry_run: bool,
            as_json: bool, restart: bool, fail_fast: bool, combinatorial: bool, yes: bool, sidecar: bool,
-           grid: str | None) -> None:
+           grid: str | None, ray_options: Any = None) -> None:
     from sdkit.batch.manifest import Manifest
     from sdkit.batch.runner import prepare, run_batch
 
@@ -109,18 +165,20 @@ def _batch(stop: Any, job_file: Path, output_dir: str | None, overrides: dict[st
 
     def on_progress(summary: Any, item: Any, status: str) -> None:
         if progress is not None:
+            fields = {"rate": _throughput(summary.workers)} if summary.workers else {}
             progress.update(progress.task_ids[0], completed=summary.done + summary.skipped + summary.failed,
-                            description=f"{item.job} ({status})")
+                            description=f"{item.job} ({status})", **fields)
 
     summary = None
-    if progress is not None:
-        progress.start()
-    try:
-        summary = run_batch(prepared, folder, events, restart=restart, fail_fast=fail_fast, sidecar=sidecar,
-                            on_progress=on_progress)
-    finally:
+    with _executor(ray_options, as_json) as executor:
         if progress is not None:
-            progress.stop()
+            progress.start()
+        try:
+            summary = run_batch(prepared, folder, events, restart=restart, fail_fast=fail_fast, sidecar=sidecar,
+                                on_progress=on_progress, executor=executor)
+        finally:
+            if progress is not None:
+                progress.stop()
     _report(summary.describe() | {"run_folder": str(folder)}, as_json)
     if summary.failed:
         raise RuntimeFailure(f"{summary.failed} of {summary.total} image(s) failed; the manifest records why",
@@ -146,6 +204,12 @@ class _BatchEvents:
 
     def should_stop(self) -> bool:
         return bool(self._stop.requested)
+
+
+def _throughput(workers: list[dict[str, Any]]) -> str:
+    """Images per minute of each live Ray worker, for the progress bar."""
+    rates = [f"w{worker['worker']} {worker['images_per_minute']:.1f}/min" for worker in workers if worker["alive"]]
+    return f"{len(rates)} worker(s): " + ", ".join(rates[:8]) + (" ..." if len(rates) > 8 else "")
 
 
 def _make_progress(enabled: bool, total: int) -> Any:
@@ -188,12 +252,27 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
     err.print(table)
     err.print(f"batch: {result['done']} made, {result['skipped']} skipped (already done), {result['failed']} failed "
               f"of {result['total']} in {result['seconds']:.1f}s")
+    if result["workers"]:
+        _report_workers(result)
     for failure in result["failures"]:
         err.print(f"failed: {failure['job']}: {failure['error']}")
     for path in result["files"]:
         out.print(path)
     for path in result["grids"]:
         out.print(f"grid: {path}")
+
+
+def _report_workers(result: dict[str, Any]) -> None:
+    table = Table(title="ray workers", title_justify="left")
+    for column in ("worker", "node", "pid", "images", "images/min", "state"):
+        table.add_column(column, justify="right" if column in ("images", "images/min") else "left")
+    for worker in result["workers"]:
+        state = "ok" if worker["alive"] or not worker["death"] else f"died: {worker['death']}"
+        table.add_row(str(worker["worker"]), str(worker["node"] or "-"), str(worker["pid"] or "-"), str(worker["images"]),
+                      f"{worker['images_per_minute']:.1f}", state)
+    err.print(table)
+    if result["worker_deaths"]:
+        err.print(f"ray: {result['worker_deaths']} worker(s) died; {result['requeued']} image(s) were sent again")
 
 
 def register(app: typer.Typer) -> None:
