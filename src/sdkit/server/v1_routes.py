@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdkit.core.errors import UserInputError
 from sdkit.server.names import (
     check_lora_name,
     check_prompt_loras,
@@ -45,8 +46,8 @@ def v1_router(service: Service, settings: ServerSettings) -> APIRouter:
     async def submit(body: JobBody) -> dict[str, Any]:
         named = [name for name in PATH_FLAGS if body.params.get(name)]
         if named:
-            raise HTTPException(422, f"{', '.join(named)}: /v1/jobs takes no file paths; send input images to "
-                                     "/sdapi/v1/img2img as base64")
+            raise UserInputError(f"{', '.join(named)}: /v1/jobs takes no file paths",
+                                 "send input images to /sdapi/v1/img2img as base64")
         check_prompt_loras(body.params.get("prompt"), body.params.get("negative_prompt"))
         for lora in body.params.get("loras") or ():
             check_lora_name(str(lora).rsplit(":", 1)[0])
