@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from sdkit import __version__
 from sdkit.cli.console import err, message, plain
-from sdkit.cli.lazy import CommandSlot, LazyCommands
+from sdkit.cli.lazy import CommandSlot, LazyCommands, skip_identity_conversions
 from sdkit.core.errors import SdkitError
 from sdkit.runtime.logs import clear_context, log_failure, log_usage_error, setup_logging
 
@@ -88,6 +88,7 @@ class _RootGroup(TyperGroup):
     def __init__(self, **attributes: Any) -> None:
         super().__init__(**attributes)
         self.commands = LazyCommands(COMMAND_MODULES, COMMAND_SLOTS, _command_holder)
+        skip_identity_conversions(self, subcommands=False)  # the commands get theirs when they are loaded
 
     def list_commands(self, ctx: Any) -> list[str]:
         return self.commands.names()

@@ -7,6 +7,11 @@ table, with Click's own shortening rule, so it reads exactly as if every command
 
 A command module defines `register(app)`, as before: it registers onto a throwaway Typer app whose
 settings match the root's, and the Click command Typer builds from it is the one that runs.
+
+Typer (0.29) converts every option value through a pydantic `TypeAdapter` it builds on first use,
+even an unset `--task` (None); importing pydantic for that is a third of `presets list`. So the values
+whose conversion is the identity (an unset option, a text option given text) skip it
+(`_PlainValues`); any other value goes through Typer's own conversion, messages and all.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import importlib.util
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import typer
 import typer.main
@@ -60,7 +65,67 @@ def commands_of(module_name: str, make_holder: Callable[[], typer.Typer]) -> dic
         return {}
     holder = make_holder()
     module.register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    commands = dict(typer.main.get_group(holder).commands)
+    for command in commands.values():
+        skip_identity_conversions(command)
+    return commands
+
+
+class _PlainValues:
+    """Typer's value conversion for one parameter, skipped where it would hand the value back unchanged.
+
+    Typer's own conversion: a `None` stays `None` (`()` for a parameter taking many), and a `str`
+    (or `list[str]`) parameter given text returns that text. Those cases are answered here; any other
+    value builds Typer's converter (and imports pydantic) and goes through it.
+    """
+
+    def __init__(self, text: bool, text_list: bool) -> None:
+        self.text = text
+        self.text_list = text_list
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        many = param.multiple or param.nargs == -1
+        if value is None:
+            return () if many else None
+        if self.text and not many and isinstance(value, str):
+            return value
+        if self.text_list and many and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
+        param._runtime_param = None  # Typer's own converter, built now and kept for later values
+        return param.get_runtime_param().coerce(value, param=param, ctx=ctx)
+
+
+def skip_identity_conversions(command: Any, *, subcommands: bool = True) -> None:
+    """Put a `_PlainValues` before Typer's conversion of each parameter of `command` (and its subcommands).
+
+    Click makes the `--help` option of a command when a context first asks for it, so that one is
+    wrapped as it is made.
+    """
+    for param in getattr(command, "params", ()):
+        _plain_values_for(param)
+    make_help_option = getattr(command, "get_help_option", None)
+    if make_help_option is not None:
+        def get_help_option(ctx: Any) -> Any:
+            option = make_help_option(ctx)
+            if option is not None:
+                _plain_values_for(option)
+            return option
+
+        command.get_help_option = get_help_option
+    for subcommand in getattr(command, "commands", {}).values() if subcommands else ():
+        skip_identity_conversions(subcommand)
+
+
+def _plain_values_for(param: Any) -> None:
+    descriptor = getattr(param, "type_descriptor", None)
+    # Only parameters shaped as Typer 0.29 makes them, with no converter yet; on another Typer, nothing.
+    if descriptor is None or getattr(param, "_runtime_param", False) is not None:
+        return
+    annotation = descriptor.annotation
+    plain = getattr(descriptor.parameter_info, "parser", None) is None and descriptor.file_annotation is None
+    text = plain and annotation is str
+    text_list = plain and get_origin(annotation) is list and get_args(annotation) == (str,)
+    param._runtime_param = _PlainValues(text, text_list)
 
 
 class LazyCommands(MutableMapping):
