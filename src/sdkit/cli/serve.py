@@ -20,9 +20,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on; anything but loopback needs --api-auth."),
     port: int = typer.Option(7860, "--port", help="TCP port (A1111's is 7860)."),
     api_auth: str = typer.Option(None, "--api-auth", envvar="SDKIT_API_AUTH", show_envvar=False,
-                                 help="USER:PASS[,USER2:PASS2]: HTTP basic auth on every endpoint (as A1111's --api-auth)."),
+                                 help="USER:PASS[,USER2:PASS2]: HTTP basic auth on every endpoint (as A1111's "
+                                      "--api-auth); or set $SDKIT_API_AUTH, which ps does not show."),
     models_dir: Path = typer.Option(None, "--models-dir", help="The models folder (default: the config's, or $SDKIT_MODELS_DIR)."),
-    output_dir: Path = typer.Option(None, "--output-dir", "-o", help="Where images are saved (default ./outputs)."),
+    output_dir: Path = typer.Option(None, "--output-dir", "-o",
+                                    help="Where images are saved, in <task>/ folders (default: the config's output_dir, else ./outputs)."),
     max_loaded: int = typer.Option(1, "--max-loaded", help="Models kept loaded between requests (least recently used dropped first); 0: no limit."),
     max_queue: int = typer.Option(16, "--max-queue", help="Jobs that may wait; past that, HTTP 503 with Retry-After."),
     max_body_mb: float = typer.Option(32.0, "--max-body-mb", help="Largest request body in MB."),
@@ -35,7 +37,7 @@ def serve(
 
     credentials = parse_api_auth(api_auth) if api_auth is not None else ()
     settings = ServerSettings(host=host, port=port, credentials=credentials, models_dir=models_dir,
-                              output_dir=output_dir if output_dir is not None else Path.cwd() / "outputs",
+                              output_dir=output_dir,
                               max_loaded=max_loaded, max_queue=max_queue,
                               max_body_bytes=int(max_body_mb * 1024 * 1024), max_pixels=max_pixels,
                               max_steps=max_steps)

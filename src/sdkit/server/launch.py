@@ -39,7 +39,13 @@ def make_service(settings: ServerSettings) -> Any:
     if settings.models_dir is not None:
         # The run layer reads the models folder from the environment, as `SDKIT_MODELS_DIR=... sdkit generate` does.
         os.environ["SDKIT_MODELS_DIR"] = str(settings.models_dir.expanduser().resolve())
-    return Service(settings.output_dir, max_loaded=settings.max_loaded, max_queue=settings.max_queue)
+    output_dir = settings.output_dir
+    if output_dir is None:
+        from sdkit.core.tasks import Task
+        from sdkit.run.execute import default_output_dir
+
+        output_dir = default_output_dir(Task.TXT2IMG).parent  # where `generate` puts its <task>/ folders
+    return Service(output_dir, max_loaded=settings.max_loaded, max_queue=settings.max_queue)
 
 
 def build(settings: ServerSettings, mount_ui: Callable[..., Any] | None = None) -> tuple[Any, Any]:

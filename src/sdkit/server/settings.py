@@ -17,7 +17,7 @@ class ServerSettings:
     port: int = 7860
     credentials: tuple[tuple[str, str], ...] = ()  # (user, password) pairs of --api-auth
     models_dir: Path | None = None
-    output_dir: Path = Path("outputs")
+    output_dir: Path | None = None  # None: the config's output_dir, else ./outputs (as `generate`)
     max_loaded: int = 1
     max_queue: int = 16
     max_body_bytes: int = 32 * 1024 * 1024
