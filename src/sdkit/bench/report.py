@@ -14,6 +14,7 @@ from sdkit.bench.timing import summarize
 SDKIT = "sdkit"
 DIFFUSERS = "diffusers"
 DIFFUSERS_FP32 = "diffusers-fp32"  # diffusers' default precision, when sdkit runs another one
+SDKIT_TORCH = "sdkit-torch"  # sdkit on the torch backend, beside sdkit on another (`--backend openvino`)
 
 # sdkit may cost at most this much over plain diffusers on any cell (issue 7).
 RATIO_TARGET = 1.03
@@ -104,6 +105,14 @@ class CellResult:
     fp32_speedups: list[float] = field(default_factory=list)  # diffusers-fp32 / sdkit, per pair
     psnr_vs_fp32_db: float | None = None
     same_images_as_diffusers: bool | None = None
+    psnr_db: dict[str, float] = field(default_factory=dict)  # sdkit's first images against each other side's
+
+    def speedup_over(self, name: str) -> float | None:
+        """How many times faster sdkit ran than side `name` (median wall time over median)."""
+        sdkit, other = self.sides.get(SDKIT), self.sides.get(name)
+        if sdkit is None or other is None or not sdkit.median or not other.median:
+            return None
+        return other.median / sdkit.median
 
     def _median_ratio(self, attribute: str) -> float | None:
         sdkit, plain = self.sides.get(SDKIT), self.sides.get(DIFFUSERS)
@@ -187,6 +196,8 @@ class CellResult:
             "speedup_vs_diffusers_fp32": self.fp32_speedup,
             "psnr_vs_diffusers_fp32_db": self.psnr_vs_fp32_db,
             "same_images_as_diffusers": self.same_images_as_diffusers,
+            "psnr_db": self.psnr_db,
+            "speedup_over": {name: self.speedup_over(name) for name in self.sides if name != SDKIT},
             "flags": self.flags,
         }
 

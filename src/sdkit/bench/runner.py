@@ -15,7 +15,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sdkit.bench.probes import StageTimer, current_rss_mb, gpu_peak_mb, peak_rss_mb, reset_gpu_peak, reset_peak_rss
-from sdkit.bench.report import DIFFUSERS, DIFFUSERS_FP32, SDKIT, BenchCell, BenchReport, CellResult, SideResult
+from sdkit.bench.report import (
+    DIFFUSERS,
+    DIFFUSERS_FP32,
+    SDKIT,
+    SDKIT_TORCH,
+    BenchCell,
+    BenchReport,
+    CellResult,
+    SideResult,
+)
 from sdkit.bench.timing import round_orders, time_call, torch_threads
 from sdkit.core.errors import UserInputError
 
@@ -47,6 +56,8 @@ class BenchConfig:
     # Also run diffusers in its default fp32, for the speed-up and PSNR of a lower precision.
     # None: only when sdkit's dtype is not fp32 already.
     fp32_baseline: bool | None = None
+    # sdkit's backend (`--backend`); any but torch also runs sdkit on torch as a side of its own.
+    backend: str = "torch"
 
     def check(self) -> None:
         if self.repeats < 1:
@@ -68,7 +79,7 @@ def _flags(config: BenchConfig, sampler: str, steps: int, size: tuple[int, int] 
     flags: dict[str, Any] = {
         "prompt": config.prompt, "negative_prompt": config.negative_prompt, "steps": steps,
         "cfg_scale": config.cfg_scale, "batch_size": batch, "batch_count": 1, "seed": config.seed,
-        "sampler": sampler, "dtype": config.dtype, "device": config.device, "rng": "cpu",
+        "sampler": sampler, "dtype": config.dtype, "device": config.device, "rng": "cpu", "backend": config.backend,
     }
     if size is not None:
         flags["width"], flags["height"] = size
@@ -164,6 +175,10 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
 
     timers = {SDKIT: StageTimer(device).attach(loaded.components["unet"], loaded.components["vae"],
                                                encoders(loaded.components))}
+    torch_side = _torch_side(config, first, report, say)
+    if torch_side is not None:
+        timers[SDKIT_TORCH] = StageTimer(device).attach(torch_side.components["unet"], torch_side.components["vae"],
+                                                        encoders(torch_side.components))
     for name, baseline in baselines.items():
         timers[name] = StageTimer(device).attach(baseline.pipeline.unet, baseline.pipeline.vae,
                                                  encoders(baseline.pipeline.components))
@@ -179,6 +194,11 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
             sides: Sides = {}
             sides[SDKIT] = lambda plan=plan: [run_image.image for run_image in
                                                    run_images(plan, NullEvents(), loaded=loaded)]
+            if torch_side is not None:
+                torch_plan = make_plan(task="txt2img", model=config.model,
+                                       flags={**_flags(config, sampler, steps, size, batch), "backend": "torch"})
+                sides[SDKIT_TORCH] = lambda plan=torch_plan: [run_image.image for run_image in
+                                                              run_images(plan, NullEvents(), loaded=torch_side)]
             if baselines:
                 scheduler = make_scheduler(resolve_sampler(params.sampler, params.schedule), loaded.scheduler_config)
                 job = BaselineJob(
@@ -190,10 +210,30 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
                 for name, baseline in baselines.items():
                     sides[name] = lambda baseline=baseline, job=job: baseline.run(job)
             report.cells.append(_run_cell(cell, sides, timers, device, config, psnr))
+            say(f"cell {number}/{len(cells)} done: " + ", ".join(
+                f"{name} {side.median:.2f} s" for name, side in report.cells[-1].sides.items() if side.median))
     finally:
         for timer in timers.values():
             timer.detach()
     return report
+
+
+def _torch_side(config: BenchConfig, first: Any, report: BenchReport, say: Progress) -> Any:
+    """sdkit's model loaded on the torch backend, when the benchmarked backend is another (else None)."""
+    from sdkit.run.execute import load_model
+    from sdkit.run.plan import make_plan
+
+    if config.backend == "torch":
+        return None
+    backend = getattr(first.params, "backend", config.backend)
+    report.settings["backend"] = backend
+    say("loading the model again in sdkit on the torch backend")
+    flags = _flags(config, config.samplers[0], config.steps[0], config.sizes[0], config.batch_sizes[0])
+    torch_plan = make_plan(task="txt2img", model=config.model, flags={**flags, "backend": "torch"})
+    started = time.perf_counter()
+    loaded = load_model(torch_plan)
+    report.load_seconds[SDKIT_TORCH] = time.perf_counter() - started
+    return loaded
 
 
 def _import_libraries() -> None:
@@ -227,8 +267,11 @@ def _run_cell(cell: BenchCell, sides: Sides, timers: dict[str, StageTimer], devi
             result.pair_ratios.append(results[SDKIT].seconds[-1] / results[DIFFUSERS].seconds[-1])
         if DIFFUSERS_FP32 in results:
             result.fp32_speedups.append(results[DIFFUSERS_FP32].seconds[-1] / results[SDKIT].seconds[-1])
-    if DIFFUSERS in results:
+    if DIFFUSERS in results and config.backend == "torch":  # another backend's pixels differ by rounding
         result.same_images_as_diffusers = results[SDKIT].image_hashes[0] == results[DIFFUSERS].image_hashes[0]
+    for name, images in first_images.items():
+        if name != SDKIT:
+            result.psnr_db[name] = psnr(images, first_images[SDKIT])
     if DIFFUSERS_FP32 in first_images:
         result.psnr_vs_fp32_db = psnr(first_images[DIFFUSERS_FP32], first_images[SDKIT])
     return result

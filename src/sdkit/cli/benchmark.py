@@ -77,6 +77,7 @@ def benchmark(
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs per cell and side before timing."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, fp32, fp16 or bf16 (auto: bf16 on CPUs that compute it natively)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    backend: str = typer.Option("torch", "--backend", help="sdkit's backend: torch, openvino or auto; any but torch also runs sdkit on torch, so one run compares all three."),
     threads: int = typer.Option(None, "--threads", help="torch CPU threads for both sides (default: torch's; 1 is faster on a busy shared machine)."),
     seed: int = typer.Option(1234, "--seed", help="Seed of the first image of each batch."),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline", help="Also run each cell in plain diffusers and show the ratio."),
@@ -107,6 +108,7 @@ def benchmark(
             model=model, samplers=tuple(_split(samplers, "--samplers")), steps=_integers(steps, "--steps"),
             sizes=_sizes(sizes), batch_sizes=_integers(batch_sizes, "--batch-sizes"), repeats=repeats,
             warmup=warmup, dtype=dtype, device=device, seed=seed, threads=threads, baseline=baseline, fp32_baseline=fp32_baseline,
+            backend=_backend(backend),
         )
         config.check()
         _warn_if_busy(threads)
@@ -135,6 +137,13 @@ def benchmark(
         err.print(f"table written to {csv_file}")
 
 
+def _backend(name: str) -> str:
+    choices = ("torch", "openvino", "auto")
+    if name not in choices:
+        raise UserInputError(f"unknown backend {name!r}", f"use one of {', '.join(choices)}")
+    return name
+
+
 def _warn_if_busy(threads: int | None) -> None:
     """Say so when other processes keep the cores busy: torch's threads then wait on each other."""
     import os
@@ -159,6 +168,7 @@ def _print_matrix(report: Any) -> None:
     if all(side.warmup_seconds for side in first.values()):
         loads += " · first run: " + ", ".join(f"{name} {side.warmup_seconds[0]:.2f} s" for name, side in first.items())
     table = Table(title=f"{settings.get('model_name')} on {settings.get('device_used')} as {settings.get('dtype_used')}"
+                        f"{' on ' + settings['backend'] if settings.get('backend') else ''}"
                         f" · {settings.get('threads_used')} thread(s)"
                         f" · {settings['repeats']} repeats after {settings['warmup']} warm-up · load: {loads}",
                   title_justify="left")
@@ -176,6 +186,12 @@ def _print_matrix(report: Any) -> None:
     if has_fp32:
         table.add_column("speed vs diffusers fp32", justify="right")
         table.add_column("PSNR vs fp32", justify="right")
+    others = [name for name in ("sdkit-torch", "diffusers") if any(name in cell.psnr_db for cell in report.cells)]
+    has_torch_side = "sdkit-torch" in others
+    if has_torch_side:  # another backend: its speed and pixels against sdkit on torch and plain diffusers
+        table.add_column("sdkit-torch s/image", justify="right")
+        table.add_column("speed-up vs " + " / ".join(others), justify="right")
+        table.add_column("PSNR vs " + " / ".join(others), justify="right")
     table.add_column("images")
     for cell in report.cells:
         sdkit = cell.sides["sdkit"].describe(cell.cell)
@@ -200,6 +216,12 @@ def _print_matrix(report: Any) -> None:
         if has_fp32:
             row.append(f"{cell.fp32_speedup:.2f}x" if cell.fp32_speedup else "-")
             row.append(_decibels(cell.psnr_vs_fp32_db))
+        if has_torch_side:
+            torch_side = cell.sides.get("sdkit-torch")
+            row.append(_seconds(torch_side.median / batch) if torch_side is not None and torch_side.median else "-")
+            row.append(" / ".join("-" if (speed := cell.speedup_over(name)) is None else f"{speed:.2f}x"
+                                  for name in others))
+            row.append(" / ".join(_decibels(cell.psnr_db.get(name)) for name in others))
         flags = cell.flags
         row.append("[red]" + "; ".join(flags) + "[/]" if flags else "[green]identical across repeats[/]")
         table.add_row(*row)

@@ -14,6 +14,12 @@ DIFFUSERS_SCHEDULER_KEY = "Diffusers scheduler"  # infotext: the first pass ran 
 DIFFUSERS_HIRES_SCHEDULER_KEY = "Diffusers hires scheduler"  # and the hires fix's second pass on this one
 
 
+def _torch_backend() -> Any:
+    from sdkit.engines.openvino import Backend
+
+    return Backend()
+
+
 @dataclass
 class LoadedModel:
     """A model's components on their device, and the pipelines built over them so far."""
@@ -27,6 +33,7 @@ class LoadedModel:
     pipelines: dict[Task, Any] = field(default_factory=dict)
     lora_adapters: dict[str, Any] = field(default_factory=dict)  # LoRA hash -> its PEFT adapter (`loras.py`)
     sigma_table: Any = None  # sdkit.sampling's σ table of the model, built on first use (`a1111.py`)
+    backend: Any = field(default_factory=_torch_backend)  # sdkit.engines.openvino.Backend: where it runs
 
 
 
