@@ -40,7 +40,8 @@ class Worker:
         end = self.ended_at if self.ended_at is not None else time.monotonic()
         seconds = (end - self.ready_at) if self.ready_at is not None else 0.0
         return {"worker": self.number, "node": self.info.get("node"), "pid": self.info.get("pid"),
-                "gpus": self.info.get("gpus", []), "images": self.images, "seconds": round(seconds, 3),
+                "gpus": self.info.get("gpus", []), "models": len(self.models), "images": self.images,
+                "seconds": round(seconds, 3),
                 "images_per_minute": round(self.images * 60 / seconds, 2) if seconds > 0 else 0.0,
                 "alive": self.alive, "death": self.death}
 
