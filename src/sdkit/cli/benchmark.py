@@ -85,6 +85,7 @@ def benchmark(
     matrix: bool = typer.Option(True, "--matrix/--no-matrix", help="Run the sampler matrix (--no-matrix with --startup: startup only)."),
     startup: bool = typer.Option(False, "--startup", help="Also time `sdkit --help`, `sdkit presets list` and `import diffusers` as processes."),
     startup_runs: int = typer.Option(5, "--startup-runs", help="Runs per startup command (the median is shown)."),
+    startup_all: bool = typer.Option(False, "--startup-all", help="With --startup: also every other command that does not generate."),
     json_file: Path = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
     csv_file: Path = typer.Option(None, "--csv", help="Write one row per cell and side as CSV to this file."),
 ) -> None:
@@ -120,7 +121,7 @@ def benchmark(
         from sdkit.bench.startup import time_startup
 
         with err.status("timing startup"):
-            report.startup = [timing.describe() for timing in time_startup(runs=startup_runs)]
+            report.startup = [timing.describe() for timing in time_startup(runs=startup_runs, every_command=startup_all)]
 
     out.print(describe_machine(report.machine))
     if report.cells:
@@ -240,11 +241,12 @@ def _wide_console() -> Console:
 def _print_startup(timings: list[dict[str, Any]]) -> None:
     table = Table(title="startup (whole processes)", title_justify="left")
     table.add_column("command")
-    for name in ("median s", "min s", "max s", "runs"):
+    for name in ("median s", "min s", "max s", "median cpu s", "runs"):
         table.add_column(name, justify="right")
     for timing in timings:
+        cpu = timing.get("cpu_median_s")
         table.add_row(timing["name"], f"{timing['median_s']:.3f}", f"{timing['min_s']:.3f}",
-                      f"{timing['max_s']:.3f}", str(timing["runs"]))
+                      f"{timing['max_s']:.3f}", "-" if cpu is None else f"{cpu:.3f}", str(timing["runs"]))
     out.print(table)
 
 
