@@ -46,9 +46,10 @@ def test_each_backend_has_a_requirements_file_that_installs_the_project():
         assert "-e ." in lines
 
 
-def test_start_ui_says_it_does_not_exist_yet():
-    result = run_tool("start-ui")
-    assert result.returncode == 2 and "no web UI yet" in result.stderr
+def test_start_ui_passes_its_flags_to_sdkit_ui():
+    result = run_tool("start-ui", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Open the web UI" in result.stdout and "--auth" in result.stdout
 
 
 def test_run_cmd_without_a_command_shows_usage():

@@ -17,6 +17,7 @@ TITLE = "sdkit"
 # Tabs in A1111's order; their ids are the task names the run layer takes.
 TASK_TABS = (("txt2img", "txt2img"), ("img2img", "img2img"), ("inpaint", "Inpaint"), ("upscale", "Upscale"))
 PNG_INFO_TAB = "pnginfo"
+LOADING = "Loading the presets…"
 # The hint line of a notification (`hint: ...`) on its own line; the progress bar fills its box.
 CSS = """
 .toast-text, .toast-body { white-space: pre-line; }
@@ -128,7 +129,7 @@ def _presets_panel(gr: Any, parts: Components) -> None:
     from sdkit.ui.form import TASKS
 
     extra = parts.extra
-    with gr.Sidebar(label="Presets", open=True, position="left", width=560, elem_id="sdkit-presets"):
+    with gr.Sidebar(label="Presets", open=True, position="left", width=500, elem_id="sdkit-presets"):
         gr.Markdown("### Presets\nBuilt-in, plugin and user presets, as `sdkit presets list` shows them.")
         with gr.Row():
             extra["filter_task"] = gr.Dropdown(choices=[ALL, *TASKS], value=ALL, label="Task",
@@ -142,7 +143,8 @@ def _presets_panel(gr: Any, parts: Components) -> None:
         with gr.Row():
             extra["apply"] = gr.Button("Apply", variant="primary", elem_id="sdkit-preset-apply")
             extra["refresh"] = gr.Button("Refresh list", elem_id="sdkit-preset-refresh")
-        extra["applied"] = gr.Markdown("No preset applied.", elem_id="sdkit-preset-applied")
+        # Until the page's load event has restored the last preset (wiring.py); tests wait for it to change.
+        extra["applied"] = gr.Markdown(LOADING, elem_id="sdkit-preset-applied")
         extra["preset_diff"] = gr.Dataframe(headers=["field", "form now", "after Apply"], value=[],
                                             interactive=False, type="array", label="What Apply changes",
                                             elem_id="sdkit-preset-diff")

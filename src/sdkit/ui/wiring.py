@@ -86,15 +86,17 @@ def _wire_presets(gr: Any, parts: Components) -> list[tuple[Callable[..., Any], 
 
     def restore() -> list[Any]:
         """On page load: the last applied preset (the UI's or `generate --preset`'s), put on the form."""
+        unchanged = [gr.skip()] * len(apply_outputs)
+        unchanged[apply_outputs.index(extra["applied"])] = _applied_text(None)  # the page is ready now
         name = presets_panel.remembered_preset_name()
         if name is None:
-            return [gr.skip()] * len(apply_outputs)
+            return unchanged
         try:
             return applied_outputs(presets_panel.apply_preset(name, remember=False), restored=True)
         except SdkitError as error:
             gr.Warning(f"the last applied preset {name} cannot be restored:\n{error_text(error)}",
                        duration=WARNING_SECONDS)
-            return [gr.skip()] * len(apply_outputs)
+            return unchanged
 
     def picked_row(rows: Any, event: gr.SelectData) -> Any:
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
