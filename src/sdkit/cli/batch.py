@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sdkit.cli.console import err, out, print_json
@@ -132,7 +133,7 @@ def _executor(ray_options: Any, as_json: bool) -> Any:
     if not as_json:
         where = f"connecting to the Ray cluster at {ray_options.address}" if ray_options.address else \
             "starting a local Ray instance (127.0.0.1 only)"
-        err.print(f"batch: {where} ...")
+        err.print(escape(f"batch: {where} ..."))
     return RayExecutor(ray_options)
 
 
@@ -268,8 +269,8 @@ def _report_workers(result: dict[str, Any]) -> None:
         table.add_column(column, justify="right" if column in ("images", "images/min") else "left")
     for worker in result["workers"]:
         state = "ok" if worker["alive"] or not worker["death"] else f"died: {worker['death']}"
-        table.add_row(str(worker["worker"]), str(worker["node"] or "-"), str(worker["pid"] or "-"), str(worker["images"]),
-                      f"{worker['images_per_minute']:.1f}", state)
+        table.add_row(str(worker["worker"]), escape(str(worker["node"] or "-")), str(worker["pid"] or "-"),
+                      str(worker["images"]), f"{worker['images_per_minute']:.1f}", escape(state))
     err.print(table)
     if result["worker_deaths"]:
         err.print(f"ray: {result['worker_deaths']} worker(s) died; {result['requeued']} image(s) were sent again")
