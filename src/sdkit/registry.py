@@ -12,6 +12,10 @@ Rules:
 - A plugin that fails to import or load is recorded as broken; only the commands that need it fail.
 - `SDKIT_LOAD_PLUGINS` limits third-party plugins: unset loads all; empty loads none; a comma-separated
   list of distribution names loads only those. Built-ins are always loaded.
+
+Reading the entry points of every installed distribution (and the name and version of the ones that
+register sdkit groups) costs tens of milliseconds of every command; `sdkit.runtime.site_cache` keeps
+the result in sdkit's cache folder for as long as the installed distributions are the same.
 """
 
 from __future__ import annotations
@@ -24,9 +28,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import import_module
 from typing import Any
-
-import importlib_metadata
 
 from sdkit.core.errors import RuntimeFailure, SdkitError, UnknownKeyError, closest_matches
 
@@ -67,8 +70,7 @@ def _warn_unknown_allowed(allowed: set[str]) -> None:
     if _checked_allow_list:
         return
     _checked_allow_list = True
-    installed = {normalize_distribution(_distribution_identity(entry_point.dist)[0])
-                 for group in GROUPS for entry_point in _all_entry_points().select(group=group)}
+    installed = {normalize_distribution(entry.distribution) for entry in _installed_entries()}
     installed.discard(BUILTIN_DISTRIBUTION)
     for name in sorted(allowed - installed):
         suggestions = closest_matches(name, installed)
@@ -138,29 +140,52 @@ def _distribution_identity(dist: Any) -> tuple[str, str]:
     return name, version
 
 
-_entry_points: Any = None  # every installed entry point, read once per process (see reset_registries)
+_entries: list[Entry] | None = None  # every entry of sdkit's groups, read once per process (see reset_registries)
 
 
-def _all_entry_points() -> Any:
-    # One scan of the installed distributions serves all four groups: each scan reads every
-    # distribution's metadata, which is most of what `sdkit plugins list` spends on listing.
-    global _entry_points
-    if _entry_points is None:
-        _entry_points = importlib_metadata.entry_points()
-    return _entry_points
+def scan_entry_points() -> list[Entry]:
+    """Every entry point of sdkit's groups in the installed distributions, read from their metadata.
+
+    One scan serves all four groups: each scan reads every distribution's entry points, and the name
+    and version of each that registers one.
+    """
+    import importlib_metadata
+
+    entry_points = importlib_metadata.entry_points()
+    entries = []
+    for group in GROUPS:
+        seen: set[tuple[str, str]] = set()
+        for entry_point in entry_points.select(group=group):
+            dist_name, version = _distribution_identity(entry_point.dist)
+            marker = (normalize_distribution(dist_name), entry_point.name)
+            if marker in seen:  # the same distribution found twice on sys.path
+                continue
+            seen.add(marker)
+            entries.append(Entry(group, entry_point.name, entry_point.value, dist_name, version))
+    return entries
+
+
+def _entry_rows(rows: Any) -> bool:
+    """Whether cached data has the shape `_installed_entries` writes: rows of five strings."""
+    return isinstance(rows, list) and all(
+        isinstance(row, list) and len(row) == 5 and all(isinstance(part, str) for part in row) for row in rows)
+
+
+def _installed_entries() -> list[Entry]:
+    global _entries
+    if _entries is None:
+        from sdkit.runtime.site_cache import cached_scan
+
+        def scan() -> list[list[str]]:
+            return [[entry.group, entry.key, entry.target, entry.distribution, entry.version]
+                    for entry in scan_entry_points()]
+
+        _entries = [Entry(*row) for row in cached_scan("entry-points", scan, _entry_rows)]
+    return _entries
 
 
 def _read_group(group: str) -> list[Entry]:
-    seen: set[tuple[str, str]] = set()
-    entries = []
-    for entry_point in _all_entry_points().select(group=group):
-        dist_name, version = _distribution_identity(entry_point.dist)
-        marker = (normalize_distribution(dist_name), entry_point.name)
-        if marker in seen:  # the same distribution found twice on sys.path
-            continue
-        seen.add(marker)
-        entries.append(Entry(group, entry_point.name, entry_point.value, dist_name, version))
-    return entries
+    return [entry for entry in _installed_entries() if entry.group == group]
 
 
 def _precedence(entry: Entry) -> tuple[int, str]:
@@ -238,7 +263,7 @@ class Registry:
             return self._loaded[key]
         entry = self.entry(key)
         try:
-            obj = importlib_metadata.EntryPoint(name=entry.key, value=entry.target, group=entry.group).load()
+            obj = _load_target(entry)
             if self._validate is not None:
                 self._validate(obj)
         except (Exception, SystemExit) as error:  # a plugin may raise anything while importing, even exit
@@ -263,6 +288,27 @@ class Registry:
             except PluginLoadError as error:
                 results[key] = error
         return results
+
+
+# An entry point's object reference, `package.module:attribute.attribute` (the packaging spec's form).
+_OBJECT_REFERENCE = re.compile(r"^\s*(?P<module>[\w.]+)\s*:\s*(?P<attributes>[\w.]+)\s*$")
+
+
+def _load_target(entry: Entry) -> Any:
+    """The object `entry.target` names: imported as importlib_metadata's `EntryPoint.load` does it.
+
+    The plain `module:attribute` form is imported directly, which spares every command importing
+    importlib_metadata; any other form (extras, a bare module) is left to importlib_metadata.
+    """
+    reference = _OBJECT_REFERENCE.match(entry.target)
+    if reference is None:
+        import importlib_metadata
+
+        return importlib_metadata.EntryPoint(name=entry.key, value=entry.target, group=entry.group).load()
+    obj = import_module(reference.group("module"))
+    for attribute in reference.group("attributes").split("."):
+        obj = getattr(obj, attribute)
+    return obj
 
 
 def plugin_hint(entry: Entry) -> str:
@@ -332,7 +378,7 @@ def _validator(group: str) -> Callable[[Any], None] | None:
 
 def reset_registries() -> None:
     """Forget what was read, e.g. after a plugin was installed in a test."""
-    global _entry_points, _checked_allow_list
+    global _entries, _checked_allow_list
     _registries.clear()
-    _entry_points = None
+    _entries = None
     _checked_allow_list = False
