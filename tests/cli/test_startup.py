@@ -79,6 +79,8 @@ def test_presets_list_imports_its_own_command_and_nothing_heavy(sdkit_home):
     _modules_after("presets", "list")  # the first run writes the preset index
     loaded = _modules_after("presets", "list", "--task", "txt2img")
     assert [name for name in loaded if name.split(".")[0] in HEAVY] == []
+    # The entry points come from the cache: no metadata scan, no email parser for names and versions.
+    assert [name for name in loaded if name.split(".")[0] in ("importlib_metadata", "email")] == []
     commands = [name for name in loaded if name.startswith("sdkit.cli.") and name not in
                 ("sdkit.cli.app", "sdkit.cli.console", "sdkit.cli.lazy")]
     assert commands == ["sdkit.cli.presets"]
