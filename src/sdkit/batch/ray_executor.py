@@ -200,6 +200,7 @@ class _RayRun:
             self.record.failed(item, str(result.get("error")), bool(result.get("input_error")))
             return
         worker.images += 1
+        worker.drawing_seconds += float(result.get("seconds", 0.0))
         self.record.summary.workers = self.pool.describe()
         self._save(item, result["images"])
 

@@ -30,6 +30,7 @@ class Worker:
     models: set[Hashable] = field(default_factory=set)  # what it has loaded (what it was sent)
     in_flight: list[Any] = field(default_factory=list)  # task refs, oldest (the one running) first
     images: int = 0
+    drawing_seconds: float = 0.0  # the worker's own time in `draw`, as it reports it
     death: str | None = None
 
     @property
@@ -41,7 +42,7 @@ class Worker:
         seconds = (end - self.ready_at) if self.ready_at is not None else 0.0
         return {"worker": self.number, "node": self.info.get("node"), "pid": self.info.get("pid"),
                 "gpus": self.info.get("gpus", []), "models": len(self.models), "images": self.images,
-                "seconds": round(seconds, 3),
+                "seconds": round(seconds, 3), "drawing_seconds": round(self.drawing_seconds, 3),
                 "images_per_minute": round(self.images * 60 / seconds, 2) if seconds > 0 else 0.0,
                 "alive": self.alive, "death": self.death}
 

@@ -32,7 +32,7 @@ class Summary:
     files: list[str] = field(default_factory=list)
     grids: list[str] = field(default_factory=list)
     executor: str = "local"
-    # Ray only: one entry per worker ({"worker", "node", "pid", "images", "seconds", "alive"}),
+    # Ray only: one entry per worker ({"worker", "node", "pid", "images", "seconds", "drawing_seconds", "alive", ...}),
     # the images whose worker died and that were drawn again, and how many workers died.
     workers: list[dict[str, Any]] = field(default_factory=list)
     requeued: int = 0
