@@ -38,7 +38,7 @@ class RunningServer:
     log_path: Path
 
     def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=120, **kwargs)
+        return httpx.Client(base_url=self.url, timeout=300, **kwargs)  # a cold model load on a busy machine
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -26,6 +26,12 @@ def pixels(image) -> np.ndarray:
 
 
 def test_txt2img_is_pixel_identical_to_generate_and_a1111_shaped(client, server, capsys, tmp_path):
+    # the CLI first: the server loads its model meanwhile (conftest's warm-up request)
+    cli = run_sdkit(capsys, "generate", "--prompt", PROMPT, "--seed", "11", "--steps", "4", "-W", "64", "-H", "64",
+                    "--cfg-scale", "3", "--sampler", "Euler a", "--schedule", "karras", "--batch-size", "2",
+                    "--output-dir", str(tmp_path), "--json")
+    assert cli.exit_code == 0, cli.output
+    cli_paths = [Path(image["path"]) for image in json.loads(cli.stdout)["images"]]
     response = client.post("/sdapi/v1/txt2img", json={**TXT2IMG, "tiling": True, "made_up_field": 1})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -39,11 +45,6 @@ def test_txt2img_is_pixel_identical_to_generate_and_a1111_shaped(client, server,
     assert len(info["warnings"]) == 2, info["warnings"]
     assert "tiling" in info["warnings"][0] and "made_up_field" in info["warnings"][1]
 
-    cli = run_sdkit(capsys, "generate", "--prompt", PROMPT, "--seed", "11", "--steps", "4", "-W", "64", "-H", "64",
-                    "--cfg-scale", "3", "--sampler", "Euler a", "--schedule", "karras", "--batch-size", "2",
-                    "--output-dir", str(tmp_path), "--json")
-    assert cli.exit_code == 0, cli.output
-    cli_paths = [Path(image["path"]) for image in json.loads(cli.stdout)["images"]]
     assert len(body["images"]) == len(cli_paths) == 2
     for served, cli_path, infotext in zip(body["images"], cli_paths, info["infotexts"], strict=True):
         with Image.open(cli_path) as from_cli:
