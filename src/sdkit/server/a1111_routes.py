@@ -28,7 +28,7 @@ from sdkit.server.options import Options
 from sdkit.server.settings import ServerSettings
 from sdkit.service import JobRequest, JobState, JobView, Service
 
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05
 UPSCALE_FACTOR_LIMIT = 16  # an upscaled image may have 16x the pixels a request may ask for (4x each side)
 
 

@@ -105,6 +105,7 @@ class Job:
         self.id = job_id
         self.request = request
         self.plan = plan
+        self.plan_description = plan.describe()  # once: views are taken many times a second while clients poll
         self.state = JobState.QUEUED
         self.image_count = image_count
         self.steps = max(1, steps)
@@ -175,4 +176,4 @@ class Job:
                 image_count=self.image_count, eta_seconds=self.eta_seconds(), images=tuple(self.images),
                 error=self.error, hint=self.hint, input_error=self.input_error, position=position,
                 submitted_at=self.submitted_at, started_at=self.started_at, finished_at=self.finished_at,
-                plan=self.plan.describe())
+                plan=self.plan_description)
