@@ -6,8 +6,11 @@
   embeddings work on it as before). Needs the extra: `pip install 'sdkit-cli[openvino]'`.
 - `auto`: `openvino` only where it was measured faster, torch everywhere else (docs/openvino.md):
   the model runs on the CPU in fp32 (`--dtype auto` there means a CPU without native bf16; on one with
-  it torch's bf16 is faster), the extra is installed, and the UNet is large (`AUTO_MIN_PARAMETERS`:
-  on the small bundled demo model OpenVINO gains nothing, and its first run pays a conversion).
+  it torch's bf16 is the measured choice), the extra is installed, and either the UNet is large
+  (`AUTO_MIN_PARAMETERS`: SD 1.5's conversion is paid back within its first 512² image) or the model
+  was converted before. A small model (the bundled demo) runs faster per image on OpenVINO too, but its
+  conversion takes longer than hundreds of its images: `auto` uses OpenVINO for it only once
+  `--backend openvino` has converted it, and never converts it itself.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ def import_openvino() -> Any:
     return openvino
 
 
+def openvino_installed() -> bool:
+    """Whether `import openvino` would find the package (without importing it: that takes a second)."""
+    try:
+        return importlib.util.find_spec("openvino") is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules holds None or a module without a spec
+        return False
+
+
 def openvino_load_dtype(backend: str, device: str, dtype: str) -> tuple[str, str]:
     """The device and dtype names to load with: `--backend openvino` loads on the CPU in fp32.
 
@@ -57,13 +68,11 @@ def openvino_load_dtype(backend: str, device: str, dtype: str) -> tuple[str, str
     return "cpu", "fp32"
 
 
-def auto_picks_openvino(device: str, dtype: Any, unet: Any) -> bool:
-    """Whether `--backend auto` runs this model on OpenVINO (see the module docstring)."""
+def auto_may_pick_openvino(device: str, dtype: Any) -> bool:
+    """Whether `--backend auto` considers OpenVINO for a model loaded on `device` in `dtype`."""
     import torch
 
-    if device != "cpu" or dtype != torch.float32 or importlib.util.find_spec("openvino") is None:
-        return False
-    return sum(parameter.numel() for parameter in unet.parameters()) >= AUTO_MIN_PARAMETERS
+    return device == "cpu" and dtype == torch.float32 and openvino_installed()
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ def apply_backend(components: dict[str, Any], ref: Any, options: Any, device: st
     backend = getattr(options, "backend", "auto")
     if backend == "torch":
         return Backend()
-    if backend == "auto" and not auto_picks_openvino(device, dtype, components["unet"]):
+    if backend == "auto" and not auto_may_pick_openvino(device, dtype):
         return Backend()
     import_openvino()
     from sdkit.engines.openvino.convert import LABELS, unet_spec, vae_specs
@@ -93,8 +102,14 @@ def apply_backend(components: dict[str, Any], ref: Any, options: Any, device: st
     unet_part = unet_spec(unet)
     decoder_part, encoder_part = vae_specs(vae)
     vae_identity = _vae_identity(ref, options, vae)
-    files = {"unet": _unet_model_file(unet_part, ref, unet),
-             "vae-decoder": _model_file(decoder_part, vae_identity, vae),
+    convert_now = backend == "openvino" or unet_part.parameters >= AUTO_MIN_PARAMETERS
+    unet_file = _unet_model_file(unet_part, ref, unet, convert_now)
+    decoder_file = _model_file(decoder_part, vae_identity, vae, convert_now)
+    if unet_file is None or decoder_file is None:
+        log.info("--backend auto: torch for %s (small; `--backend openvino` converts it once, then auto uses it)",
+                 getattr(ref, "name", "the model"))
+        return Backend()
+    files = {"unet": unet_file, "vae-decoder": decoder_file,
              # Only img2img and inpaint encode images: converted on first use.
              "vae-encoder": lambda: _model_file(encoder_part, vae_identity, vae)}
     sizes = {"unet": unet_part.parameters, "vae-decoder": decoder_part.parameters,
@@ -106,14 +121,14 @@ def apply_backend(components: dict[str, Any], ref: Any, options: Any, device: st
     return Backend("openvino", compiled)
 
 
-def _unet_model_file(spec: Any, ref: Any, unet: Any) -> Path:
+def _unet_model_file(spec: Any, ref: Any, unet: Any, convert: bool) -> Path | None:
     from sdkit.engines.openvino.ir_cache import files_identity, weight_files
 
     path = getattr(ref, "path", None)
     identity = None
     if path is not None:
         identity = files_identity([path]) if path.is_file() else files_identity(weight_files(path / "unet"))
-    return _model_file(spec, identity, unet)
+    return _model_file(spec, identity, unet, convert)
 
 
 def _vae_identity(ref: Any, options: Any, vae: Any) -> str | None:
@@ -130,8 +145,8 @@ def _vae_identity(ref: Any, options: Any, vae: Any) -> str | None:
     return files_identity(weight_files(folder))
 
 
-def _model_file(spec: Any, identity: str | None, owner: Any) -> Path:
-    """The cached IR of `spec`, converted now when there is none."""
+def _model_file(spec: Any, identity: str | None, owner: Any, convert: bool = True) -> Path | None:
+    """The cached IR of `spec`; converted now when there is none, unless `convert` is False (then None)."""
     import openvino
     import torch
 
@@ -146,4 +161,6 @@ def _model_file(spec: Any, identity: str | None, owner: Any) -> Path:
     if cached is not None:
         log.info("using the cached OpenVINO %s: %s", spec.part, cached.parent)
         return cached
+    if not convert:
+        return None
     return convert_part(spec, part_folder(spec.part, key), {"key": key, "weights": identity})

