@@ -138,6 +138,28 @@ def test_a_generated_image_shows_with_its_infotext_and_equals_the_cli_image(page
     assert field(page, "infotext").input_value() == ui_image.info["parameters"]
 
 
+def test_img2img_takes_the_uploaded_image_and_equals_the_cli_image(page, ui, tmp_path, capsys):
+    source = tmp_path / "input.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(source)
+    open_ui(page, ui)
+    page.click("#sdkit-tab-img2img-button")
+    page.locator("#sdkit-img2img-image input[type=file]").set_input_files(str(source))
+    field(page, "prompt").fill("a blue circle on a white background")
+    for key, value in (("steps", "4"), ("seed", "5"), ("strength", "0.5")):
+        field(page, key).fill(value)
+    page.click("#sdkit-generate")
+    expect(page.locator("#sdkit-progress")).to_contain_text("done: 1 image(s)", timeout=120_000)
+    expect(field(page, "infotext")).to_have_value(re.compile(r"Denoising strength: 0.5"))
+    [made] = ui.outputs.glob("img2img/*-5.png")
+    cli = run_sdkit(capsys, "generate", "a blue circle on a white background", "--image", str(source),
+                    "--steps", "4", "--seed", "5", "--strength", "0.5", "--output-dir", str(tmp_path / "cli"),
+                    "--json")
+    assert cli.exit_code == 0, cli.output
+    with Image.open(made) as ui_image, Image.open(json.loads(cli.stdout)["images"][0]["path"]) as cli_image:
+        assert ui_image.info["parameters"] == cli_image.info["parameters"]
+        assert np.array_equal(np.asarray(ui_image), np.asarray(cli_image))
+
+
 def test_progress_shows_the_step_and_interrupt_stops_the_job(page, ui):
     open_ui(page, ui)
     field(page, "steps").fill("150")

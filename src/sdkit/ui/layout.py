@@ -137,7 +137,8 @@ def _presets_panel(gr: Any, parts: Components) -> None:
             extra["filter_source"] = gr.Dropdown(choices=[ALL], value=ALL, label="Source", allow_custom_value=True,
                                                  elem_id="sdkit-filter-source")
         extra["preset_table"] = gr.Dataframe(headers=LIST_HEADERS, value=[], interactive=False, wrap=True,
-                                             type="array", max_height=260, elem_id="sdkit-preset-table")
+                                             type="array", max_height=300, elem_id="sdkit-preset-table",
+                                             column_widths=["26%", "13%", "12%", "11%", "12%", "26%"])
         extra["preset_name"] = gr.Dropdown(choices=[], label="Preset", allow_custom_value=True,
                                            elem_id="sdkit-preset-name")
         with gr.Row():
@@ -161,6 +162,7 @@ def build_layout(gr: Any) -> tuple[Any, Components]:
         parts.extra["job_state"] = gr.State(None)  # this session's running job
         parts.extra["images_state"] = gr.State([])  # infotexts of the gallery's images
         parts.extra["png_state"] = gr.State(None)  # the PNG info's recalled form and task
+        parts.extra["pending"] = gr.State(None)  # a preset loaded by Apply, before it goes on the form
         gr.Markdown(f"## {TITLE}: Stable Diffusion, the same runs as the command line")
         _presets_panel(gr, parts)
         _task_tabs(gr, parts)

@@ -35,17 +35,6 @@ def _notified(gr: Any, handler: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _notified_stream(gr: Any, handler: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    @wraps(handler)
-    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        try:
-            yield from handler(*args, **kwargs)
-        except SdkitError as error:
-            raise gr.Error(error_text(error), duration=None) from None
-
-    return wrapper
-
-
 def _applied_text(name: str | None, restored: bool = False) -> str:
     if not name:
         return "No preset applied."
@@ -79,10 +68,10 @@ def _wire_presets(gr: Any, parts: Components) -> list[tuple[Callable[..., Any], 
         return [*applied.values, applied.name, _applied_text(applied.name, restored),
                 gr.Tabs(selected=applied.task), applied.task, []]
 
-    def apply(name: str) -> list[Any]:
+    def load_for_apply(name: str) -> presets_panel.AppliedPreset:
         if not name:
-            raise gr.Error("error: no preset chosen\nhint: choose one in the list above, then Apply")
-        return applied_outputs(presets_panel.apply_preset(name))
+            raise gr.Error("error: no preset chosen\nhint: choose one in the list above, then Apply", duration=None)
+        return presets_panel.apply_preset(name)
 
     def restore() -> list[Any]:
         """On page load: the last applied preset (the UI's or `generate --preset`'s), put on the form."""
@@ -112,7 +101,10 @@ def _wire_presets(gr: Any, parts: Components) -> list[tuple[Callable[..., Any], 
     extra["refresh"].click(_notified(gr, listing), filters, list_outputs)
     extra["preset_table"].select(picked_row, [extra["preset_table"]], extra["preset_name"])
     extra["preset_name"].change(show, [extra["preset_name"], *form], [extra["preset_yaml"], extra["preset_diff"]])
-    extra["apply"].click(_notified(gr, apply), [extra["preset_name"]], apply_outputs)
+    # Loading first, into a state: an error there is a notification and touches no visible component;
+    # only a preset that loaded is put on the form.
+    extra["apply"].click(_notified(gr, load_for_apply), [extra["preset_name"]], [extra["pending"]]).success(
+        applied_outputs, [extra["pending"]], apply_outputs)
     return [(_notified(gr, listing), filters, list_outputs), (restore, [], apply_outputs)]
 
 
@@ -125,22 +117,26 @@ def _wire_tabs(gr: Any, parts: Components) -> None:
 def _wire_generation(gr: Any, parts: Components, service: Any) -> None:
     extra = parts.extra
 
-    def run(task: str, preset_name: str | None, upscaler: str, img2img_image: str | None, editor: Any,
-            upscale_image: str | None, *values: Any) -> Iterator[list[Any]]:
+    def submit(task: str, preset_name: str | None, upscaler: str, img2img_image: str | None, editor: Any,
+               upscale_image: str | None, *values: Any) -> str:
+        """Plan and queue the form as a job (a bad value is an error notification here, before any job)."""
         image_path = img2img_image if task == "img2img" else upscale_image if task == "upscale" else None
         inputs = generation.editor_inputs(editor) if task == "inpaint" else {}
-        job_id = generation.submit_form(service, task, values, preset_name=preset_name, upscaler=upscaler,
-                                        image_path=image_path, input_images=inputs)
-        view = None
+        return generation.submit_form(service, task, values, preset_name=preset_name, upscaler=upscaler,
+                                      image_path=image_path, input_images=inputs)
+
+    def follow(job_id: str, task: str) -> Iterator[list[Any]]:
         for view in generation.follow_job(service, job_id):
-            items = [(str(image.path), f"seed {image.seed}" if image.seed is not None else task)
-                     for image in view.images if image.path is not None]
-            infotexts = [image.infotext for image in view.images if image.path is not None]
+            saved = [image for image in view.images if image.path is not None]
+            items = [(str(image.path), f"seed {image.seed}" if image.seed is not None else task) for image in saved]
+            infotexts = [image.infotext for image in saved]
             progress = _progress_html(generation.progress_text(view), view.progress)
-            yield [progress, items, infotexts, infotexts[0] if infotexts else gr.skip(), job_id]
-        failure = generation.failure_of(view) if view is not None else None
+            yield [progress, items, infotexts, infotexts[0] if infotexts else gr.skip()]
+
+    def report_failure(job_id: str) -> None:
+        failure = generation.failure_of(service.get(job_id))
         if failure is not None:
-            raise failure
+            raise gr.Error(error_text(failure), duration=None)
 
     def selected(infotexts: list[str], event: gr.SelectData) -> str:
         index = event.index if isinstance(event.index, int) else 0
@@ -148,10 +144,12 @@ def _wire_generation(gr: Any, parts: Components, service: Any) -> None:
 
     inputs = [extra["task"], extra["preset_state"], extra["upscaler"], extra["img2img_image"],
               extra["inpaint_editor"], extra["upscale_image"], *parts.form]
-    outputs = [extra["progress"], extra["gallery"], extra["images_state"], extra["infotext"], extra["job_state"]]
+    outputs = [extra["progress"], extra["gallery"], extra["images_state"], extra["infotext"]]
     # No gradio limit: every click becomes a job of the service's queue, which shows its place in line.
-    extra["generate"].click(_notified_stream(gr, run), inputs, outputs, concurrency_limit=None,
-                            show_progress="hidden")
+    # Errors are raised by the steps without visible outputs, so no component shows an error badge.
+    extra["generate"].click(_notified(gr, submit), inputs, [extra["job_state"]], concurrency_limit=None).success(
+        follow, [extra["job_state"], extra["task"]], outputs, concurrency_limit=None, show_progress="hidden").then(
+        report_failure, [extra["job_state"]], None)
     extra["interrupt"].click(lambda job_id: generation.interrupt_job(service, job_id), [extra["job_state"]], None,
                              concurrency_limit=None)
     extra["gallery"].select(selected, [extra["images_state"]], extra["infotext"])
@@ -166,28 +164,36 @@ def _progress_html(text: str, fraction: float) -> str:
 def _wire_png_info(gr: Any, parts: Components) -> None:
     extra = parts.extra
 
-    def read(path: str | None) -> list[Any]:
+    def read(path: str | None) -> dict[str, Any] | None:
         if not path:
-            return ["", [], None]
+            return None
         info = read_png_info(path)
-        for warning in info.warnings:
+        return {"infotext": info.infotext, "fields": info.fields, "values": info.values, "warnings": info.warnings}
+
+    def shown(recalled: dict[str, Any] | None) -> list[Any]:
+        if not recalled:
+            return ["", []]
+        for warning in recalled["warnings"]:
             gr.Warning(warning, duration=WARNING_SECONDS)
-        return [info.infotext, [[key, value] for key, value in info.fields.items()], {"values": info.values}]
+        return [recalled["infotext"], [[key, value] for key, value in recalled["fields"].items()]]
+
+    def check_read(recalled: dict[str, Any] | None) -> None:
+        if not recalled:
+            raise gr.Error("error: no PNG read yet\nhint: drop an sdkit or A1111 PNG on PNG Info first", duration=None)
 
     def send(target: str) -> Callable[[Any], list[Any]]:
-        def sent(recalled: dict[str, Any] | None) -> list[Any]:
-            if not recalled:
-                raise gr.Error("error: no PNG read yet\nhint: drop an sdkit or A1111 PNG on PNG Info first")
+        def sent(recalled: dict[str, Any]) -> list[Any]:
             # Like `--from-image`: the image's parameters, no preset.
             return [*recalled["values"], None, _applied_text(None), gr.Tabs(selected=target), target]
 
         return sent
 
-    extra["png_file"].change(_notified(gr, read), [extra["png_file"]],
-                             [extra["png_text"], extra["png_fields"], extra["png_state"]])
+    extra["png_file"].change(_notified(gr, read), [extra["png_file"]], [extra["png_state"]]).success(
+        shown, [extra["png_state"]], [extra["png_text"], extra["png_fields"]])
     send_outputs = [*parts.form, extra["preset_state"], extra["applied"], extra["tabs"], extra["task"]]
-    extra["send_txt2img"].click(send("txt2img"), [extra["png_state"]], send_outputs)
-    extra["send_img2img"].click(send("img2img"), [extra["png_state"]], send_outputs)
+    for target in ("txt2img", "img2img"):
+        extra[f"send_{target}"].click(check_read, [extra["png_state"]], None).success(
+            send(target), [extra["png_state"]], send_outputs)
 
 
 def wire(gr: Any, blocks: Any, parts: Components, service: Any) -> None:
