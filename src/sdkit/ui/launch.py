@@ -112,6 +112,8 @@ def launch_ui(settings: UiSettings, announce: Any = None) -> None:
         if announce is not None:
             announce(f"sdkit UI at {local_url} (Ctrl-C stops it)")
         log.info("web UI listening on %s", local_url)
-        blocks.block_thread()
+        blocks.block_thread()  # until Ctrl-C or SIGTERM; gradio closes its server then
     finally:
         service.close(timeout=10)
+    if announce is not None:
+        announce("sdkit UI: stopped")
