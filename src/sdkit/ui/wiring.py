@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
+import sdkit.ui.generation as generation  # not `from sdkit.ui import`: that is the package, which imports launch
+import sdkit.ui.presets_panel as presets_panel
 from sdkit.core.errors import SdkitError
-from sdkit.ui import generation, presets_panel
 from sdkit.ui.layout import TASK_TABS, Components
 from sdkit.ui.notices import error_text
 from sdkit.ui.pnginfo import read_png_info
