@@ -149,7 +149,9 @@ def test_ctrl_c_on_the_driver_exits_130_and_a_rerun_resumes(ray_run):
 
 def test_ray_leaves_nothing_in_the_home_folder(ray_run):
     work, results = ray_run
-    assert list((work / "home").iterdir()) == []  # no ~/.ray (auth token, usage-stats config)
+    # No ~/.ray (Ray's auth token, its usage-stats config) or other Ray files. (Other libraries' files,
+    # such as OpenVINO's ~/intel telemetry folder, are not this test's business.)
+    assert [path.name for path in (work / "home").iterdir() if "ray" in path.name.lower()] == []
     assert results["ray_temp_dir"] and not results["ray_temp_dir_left"]  # its session folder is removed
 
 
