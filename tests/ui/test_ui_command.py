@@ -69,3 +69,59 @@ def test_a_number_field_that_is_no_number_names_the_field():
         form_request("txt2img", form(steps="twenty"))
     assert raised.value.message == "Sampling steps: 'twenty' is not a number"
     assert raised.value.hint == "type a number, or leave the field blank for the default"
+
+
+def test_the_inpaint_editor_becomes_the_image_and_a_mask_white_where_painted():
+    import io
+
+    from PIL import Image
+
+    from sdkit.ui.generation import editor_inputs
+
+    background = Image.new("RGBA", (64, 48), (10, 20, 30, 255))
+    strokes = Image.new("RGBA", (64, 48), (0, 0, 0, 0))
+    strokes.paste((255, 0, 0, 128), (8, 8, 24, 16))  # a half-transparent brush stroke
+    inputs = editor_inputs({"background": background, "layers": [strokes], "composite": background})
+    image = Image.open(io.BytesIO(inputs["image"]))
+    mask = Image.open(io.BytesIO(inputs["mask"]))
+    assert image.mode == "RGB" and image.size == (64, 48) and image.getpixel((0, 0)) == (10, 20, 30)
+    assert mask.mode == "L" and mask.size == (64, 48)
+    assert mask.getpixel((8, 8)) == 255 and mask.getpixel((23, 15)) == 255
+    assert mask.getpixel((7, 8)) == 0 and mask.getpixel((24, 16)) == 0
+    assert editor_inputs(None) == {} and editor_inputs({"background": None, "layers": []}) == {}
+
+
+def test_an_inpaint_from_the_editor_runs_on_the_service_and_equals_the_cli_image(tmp_path, capsys):
+    """The inpaint tab's path without a browser: the editor's value, the form, a job of the service."""
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from sdkit.service import Service
+    from sdkit.ui.generation import editor_inputs, follow_job, submit_form
+
+    background = Image.new("RGBA", (64, 64), (30, 30, 220, 255))
+    strokes = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    strokes.paste((255, 255, 255, 255), (16, 16, 48, 48))
+    inputs = editor_inputs({"background": background, "layers": [strokes]})
+    service = Service(tmp_path / "ui-outputs").start()
+    try:
+        job_id = submit_form(service, "inpaint", form(prompt="a red circle", steps="2", seed="3", strength="0.9"),
+                             input_images=inputs)
+        *_, view = follow_job(service, job_id, poll_seconds=0.05)
+    finally:
+        service.close()
+    assert view.state.value == "done", (view.error, view.hint)
+    [made] = view.images
+    for name in ("image", "mask"):
+        (tmp_path / f"{name}.png").write_bytes(inputs[name])
+    cli = run_sdkit(capsys, "generate", "a red circle", "--image", str(tmp_path / "image.png"), "--mask",
+                    str(tmp_path / "mask.png"), "--steps", "2", "--seed", "3", "--strength", "0.9",
+                    "--output-dir", str(tmp_path / "cli"), "--json")
+    assert cli.exit_code == 0, cli.output
+    cli_path = json.loads(cli.stdout)["images"][0]["path"]
+    with Image.open(io.BytesIO(made.png)) as ui_image, Image.open(cli_path) as cli_image:
+        assert ui_image.info["parameters"] == cli_image.info["parameters"] == made.infotext
+        assert np.array_equal(np.asarray(ui_image), np.asarray(cli_image))
