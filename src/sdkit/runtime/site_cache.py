@@ -41,7 +41,7 @@ def installation_fingerprint() -> list[str]:
     """What the installed distributions look like on this `sys.path`, as comparable text."""
     stamps = [f"python {sys.version}", f"prefix {sys.prefix}"]
     for entry in sys.path:
-        folder = entry or os.getcwd()
+        folder = entry or os.curdir  # the current folder; os.getcwd() fails where it was deleted
         try:
             info = os.stat(folder)
         except OSError:
