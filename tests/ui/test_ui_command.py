@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cli_helpers import run_sdkit, run_sdkit_process
@@ -124,4 +125,39 @@ def test_an_inpaint_from_the_editor_runs_on_the_service_and_equals_the_cli_image
     cli_path = json.loads(cli.stdout)["images"][0]["path"]
     with Image.open(io.BytesIO(made.png)) as ui_image, Image.open(cli_path) as cli_image:
         assert ui_image.info["parameters"] == cli_image.info["parameters"] == made.infotext
+        assert np.array_equal(np.asarray(ui_image), np.asarray(cli_image))
+
+
+def test_an_upscale_from_the_upscale_tab_runs_on_the_service_and_equals_the_cli_image(tmp_path, capsys, monkeypatch):
+    """The upscale tab's path without a browser: its upscaler field is the model, the Model field is not."""
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "upscale"))  # the upscale tests' weights
+    from upscale_weights import write_safetensors
+
+    from sdkit.service import Service
+    from sdkit.ui.generation import follow_job, submit_form
+
+    upscaler = write_safetensors(tmp_path / "tiny_x4.safetensors", blocks=1)
+    source = tmp_path / "small.png"
+    Image.new("RGB", (12, 8), (200, 120, 40)).save(source)
+    service = Service(tmp_path / "ui-outputs").start()
+    try:
+        job_id = submit_form(service, "upscale", form(model="not-an-upscaler", prompt="ignored"),
+                             upscaler=str(upscaler), image_path=str(source))
+        *_, view = follow_job(service, job_id, poll_seconds=0.05)
+    finally:
+        service.close()
+    assert view.state.value == "done", (view.error, view.hint)
+    cli = run_sdkit(capsys, "generate", "--task", "upscale", "--model", str(upscaler), "--image", str(source),
+                    "--output-dir", str(tmp_path / "cli"), "--json")
+    assert cli.exit_code == 0, cli.output
+    with Image.open(io.BytesIO(view.images[0].png)) as ui_image, \
+            Image.open(json.loads(cli.stdout)["images"][0]["path"]) as cli_image:
+        assert ui_image.size == (48, 32)
+        assert ui_image.info["parameters"] == cli_image.info["parameters"]
         assert np.array_equal(np.asarray(ui_image), np.asarray(cli_image))
