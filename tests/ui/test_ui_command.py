@@ -1,5 +1,6 @@
 """`sdkit ui` without a browser: the refusals that come before anything starts, the missing extra, the
-light imports, and the form's translation into `generate`'s arguments."""
+light imports, the form's translation into `generate`'s arguments, and the inpaint and upscale tabs'
+paths (editor -> mask, upscaler field -> model) through the service, equal to the CLI's images."""
 
 from __future__ import annotations
 
