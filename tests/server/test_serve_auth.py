@@ -45,10 +45,18 @@ def test_auth_off_needs_no_credentials(client):
     assert client.get("/v1/health").status_code == 200
 
 
-def test_serve_refuses_exposing_flags(capsys):
+def test_serve_refuses_exposing_flags(capsys, monkeypatch):
     exposed = run_sdkit(capsys, "serve", "--host", "0.0.0.0")
     assert exposed.exit_code == 2 and "--api-auth" in exposed.stderr
     malformed = run_sdkit(capsys, "serve", "--api-auth", "alice")
     assert malformed.exit_code == 2 and "USER:PASS" in malformed.stderr
     negative = run_sdkit(capsys, "serve", "--max-queue", "-1")
     assert negative.exit_code == 2 and "--max-queue" in negative.stderr
+    # Without the server extra: the install hint, before the flags are even looked at (--port 70000).
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *rest: None if name == "fastapi" else real_find_spec(name, *rest))
+    missing = run_sdkit(capsys, "serve", "--port", "70000")
+    assert missing.exit_code == 2 and "pip install 'sdkit-cli[server]'" in missing.stderr

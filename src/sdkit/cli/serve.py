@@ -33,8 +33,10 @@ def serve(
     ui: bool = typer.Option(False, "--ui", help="Also serve the web UI at / (needs sdkit-cli[ui])."),
 ) -> None:
     """Serve image generation over HTTP: A1111's /sdapi/v1 API, sdkit's /v1 jobs, OpenAPI docs at /docs."""
+    from sdkit.server.launch import require_server_extra
     from sdkit.server.settings import ServerSettings, parse_api_auth
 
+    require_server_extra()  # first: without FastAPI nothing else here matters
     credentials = parse_api_auth(api_auth) if api_auth is not None else ()
     settings = ServerSettings(host=host, port=port, credentials=credentials, models_dir=models_dir,
                               output_dir=output_dir,

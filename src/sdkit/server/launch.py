@@ -29,7 +29,8 @@ def require_server_extra() -> None:
 
     missing = [name for name in ("fastapi", "uvicorn") if importlib.util.find_spec(name) is None]
     if missing:
-        raise UserInputError(f"sdkit serve needs {' and '.join(missing)}, which are not installed",
+        raise UserInputError(f"sdkit serve needs {' and '.join(missing)}, which "
+                             f"{'is' if len(missing) == 1 else 'are'} not installed here",
                              "pip install 'sdkit-cli[server]'")
 
 
