@@ -155,7 +155,10 @@ def _model_file(spec: Any, identity: str | None, owner: Any, convert: bool = Tru
 
     if identity is None:
         identity = module_identity(spec.module)
-    config = dict(getattr(owner, "config", {}) or {})
+    # diffusers' bookkeeping keys (`_name_or_path`: where it was loaded from; `_use_default_values`: a
+    # list in set order, which changes from process to process) say nothing about the computation.
+    config = {name: value for name, value in dict(getattr(owner, "config", {}) or {}).items()
+              if not name.startswith("_") or name == "_class_name"}
     key = part_key(spec.part, identity, config, str(torch.float32), spec.shapes, openvino.get_version())
     cached = cached_model(spec.part, key)
     if cached is not None:
