@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import pytest
 from cli_helpers import run_sdkit
 from PIL import Image
 from ui_browser import choose, close_toasts, field, require_browser, screenshot, toast
@@ -204,9 +203,9 @@ def test_png_info_reads_sdkit_and_a1111_pngs_and_sends_them_to_the_form(page, ui
     expect(page.locator("#sdkit-schedule input")).to_have_value("Karras")
 
 
-@pytest.mark.parametrize("preset", ["img2img/restore"])
-def test_the_last_applied_preset_is_restored_when_the_ui_starts_again(page, ui, tmp_path, preset):
+def test_the_last_applied_preset_is_restored_when_the_ui_starts_again(page, ui, tmp_path):
     """Last in the module: it restarts the UI, as `sdkit serve --ui`, whose API answers beside it."""
+    preset = "img2img/restore"
     open_ui(page, ui)
     choose(page, "sdkit-preset-name", preset)
     page.click("#sdkit-preset-apply")
