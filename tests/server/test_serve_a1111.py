@@ -4,6 +4,7 @@ makes with the same settings, the response has A1111's fields, every listed endp
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +123,18 @@ def test_listings_and_png_info(client):
     assert plain["info"] == ""
 
 
-def test_extra_single_image_upscales(client):
+def test_extra_single_image_upscales(client, server):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "upscale"))
+    from upscale_weights import write_basicsr_pth
+
+    (server.models_dir / "upscale").mkdir(exist_ok=True)
+    write_basicsr_pth(server.models_dir / "upscale" / "fast_x4.pth", blocks=1)  # the listing is read when asked
     image = Image.new("RGB", (16, 12), (200, 30, 30))
+    assert "fast_x4" in {item["name"] for item in client.get("/sdapi/v1/upscalers").json()}
+    response = client.post("/sdapi/v1/extra-single-image", json={"image": png_base64(image), "upscaler_1": "fast_x4"})
+    assert response.status_code == 200, response.text
+    assert decoded(response.json()["image"]).size == (32, 24)  # A1111's default upscaling_resize: 2
+    assert "Postprocess upscaler: fast_x4" in response.json()["html_info"]
     response = client.post("/sdapi/v1/extra-single-image",
                            json={"image": png_base64(image), "upscaler_1": "Lanczos", "upscaling_resize": 2})
     assert response.status_code == 200, response.text

@@ -38,7 +38,7 @@ def schedulers() -> list[dict[str, Any]]:
 def upscaler_list() -> list[dict[str, Any]]:
     return [{"name": name, "model_name": name if path is not None else None,
              "model_path": str(path) if path is not None else None, "model_url": None,
-             "scale": 4 if path is not None else None} for name, path in upscalers().items()]
+             "scale": None} for name, path in upscalers().items()]  # a model's scale is read only when it loads
 
 
 def embeddings() -> dict[str, Any]:
