@@ -89,13 +89,14 @@ def test_bf16_is_compared_with_diffusers_fp32(capsys, tmp_path, tiny_sd1):
 def test_a_run_whose_images_change_is_flagged(capsys, tmp_path, tiny_sd1, monkeypatch):
     import torch
 
-    from sdkit.engines.sd import engine as sd_engine
+    from sdkit.engines.sd import noise as sd_noise
 
-    def unseeded_noise(pipeline, params, generators, loaded, *seeds):  # ignores the seed: a broken, random run
-        shape = (len(generators), 4, params.height // 8, params.width // 8)
-        return torch.randn(shape).to(device=loaded.device, dtype=loaded.dtype)
+    def unseeded_noise(pipeline, params, batch, loaded):  # ignores the seed: a broken, random run
+        shape = (len(batch.seeds), 4, params.height // 8, params.width // 8)
+        generators = [torch.Generator().manual_seed(seed) for seed in batch.seeds]
+        return torch.randn(shape).to(device=loaded.device, dtype=loaded.dtype), generators
 
-    monkeypatch.setattr(sd_engine, "_initial_noise", unseeded_noise)
+    monkeypatch.setattr(sd_noise, "initial_noise", unseeded_noise)
     json_file = tmp_path / "bench.json"
     result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--no-baseline",
                        "--warmup", "1", "--json", json_file)
