@@ -147,3 +147,33 @@ def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/sdapi/v1/txt2img", "/sdapi/v1/img2img", "/v1/jobs", "/v1/jobs/{job_id}"} <= set(paths)
+
+
+def test_variation_seeds_and_ensd_map_onto_generates_flags(client, capsys, tmp_path):
+    request = {**TXT2IMG, "seed": 5, "batch_size": 2, "subseed": 40, "subseed_strength": 0.4,
+               "seed_resize_from_w": 32, "seed_resize_from_h": 32, "save_images": False,
+               "override_settings": {"eta_noise_seed_delta": 31337}}
+    response = client.post("/sdapi/v1/txt2img", json=request)
+    assert response.status_code == 200, response.text
+    info = json.loads(response.json()["info"])
+    assert info["warnings"] == []
+    assert info["all_seeds"] == [5, 5] and info["all_subseeds"] == [40, 41] and info["subseed_strength"] == 0.4
+    assert "ENSD: 31337" in info["infotexts"][0] and "Seed resize from: 32x32" in info["infotexts"][0]
+    cli = run_sdkit(capsys, "generate", "--prompt", PROMPT, "--seed", "5", "--steps", "4", "-W", "64", "-H", "64",
+                    "--cfg-scale", "3", "--sampler", "Euler a", "--schedule", "karras", "--batch-size", "2",
+                    "--variation-seed", "40", "--variation-strength", "0.4", "--seed-resize-from", "32x32",
+                    "--ensd", "31337", "--output-dir", str(tmp_path), "--json")
+    assert cli.exit_code == 0, cli.output
+    for served, image in zip(response.json()["images"], json.loads(cli.stdout)["images"], strict=True):
+        with Image.open(image["path"]) as from_cli:
+            assert np.array_equal(pixels(decoded(served)), pixels(from_cli))
+
+
+def test_options_take_ensd_and_refuse_a_bad_one(client):
+    try:
+        assert client.post("/sdapi/v1/options", json={"eta_noise_seed_delta": 31337}).status_code == 200
+        assert client.get("/sdapi/v1/options").json()["eta_noise_seed_delta"] == 31337
+        refused = client.post("/sdapi/v1/options", json={"eta_noise_seed_delta": -5})
+        assert refused.status_code == 422 and "eta_noise_seed_delta" in refused.text
+    finally:
+        client.post("/sdapi/v1/options", json={"eta_noise_seed_delta": 0})

@@ -22,8 +22,7 @@ from sdkit.service import JobRequest, JobView
 
 # Fields sdkit does not act on, with the values that change nothing (no warning for those).
 IGNORED_FIELDS: dict[str, tuple[Any, ...]] = {
-    "styles": (None, []), "subseed": (None, -1), "subseed_strength": (None, 0),
-    "seed_resize_from_h": (None, -1, 0), "seed_resize_from_w": (None, -1, 0),
+    "styles": (None, []),
     "restore_faces": (None, False), "tiling": (None, False), "eta": (None,), "s_min_uncond": (None, 0),
     "s_churn": (None, 0), "s_tmax": (None, 0), "s_tmin": (None, 0), "s_noise": (None, 1),
     "refiner_checkpoint": (None, "", "None"), "refiner_switch_at": (None, 0), "firstpass_image": (None, ""),
@@ -40,12 +39,11 @@ IGNORED_FIELDS: dict[str, tuple[Any, ...]] = {
 # Fields that only steer A1111's bookkeeping: accepted and ignored without a word.
 QUIET_FIELDS = {"force_task_id", "comments", "do_not_save_grid", "override_settings_restore_afterwards"}
 # override_settings / options keys sdkit acts on.
-SETTING_FLAGS = {"CLIP_stop_at_last_layers": "clip_skip"}
+SETTING_FLAGS = {"CLIP_stop_at_last_layers": "clip_skip", "eta_noise_seed_delta": "ensd"}
 WHY = {
     "inpainting_fill": "sdkit inpaints from the original picture (A1111's inpainting_fill 1)",
     "inpaint_full_res": "sdkit inpaints the whole picture (A1111's 'Whole picture')",
     "resize_mode": "sdkit stretches the input to the size asked for (A1111's resize_mode 0)",
-    "subseed": "variation seeds are not supported", "subseed_strength": "variation seeds are not supported",
     "restore_faces": "face restoration is not supported", "tiling": "tiling is not supported",
 }
 
@@ -83,6 +81,18 @@ def _settings(body: Txt2ImgRequest, options: dict[str, Any],
     return run, flags
 
 
+def _variation_flags(body: Txt2ImgRequest) -> dict[str, Any]:
+    """A1111's variation seed fields as `generate`'s flags; its "off" values (-1, 0) leave them out."""
+    flags: dict[str, Any] = {}
+    if body.subseed_strength:
+        flags["variation_strength"] = body.subseed_strength
+        flags["variation_seed"] = body.subseed if body.subseed is not None else -1
+    if (body.seed_resize_from_w or 0) > 0 and (body.seed_resize_from_h or 0) > 0:
+        flags["seed_resize_from_width"] = body.seed_resize_from_w
+        flags["seed_resize_from_height"] = body.seed_resize_from_h
+    return flags
+
+
 def _hires_flags(body: Txt2ImgRequest) -> dict[str, Any]:
     if not body.enable_hr:
         return {}
@@ -111,7 +121,7 @@ def _common(body: Txt2ImgRequest, options: dict[str, Any], settings: ServerSetti
         "seed": body.seed, "sampler": sampler, "schedule": body.scheduler or None,
         "batch_size": body.batch_size, "batch_count": body.n_iter, "steps": body.steps,
         "cfg_scale": body.cfg_scale, "width": body.width, "height": body.height,
-        **setting_flags,
+        **_variation_flags(body), **setting_flags,
     }
     save = settings.save_images
     overrides = body.override_settings or {}
@@ -200,13 +210,15 @@ def _info(view: JobView, warnings: list[str]) -> dict[str, Any]:
         "prompt": prompt, "all_prompts": [item.prompt for item in parsed], "negative_prompt": negative,
         "all_negative_prompts": [item.negative_prompt for item in parsed],
         "seed": seeds[0] if seeds else params.get("seed"), "all_seeds": seeds,
-        "subseed": -1, "all_subseeds": [-1] * len(seeds), "subseed_strength": 0,
+        **_variation_info(parsed, params),
         "width": params.get("width"), "height": params.get("height"),
         "sampler_name": first.get("Sampler"), "scheduler": first.get("Schedule type"),
         "cfg_scale": params.get("cfg_scale"), "steps": params.get("steps"),
         "batch_size": params.get("batch_size", 1), "restore_faces": False, "face_restoration_model": None,
         "sd_model_name": first.get("Model"), "sd_model_hash": first.get("Model hash"),
-        "sd_vae_name": first.get("VAE"), "sd_vae_hash": None, "seed_resize_from_w": -1, "seed_resize_from_h": -1,
+        "sd_vae_name": first.get("VAE"), "sd_vae_hash": None,
+        "seed_resize_from_w": params.get("seed_resize_from_width") or -1,
+        "seed_resize_from_h": params.get("seed_resize_from_height") or -1,
         "denoising_strength": params.get("strength", params.get("hires_denoise") if view.plan.get("hires") else None),
         "extra_generation_params": {}, "index_of_first_image": 0,
         "infotexts": [image.infotext for image in view.images], "styles": [],
@@ -215,6 +227,13 @@ def _info(view: JobView, warnings: list[str]) -> dict[str, Any]:
         "version": first.get("Version"), "warnings": warnings, "sdkit_job": view.id, "sdkit_state": view.state.value,
         "images_saved": [str(image.path) for image in view.images if image.path is not None],
     }
+
+
+def _variation_info(parsed: list[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """info's subseed keys: each image's recorded variation seed (A1111's -1 when they were off)."""
+    subseeds = [int(item.fields["Variation seed"]) if "Variation seed" in item.fields else -1 for item in parsed]
+    return {"subseed": subseeds[0] if subseeds else -1, "all_subseeds": subseeds,
+            "subseed_strength": params.get("variation_strength", 0)}
 
 
 def available_upscaler_names() -> list[str]:
