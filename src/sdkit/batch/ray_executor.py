@@ -231,16 +231,16 @@ class _RayRun:
 
     def _save(self, item: Item, images: list[Any]) -> None:
         """Write the worker's image exactly as `execute` writes a local one (the same function)."""
-        from sdkit.run.execute import RunResult, _save, _write_failure
+        from sdkit.run.execute import RunResult, save_run_image, write_failure
 
         (run_image,) = images  # every batch item is one image
         plan = self.batch.plan_for(item)
         folder = self.record.folder
         result = RunResult(plan, folder)
         try:
-            saved = _save(run_image, folder, self.sidecar, plan, result)
+            saved = save_run_image(run_image, folder, self.sidecar, plan, result)
         except OSError as error:
-            self.record.failed_with(item, _write_failure(error, folder, result))
+            self.record.failed_with(item, write_failure(error, folder, result))
             return
         self.record.done(item, saved.path)
 

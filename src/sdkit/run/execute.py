@@ -278,7 +278,7 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
                            arrange_fields(host, generated.infotext, postprocess))
 
 
-def _save(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan, result: RunResult) -> SavedImage:
+def save_run_image(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan, result: RunResult) -> SavedImage:
     """Write one image (and its sidecar) and record it in `result` as soon as the PNG exists."""
     from sdkit.outputs.infotext import format_infotext, png_info
 
@@ -298,7 +298,7 @@ def _save(run_image: RunImage, folder: Path, sidecar: bool, plan: RunPlan, resul
     return saved
 
 
-def _write_failure(error: OSError, folder: Path, result: RunResult) -> RuntimeFailure:
+def write_failure(error: OSError, folder: Path, result: RunResult) -> RuntimeFailure:
     """A failed write as a message naming the folder, what went wrong and the images already kept."""
     kept = [saved.path.name for saved in result.images]
     shown = kept if len(kept) <= 6 else [*kept[:3], "...", *kept[-2:]]
@@ -337,9 +337,9 @@ def execute(
     started = time.perf_counter()
     for run_image in run_images(plan, events, loaded=loaded, inputs=inputs, on_seed=remember_seed):
         try:
-            saved = _save(run_image, folder, sidecar, plan, result)
+            saved = save_run_image(run_image, folder, sidecar, plan, result)
         except OSError as error:
-            raise _write_failure(error, folder, result) from error
+            raise write_failure(error, folder, result) from error
         log.info("saved %s (seed %s)", saved.path, saved.seed)
         if on_saved is not None:
             on_saved(saved)
