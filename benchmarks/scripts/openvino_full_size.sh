@@ -1,8 +1,8 @@
 #!/bin/sh
 # The OpenVINO backend against sdkit on torch and plain diffusers, per image, on an SD 1.5-shaped model
 # with random weights (docs/performance.md, "The OpenVINO backend"). Slow: the conversion ~3.5-7 min,
-# then ~15 min for 512² on 2 quiet cores (2 steps, 2 interleaved rounds of three sides; no warm-up
-# round, so OpenVINO's first run includes its compile: the figure is conservative for it).
+# then ~15 min for 512² and ~5 min for 256² on 2 quiet cores (2 steps; a warm-up round, in which
+# OpenVINO compiles for the size, then 2 interleaved rounds of the three sides).
 # Usage: benchmarks/scripts/openvino_full_size.sh [WORK_FOLDER]   (needs ~8 GB of disk there)
 set -eu
 WORK=${1:-/tmp/sdkit-openvino-bench}
@@ -16,7 +16,7 @@ fi
 for SIZE in 512 256; do
   echo "== $SIZE: $(date -u +%H:%M:%S) $(uptime)"
   /usr/bin/time -v $SDKIT benchmark --model "$WORK/sd15-random" --backend openvino --samplers euler_a --steps 2 \
-    --sizes "$SIZE" --batch-sizes 1 --repeats 2 --warmup 0 --json "$WORK/openvino-$SIZE.json" 2> "$WORK/openvino-$SIZE.err"
+    --sizes "$SIZE" --batch-sizes 1 --repeats 2 --warmup 1 --json "$WORK/openvino-$SIZE.json" 2> "$WORK/openvino-$SIZE.err"
   echo "== done $SIZE: $(date -u +%H:%M:%S) $(uptime)"
 done
 du -sh "$WORK/home/cache/openvino"/*
