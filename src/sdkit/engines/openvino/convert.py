@@ -6,9 +6,9 @@ size, batch and prompt length; `stand_ins.py` then compiles it for the exact sha
 (static shapes are OpenVINO's fastest). Weights are saved in fp32 (`compress_to_fp16=False`): the
 default fp16 compression of `save_model` costs ~1e-3 relative error, the fp32 IR ~2e-6.
 
-A conversion takes minutes for a full-size UNet (212 s for SD 1.5's on a 2-core AVX2 machine), so it
-is announced with an estimate (from this machine's last conversion, else that measurement) and a
-progress line every `TICK_SECONDS`.
+A conversion takes from seconds to minutes for a full-size UNet (SD 1.5's: 20 s on a quiet 2-core AVX2
+machine, minutes on a loaded one), so it is announced with an estimate (from this machine's last
+conversion, else that measurement) and a progress line every `TICK_SECONDS`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 20.0
 # Tracing and saving cost a few seconds whatever the size, then about this much per million parameters
-# (SD 1.5's UNet: 212 s for 860 M on a 2-core AVX2 EPYC); a conversion done here before replaces it.
+# (SD 1.5's UNet: 20 s for 860 M on a quiet 2-core AVX2 EPYC, 6.6 min under load 10 with openvino's own
+# checked trace); a conversion of a large part done here before replaces it.
 FIXED_SECONDS = 5.0
-DEFAULT_SECONDS_PER_MILLION = 0.24
+DEFAULT_SECONDS_PER_MILLION = 0.03
 LABELS = {"unet": "UNet", "vae-decoder": "VAE decoder", "vae-encoder": "VAE encoder"}
 
 conversions = 0  # conversions done by this process (tests count them: a cached part is never converted)
