@@ -6,6 +6,7 @@ tiny model, so that changing its weights file touches no other test.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -165,3 +166,21 @@ def test_openvino_refuses_a_gpu_or_half_precision(capsys):
     result = run_sdkit(capsys, "generate", "x", "--backend", "openvino", "--dtype", "fp16", "--steps", "1")
     assert result.exit_code == 2, result.output
     assert "fp32" in result.output
+
+
+def test_openvino_sends_no_telemetry_and_writes_nothing_into_home(tmp_path):
+    """OpenVINO's importer and converter report usage and write ~/intel unless openvino_telemetry is kept out."""
+    import subprocess
+
+    home = tmp_path / "home"
+    home.mkdir()
+    script = ("import sys, torch\n"
+              "from sdkit.engines.openvino.backends import import_openvino\n"
+              "openvino = import_openvino()\n"
+              "model = openvino.convert_model(torch.nn.Linear(2, 2), example_input=torch.zeros(1, 2))\n"
+              "openvino.compile_model(model, 'CPU')\n"
+              "assert sys.modules['openvino_telemetry'] is None\n")
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, "HOME": str(home)},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert list(home.iterdir()) == []

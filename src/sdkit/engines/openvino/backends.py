@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,15 @@ AUTO_MIN_PARAMETERS = 100_000_000
 
 
 def import_openvino() -> Any:
-    """The `openvino` module, or a UserInputError that says how to install it."""
+    """The `openvino` module, or a UserInputError that says how to install it.
+
+    OpenVINO's importer and converter send usage events to Google Analytics by default (and write a
+    client id into ~/intel) when the `openvino_telemetry` package is installed, as it is with openvino;
+    they fall back to a silent stub when it cannot be imported, which is what sdkit makes happen here.
+    Every sdkit module imports openvino only after this function ran.
+    """
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # `import` now raises ImportError
     try:
         import openvino
     except ImportError as error:
@@ -94,12 +103,16 @@ def apply_backend(components: dict[str, Any], ref: Any, options: Any, device: st
         return Backend()
     if backend == "auto" and not auto_may_pick_openvino(device, dtype):
         return Backend()
-    import_openvino()
     from sdkit.engines.openvino.convert import LABELS, unet_spec, vae_specs
-    from sdkit.engines.openvino.stand_ins import CompiledPart, attach_unet, attach_vae
+    from sdkit.engines.openvino.ir_cache import cache_root
 
     unet, vae = components["unet"], components["vae"]
     unet_part = unet_spec(unet)
+    if backend == "auto" and unet_part.parameters < AUTO_MIN_PARAMETERS and not any(cache_root().glob("unet-*")):
+        return Backend()  # a small model that was never converted: no need to import openvino to know
+    import_openvino()
+    from sdkit.engines.openvino.stand_ins import CompiledPart, attach_unet, attach_vae
+
     decoder_part, encoder_part = vae_specs(vae)
     vae_identity = _vae_identity(ref, options, vae)
     convert_now = backend == "openvino" or unet_part.parameters >= AUTO_MIN_PARAMETERS
