@@ -83,3 +83,15 @@ def test_lowering_the_limit_unloads_at_once(engine):
 def test_a_negative_limit_is_refused(engine):
     with pytest.raises(ValueError):
         execute.set_max_loaded(-1)
+
+
+def test_a_service_sets_its_limit_while_it_runs_and_gives_the_old_one_back(engine, tmp_path):
+    from sdkit.service import Service
+
+    execute.set_max_loaded(5)
+    service = Service(tmp_path / "out", max_loaded=1).start()
+    try:
+        assert execute.max_loaded() == 1
+    finally:
+        service.close()
+    assert execute.max_loaded() == 5

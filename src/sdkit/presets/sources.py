@@ -90,7 +90,8 @@ def check_preset_name(name: str) -> str:
     if len(canonical) > _MAX_NAME or canonical.startswith("/") or re.match(r"^[A-Za-z]:", canonical) or not all(
             _NAME_PART.match(part) for part in parts):
         raise UserInputError(
-            f"{quoted(name)} is not a valid preset name",
+            # Shown whole up to a bound: a path the user typed is recognised by its end as much as its start.
+            f"{quoted(name, limit=_MAX_NAME + 40)} is not a valid preset name",
             f"a name is a relative path like `txt2img/basic` (letters, digits, `-`, `_`, `.`; no `..`; at most "
             f"{_MAX_NAME} characters); "
             "to use a file elsewhere, give its path ending in .yaml",

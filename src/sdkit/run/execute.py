@@ -117,6 +117,11 @@ def set_max_loaded(count: int) -> None:
         _drop_least_recent(count)
 
 
+def max_loaded() -> int:
+    """The current limit on loaded models (0: none)."""
+    return _limits["max_loaded"]
+
+
 def loaded_model_count() -> int:
     return len(_loaded_models)
 

@@ -56,13 +56,15 @@ class Service:
         self._worker: threading.Thread | None = None
         self._temp_root = Path(tempfile.mkdtemp(prefix="sdkit-service-"))
         self._recent_job_seconds: collections.deque[float] = collections.deque(maxlen=10)
+        self._limit_before = 0
 
     # -- life --------------------------------------------------------------------------------------
     def start(self) -> Service:
-        from sdkit.run.execute import set_max_loaded
+        from sdkit.run.execute import max_loaded, set_max_loaded
 
-        set_max_loaded(self.max_loaded)
         if self._worker is None:
+            self._limit_before = max_loaded()  # the process's own limit, given back by `close`
+            set_max_loaded(self.max_loaded)
             self._worker = threading.Thread(target=self._work, name="sdkit-service-worker", daemon=True)
             self._worker.start()
         return self
@@ -72,6 +74,9 @@ class Service:
         self.begin_shutdown()
         if self._worker is not None:
             self._worker.join(timeout)
+            from sdkit.run.execute import set_max_loaded
+
+            set_max_loaded(self._limit_before)
         shutil.rmtree(self._temp_root, ignore_errors=True)
 
     def begin_shutdown(self) -> None:
