@@ -71,3 +71,14 @@ def test_sdkit_png_regenerates_with_its_rng(capsys, tmp_path):
     assert again.exit_code == 0, again.output
     second = json.loads(again.stdout)["images"][0]["path"]
     assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(second)))
+
+
+@pytest.mark.parametrize("extra,backend", [
+    (", Version: sdkit 0.4.0", "torch"),  # sdkit records only OpenVINO: no key means torch
+    (", Backend: OpenVINO, Version: sdkit 0.4.0", "openvino"),
+    (", Version: sdkit 0.2.0", "torch"),
+    (", Version: v1.10.1", "auto"),  # A1111's own images: whatever is fastest here
+])
+def test_recorded_backend_is_used_again_for_sdkits_images(capsys, tmp_path, tiny_pipeline_dir, extra, backend):
+    image = png(tmp_path / "a.png", f"a fox\n{FIELDS}{extra}")
+    assert planned(capsys, image, tiny_pipeline_dir("sd1"))["backend"] == backend

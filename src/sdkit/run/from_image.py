@@ -206,6 +206,8 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
                                      f"{_shown(resize_from)}", "pass --seed-resize-from WxH") from None
         version = str(fields.get("Version", "")).strip()
         params["rng"] = _recorded_rng(image, fields.get("RNG"), made_by_sdkit=version.startswith("sdkit "))
+        if version.startswith("sdkit "):  # bit for bit needs the same backend: sdkit records OpenVINO only
+            params["backend"] = "openvino" if str(fields.get("Backend", "")).strip().lower() == "openvino" else "torch"
         old = bool(_OLD_SDKIT.match(version))
         first_on_diffusers = old or "Diffusers scheduler" in fields
         hires_class = fields.get("Diffusers hires scheduler")  # absent: as the first pass
