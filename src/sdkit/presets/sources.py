@@ -91,7 +91,7 @@ def check_preset_name(name: str) -> str:
             _NAME_PART.match(part) for part in parts):
         raise UserInputError(
             # Shown whole up to a bound: a path the user typed is recognised by its end as much as its start.
-            f"{quoted(name, limit=_MAX_NAME + 40)} is not a valid preset name",
+            f"{repr(name) if len(name) <= _MAX_NAME + 40 else quoted(name)} is not a valid preset name",
             f"a name is a relative path like `txt2img/basic` (letters, digits, `-`, `_`, `.`; no `..`; at most "
             f"{_MAX_NAME} characters); "
             "to use a file elsewhere, give its path ending in .yaml",
