@@ -52,6 +52,7 @@ HOSTILE = [
     ("/v1/jobs", {"params": {**SMALL, "image": "/etc/passwd"}}, "takes no file paths"),
     ("/v1/jobs", {"params": SMALL, "preset": "/etc/evil.yaml"}, "unknown preset"),
     ("/v1/jobs", {"params": {**SMALL, "loras": ["/etc/passwd:1"]}}, "is a path"),
+    ("/v1/jobs", {"params": {**SMALL, "hires_scale": 2, "hires_prompt": "x <lora:/etc/passwd:1>"}}, "is a path"),
     ("/v1/jobs", {"params": SMALL, "model": "../../../root"}, "is a path"),
     ("/v1/jobs", {"params": SMALL, "output_dir": "/tmp"}, "Extra inputs are not permitted"),
 ]

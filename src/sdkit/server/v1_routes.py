@@ -48,7 +48,8 @@ def v1_router(service: Service, settings: ServerSettings) -> APIRouter:
         if named:
             raise UserInputError(f"{', '.join(named)}: /v1/jobs takes no file paths",
                                  "send input images to /sdapi/v1/img2img as base64")
-        check_prompt_loras(body.params.get("prompt"), body.params.get("negative_prompt"))
+        check_prompt_loras(*(body.params.get(name) for name in ("prompt", "negative_prompt", "hires_prompt",
+                                                                  "hires_negative_prompt")))
         for lora in body.params.get("loras") or ():
             check_lora_name(str(lora).rsplit(":", 1)[0])
         hires_upscaler_name(body.params.get("hires_upscaler"))
