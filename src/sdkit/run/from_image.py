@@ -188,22 +188,9 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
         if hires:  # the strength was the hires pass's; the first pass is a plain txt2img
             params["hires_denoise"] = params.pop("strength")
             params.update(_hires_params(image, hires))
-        size = fields.get("Size")
-        if size is not None:
-            try:
-                width, height = (int(part) for part in str(size).lower().split("x"))
-            except ValueError:
-                raise UserInputError(f"{image}: its metadata records an unreadable Size: {_shown(size)}",
-                                     "pass --width and --height") from None
-            params.update(width=width, height=height)
-        resize_from = fields.get("Seed resize from")
-        if resize_from is not None:
-            try:
-                params["seed_resize_from_width"], params["seed_resize_from_height"] = (
-                    int(part) for part in str(resize_from).lower().split("x"))
-            except ValueError:
-                raise UserInputError(f"{image}: its metadata records an unreadable Seed resize from: "
-                                     f"{_shown(resize_from)}", "pass --seed-resize-from WxH") from None
+        params.update(_size(image, fields, "Size", ("width", "height"), "pass --width and --height"))
+        params.update(_size(image, fields, "Seed resize from", ("seed_resize_from_width", "seed_resize_from_height"),
+                            "pass --seed-resize-from WxH"))
         version = str(fields.get("Version", "")).strip()
         params["rng"] = _recorded_rng(image, fields.get("RNG"), made_by_sdkit=version.startswith("sdkit "))
         if version.startswith("sdkit "):  # bit for bit needs the same backend: sdkit records OpenVINO only
@@ -300,16 +287,23 @@ def check_recorded_embeddings(recorded: RecordedRun, prompt: str, negative_promp
             "(NAME.safetensors, .pt or .bin), or pass --prompt/--negative-prompt without them")
 
 
+def _size(image: Path, fields: dict[str, str], key: str, names: tuple[str, str], hint: str) -> dict[str, int]:
+    """A recorded "WxH" value as {names[0]: W, names[1]: H}; nothing when the key is absent."""
+    raw = fields.get(key)
+    if raw is None:
+        return {}
+    try:
+        width, height = (int(part) for part in str(raw).lower().split("x"))
+    except ValueError:
+        raise UserInputError(f"{image}: its metadata records an unreadable {key}: {_shown(raw)}", hint) from None
+    return {names[0]: width, names[1]: height}
+
+
 def _hires_params(image: Path, hires: dict[str, str]) -> dict[str, Any]:
     """The hires fix's request fields from its infotext keys; unknown "Hires ..." keys are named in a warning."""
     params: dict[str, Any] = {name: _value(image, hires, key, kind, name) for name, key, kind in HIRES_FIELDS}
-    resize = hires.get(HIRES_RESIZE_KEY)
-    if resize is not None:
-        try:
-            params["hires_width"], params["hires_height"] = (int(part) for part in resize.lower().split("x"))
-        except ValueError:
-            raise UserInputError(f"{image}: its metadata records an unreadable {HIRES_RESIZE_KEY}: {_shown(resize)}",
-                                 "pass --hires-size WxH to set it yourself") from None
+    params.update(_size(image, hires, HIRES_RESIZE_KEY, ("hires_width", "hires_height"),
+                        "pass --hires-size WxH to set it yourself"))
     known = {key for _, key, _ in HIRES_FIELDS} | {HIRES_RESIZE_KEY}
     unknown = [key for key in hires if key not in known]
     if unknown:
