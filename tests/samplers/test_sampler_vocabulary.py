@@ -25,8 +25,9 @@ from sdkit.samplers.builtin import A1111_SCHEDULES, BUILTIN_SAMPLERS
     ("DPMSolverMultistepScheduler", None, "diffusers", False),
     ("automatic", "EulerDiscreteScheduler", "diffusers", False),  # --scheduler <class>
     ("automatic", None, "model", False),
-    ("PLMS", None, "a1111", False),  # an A1111 name sdkit.sampling does not implement: diffusers
-    ("UniPC", None, "a1111", False),
+    ("PLMS", None, "a1111", True),  # A1111's timestep samplers, as A1111 computes them
+    ("UniPC", None, "a1111", True),
+    ("uni_pc", None, "comfyui", False),  # ComfyUI's spelling: diffusers' UniPCMultistepScheduler
     ("LCM", None, "a1111", False),
 ])
 def test_vocabulary_decides_the_computation(name, schedule, vocabulary, a1111):

@@ -99,12 +99,14 @@ DDIM = SamplerSpec(
     aliases=("DDIMScheduler",), schedule_types=SPACING_ONLY,
 )
 PLMS = SamplerSpec(
-    id="plms", display_name="PLMS", scheduler_class="PNDMScheduler",
+    id="plms", a1111_faithful=True,  # under A1111's label: A1111's own PLMS (sdkit.sampling.plms)
+    display_name="PLMS", scheduler_class="PNDMScheduler",
     scheduler_kwargs={"skip_prk_steps": True},  # PLMS is PNDM without the Runge-Kutta warm-up
     aliases=("pndm", "PNDMScheduler"), schedule_types=SPACING_ONLY,
 )
 UNI_PC = SamplerSpec(
-    id="uni_pc", display_name="UniPC", scheduler_class="UniPCMultistepScheduler",
+    id="uni_pc", a1111_faithful=True,  # under A1111's label: A1111's own UniPC (sdkit.sampling.unipc)
+    display_name="UniPC", scheduler_class="UniPCMultistepScheduler",
     # bh1 is A1111's default variant and ComfyUI's uni_pc. With diffusers' default zero final sigma,
     # bh1's last step divides by an infinite log-SNR and every image comes out NaN (diffusers 0.42).
     scheduler_kwargs={"solver_type": "bh1", "final_sigmas_type": "sigma_min"},

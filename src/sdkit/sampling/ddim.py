@@ -7,6 +7,7 @@ as unit noise (DDIM's x_T), not noise × σ.
 A1111-exact: the timestep list (`sigmas.ddim_timesteps`), one evaluation per entry except the first,
 each step from ᾱ of its entry to ᾱ of the entry before it, so the last step ends at ᾱ of t = 1, not at
 a clean image (that is A1111's rule, kept); η = 0 by default, η > 0 draws noise from `noise`.
+`img2img_start`: the init latent noised to ᾱ of one timestep, A1111's start for all its timestep samplers.
 """
 
 from __future__ import annotations
@@ -45,3 +46,9 @@ def sample_ddim(predict_eps: Callable[[Tensor, int], Tensor], x: Tensor, timeste
         if eta:
             x = x + noise_level * noise()
     return x
+
+
+def img2img_start(init_latents: Tensor, noise: Tensor, alphas_cumprod: Tensor, timestep: int) -> Tensor:
+    """x = sqrt(ᾱ_t)·init + sqrt(1 − ᾱ_t)·noise at `timestep` (float32, as A1111's timestep img2img)."""
+    alpha = alphas_cumprod[int(timestep)].to(torch.float32)
+    return init_latents.to(torch.float32) * alpha.sqrt() + noise * (1 - alpha).sqrt()

@@ -8,7 +8,8 @@ steps, seeds and an RNG source ("cpu" or "nv"):
   model's discretization; DPM2, DPM2 a and DPM++ 3M SDE discard the next-to-last sigma (A1111 builds
   n + 1 steps and drops the penultimate, keeping n);
 - ancestral samplers continue each image's generator; SDE samplers get a Brownian tree per image;
-- DDIM is A1111's own (`ddim.sample_ddim`): x starts as unit noise, its own timestep list;
+- DDIM, PLMS and UniPC are A1111's timestep samplers (`timesteps`): x starts as unit noise (img2img:
+  the init latent noised to ᾱ of a timestep), over ᾱ and A1111's DDIM timestep list;
 - img2img (§8): with S steps and strength d, t_enc = int(min(d, 0.999)·S), the last t_enc + 1 steps
   of the S-step sigmas run, from init latent + noise × their first sigma (`exact_steps`: A1111's rule
   when a step count is passed in, as for the hires fix second pass; see `img2img_schedule`).
@@ -16,8 +17,7 @@ What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (
 `ensd` reseeds each image's generator after its initial noise (A1111's eta noise seed delta); only the
 ancestral samplers draw from them afterwards (`uses_ensd`), so only their images change.
 `variation` (`noise.Variation`): A1111's variation seeds and "seed resize from" for the initial noise.
-Not here: DDIM img2img, PLMS, UniPC, LCM, Restart (A1111 names sdkit still runs
-on diffusers' schedulers).
+Not here: what docs/samplers.md lists as still on diffusers' schedulers under A1111 names.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ import torch
 
 from sdkit.sampling import samplers_ode as ode
 from sdkit.sampling import samplers_stochastic as stochastic
-from sdkit.sampling.ddim import sample_ddim
 from sdkit.sampling.noise import BrownianTreeNoise, ImageGenerators, Variation
-from sdkit.sampling.sigmas import SigmaTable, ddim_timesteps, discretization_sigmas, schedule_sigmas
+from sdkit.sampling.sigmas import SigmaTable, discretization_sigmas, schedule_sigmas
 from sdkit.sampling.steps import StepCallback
+from sdkit.sampling.timesteps import TIMESTEP_SAMPLERS, img2img_timesteps, txt2img_timesteps
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,6 @@ SAMPLERS: dict[str, A1111Sampler] = {sampler.id: sampler for sampler in (
     A1111Sampler("dpmpp_3m_sde", stochastic.sample_dpmpp_3m_sde, noise="brownian",
                  default_schedule="exponential", discard_next_to_last_sigma=True),
 )}
-TIMESTEP_SAMPLERS = ("ddim",)
 SAMPLER_IDS = (*SAMPLERS, *TIMESTEP_SAMPLERS)
 
 
@@ -131,14 +130,14 @@ def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps:
                     variation: Variation | None = None) -> torch.Tensor:
     """The sampled latents (B, C, H/8, W/8) of a txt2img batch; `latent_shape` is one image's (C, H/8, W/8).
 
-    For "ddim" the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does). `noise_device`:
+    For the timestep samplers the denoiser must have `predict_eps(x, timestep)` (`UNetDenoiser` does). `noise_device`:
     where `rng="device"` draws.
     """
     generators = ImageGenerators(seeds, latent_shape, rng, noise_device, ensd, variation)
     noise = generators.first()
-    if sampler_id == "ddim":
-        return sample_ddim(denoiser.predict_eps, noise, ddim_timesteps(steps, len(table.sigmas)),
-                           table.alphas_cumprod, callback=callback)
+    if sampler_id in TIMESTEP_SAMPLERS:
+        return txt2img_timesteps(sampler_id, denoiser.predict_eps, noise, steps, table.alphas_cumprod,
+                                 callback=callback)
     sigmas = sampler_sigmas(sampler_id, schedule, table, steps)
     return run_sampler(sampler_id, denoiser, noise * sigmas[0], sigmas, generators, callback=callback)
 
@@ -162,11 +161,12 @@ def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, 
                     callback: StepCallback | None = None, noise_device: Any = "cpu", ensd: int = 0,
                     variation: Variation | None = None) -> torch.Tensor:
     """img2img from `init_latents` (B, C, H/8, W/8, already × the VAE's scaling factor)."""
-    if sampler_id in TIMESTEP_SAMPLERS:
-        raise ValueError(f"A1111's {sampler_id} img2img is not implemented in sdkit.sampling")
     generators = ImageGenerators(seeds, init_latents.shape[1:], rng, noise_device, ensd, variation)
     noise = generators.first()
     total, encoded = img2img_schedule(steps, strength, exact_steps)
+    if sampler_id in TIMESTEP_SAMPLERS:
+        return img2img_timesteps(sampler_id, denoiser.predict_eps, init_latents, noise, total, encoded,
+                                 table.alphas_cumprod, callback=callback)
     sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]
     start = init_latents.to(torch.float32) + noise * sigmas[0]
     return run_sampler(sampler_id, denoiser, start, sigmas, generators, callback=callback)

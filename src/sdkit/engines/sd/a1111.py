@@ -14,7 +14,9 @@ and text encoders act here too. Per task (shared/reference/a1111-prompts.md §8,
 - the prompt per model call (A1111 counts calls: 2 × steps for second-order samplers), CFG by
   `sampling.denoiser.UNetDenoiser`; progress after each step, and a stop request ends the batch;
 - decode with A1111's uint8 truncation (`decode_truncated`).
-Not here: A1111's DDIM for img2img/inpaint (diffusers' DDIM runs those, logged), ENSD, variation seeds.
+A1111's timestep samplers (DDIM, PLMS, UniPC) run for every task too: img2img starts from the init
+latent noised to ᾱ of A1111's timestep, and inpaint's mask acts on the model's input (x blended with
+the init latent before each call, A1111's `mask_before_denoising` for them), then the final blend.
 """
 
 from __future__ import annotations
@@ -31,18 +33,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TIMESTEP_SAMPLERS = ("ddim",)  # sampling.run.TIMESTEP_SAMPLERS, without importing torch to decide
+TIMESTEP_SAMPLERS = ("ddim", "plms", "uni_pc")  # sampling.timesteps.TIMESTEP_SAMPLERS, without torch
 
 
 def runs_a1111(resolved: ResolvedSampler, task: Task, second_pass: bool = False) -> bool:
-    """Whether this draw goes through sdkit.sampling (else diffusers' scheduler for the same name)."""
-    if not resolved.a1111_sampling:
-        return False
-    if resolved.id in TIMESTEP_SAMPLERS and (task is not Task.TXT2IMG or second_pass):
-        log.info("A1111's %s img2img is not implemented in sdkit; diffusers' DDIM scheduler runs this pass",
-                 resolved.id)
-        return False
-    return True
+    """Whether this draw goes through sdkit.sampling (else diffusers' scheduler for the same name).
+
+    Every task and pass does when the name is A1111's and sdkit.sampling has the sampler.
+    """
+    return resolved.a1111_sampling
 
 
 def prompt_steps(resolved: ResolvedSampler, steps: int) -> int:
@@ -108,6 +107,10 @@ class MaskedDenoiser:
 
     def __call__(self, x: Any, sigma: Any) -> Any:
         return self.init_latents * (1 - self.mask) + self.inner(x, sigma) * self.mask
+
+    def predict_eps(self, x: Any, timestep: float) -> Any:
+        """A1111's timestep samplers blend before the model instead: its input x is the init latent outside."""
+        return self.inner.predict_eps(self.init_latents * (1 - self.mask) + x * self.mask, timestep)
 
 
 def _progress(events: StepEvents, before: int, after: int) -> Callable[[int, int], bool]:
