@@ -9,7 +9,8 @@ list (`sigmas.ddim_timesteps`: k·(N // n) + 1, so len ≥ n):
   x = sqrt(ᾱ)·init + sqrt(1 − ᾱ)·noise at entry t_enc of the list, and the sampler gets the first
   t_enc entries. DDIM and PLMS then start at entry t_enc − 1 (one below the noise level, as A1111 does);
   UniPC runs t_enc steps from continuous time (entry t_enc − 1 + 1)/1000 (A1111's own comment calls it
-  "likely off by a bit"; kept). So t_enc ≤ 1 runs no model call: the noised init comes back.
+  "likely off by a bit"; kept). So with t_enc ≤ 1 DDIM and PLMS make no model call and the noised init
+  comes back; UniPC does so at t_enc = 0 (A1111 fails there, and below t_enc = 3; sdkit lowers the order).
 Inpaint's mask for these samplers acts on the model's input (A1111's `mask_before_denoising`): the
 engine's denoiser blends x with the clean init latent before each call (`engines/sd/a1111.py`).
 """
