@@ -66,6 +66,14 @@ def test_the_mirrors_agree():
     assert set(timesteps.TIMESTEP_SAMPLERS) <= set(run.SAMPLER_IDS)
 
 
+@pytest.mark.parametrize("sampler_id,calls", [("ddim", 19), ("plms", 20), ("uni_pc", 20)])
+def test_prompt_schedule_spans_the_steps_as_a1111s_does(sampler_id, calls):
+    """A1111 builds their prompt schedule over `steps` (none is second order); the model calls fit in it."""
+    model = ToyEps()
+    timesteps.txt2img_timesteps(sampler_id, model, start_points(), 20, ALPHAS)
+    assert len(model.calls) == calls and run.prompt_schedule_steps(sampler_id, 20) == 20
+
+
 @pytest.mark.parametrize("steps,length,top", [(10, 10, 901), (30, 31, 991), (7, 8, 995), (20, 20, 951)])
 def test_ddim_and_plms_call_the_model_at_a1111s_timesteps(steps, length, top):
     stride = 1000 // steps
