@@ -111,7 +111,8 @@ UNI_PC = SamplerSpec(
     # bh1's last step divides by an infinite log-SNR and every image comes out NaN (diffusers 0.42).
     scheduler_kwargs={"solver_type": "bh1", "final_sigmas_type": "sigma_min"},
     aliases=("unipc",), schedule_types=FULL,
-    notes="ends at sigma_min instead of zero: bh1 with a zero final sigma gives NaN in diffusers",
+    notes="as 'UniPC': A1111's own UniPC; as uni_pc/unipc: diffusers', ending at sigma_min (bh1 with a "
+          "zero final sigma gives NaN there)",
 )
 UNI_PC_BH2 = SamplerSpec(
     id="uni_pc_bh2", display_name="UniPC bh2", scheduler_class="UniPCMultistepScheduler",
@@ -122,8 +123,9 @@ DEIS = SamplerSpec(
     id="deis", display_name="DEIS", scheduler_class="DEISMultistepScheduler",
     aliases=("DEISMultistepScheduler",), schedule_types=FULL,
 )
+# "LCM" and k_lcm (A1111's names) run A1111's LCM in sdkit.sampling; lcm and LCMScheduler stay diffusers'.
 LCM = SamplerSpec(
-    id="lcm", display_name="LCM", scheduler_class="LCMScheduler",
+    id="lcm", a1111_faithful=True, display_name="LCM", scheduler_class="LCMScheduler",
     aliases=("k_lcm", "LCMScheduler"), schedule_types=SPACING_ONLY, stochastic=True,
 )
 DDPM = SamplerSpec(
@@ -149,7 +151,8 @@ DPMPP_3M_SDE = _unsupported("dpmpp_3m_sde", "DPM++ 3M SDE", "dpmpp_2m_sde", "k_d
                             "dpmpp_3m_sde_gpu", default_schedule="exponential", a1111_faithful=True)
 DPM_FAST = _unsupported("dpm_fast", "DPM fast", "dpmpp_2m", "k_dpm_fast")
 DPM_ADAPTIVE = _unsupported("dpm_adaptive", "DPM adaptive", "dpmpp_2m", "k_dpm_ad")
-RESTART = _unsupported("restart", "Restart", "heun", default_schedule="karras")
+# No diffusers scheduler computes Restart: "Restart" (A1111's label) runs A1111's own in sdkit.sampling.
+RESTART = _unsupported("restart", "Restart", "heun", default_schedule="karras", a1111_faithful=True)
 DDIM_CFGPP = _unsupported("ddim_cfgpp", "DDIM CFG++", "ddim", "ddim_cfg_pp")
 EULER_CFG_PP = _unsupported("euler_cfg_pp", "Euler CFG++", "euler")
 EULER_ANCESTRAL_CFG_PP = _unsupported("euler_ancestral_cfg_pp", "Euler a CFG++", "euler_ancestral")
