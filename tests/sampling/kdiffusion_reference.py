@@ -19,6 +19,7 @@ What else lives here is what A1111 puts around those functions, written from its
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 import types
@@ -46,6 +47,19 @@ def load_k_diffusion() -> tuple[Any, Any]:
     except ImportError as error:  # torchdiffeq or torchsde missing
         pytest.fail(f"k-diffusion's sampling module cannot be imported ({error}): {INSTALL_LINE}")
     return k_diffusion.sampling, k_diffusion.external
+
+
+@functools.cache
+def demo_pipeline() -> Any:
+    """The bundled demo model as a plain diffusers pipeline, loaded once per test session."""
+    from diffusers import StableDiffusionPipeline
+
+    from sdkit.demo import DEMO_MODEL_DIR
+
+    pipeline = StableDiffusionPipeline.from_pretrained(DEMO_MODEL_DIR, local_files_only=True, safety_checker=None,
+                                                       requires_safety_checker=False)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline
 
 
 class AlphasModel:
@@ -113,3 +127,39 @@ def decode_a1111(vae: Any, latents: torch.Tensor) -> list[Any]:
         decoded = vae.decode(latents / vae.config.scaling_factor, return_dict=False)[0].float()
     pixels = torch.clamp((decoded + 1.0) / 2.0, min=0.0, max=1.0)
     return [(255.0 * np.moveaxis(image.cpu().numpy(), 0, 2)).astype(np.uint8) for image in pixels]
+
+
+def a1111_lcm_wrapper(kd_sampling: Any, kd_external: Any, model: Any) -> Any:
+    """A1111's LCMCompVisDenoiser, restated over k-diffusion's DiscreteEpsDDPMDenoiser (whose quantized
+    σ → index is A1111's nearest-σ snap): the model's ᾱ at timesteps 19, 39, …, 999; t = index·20 + 19;
+    the UNet's output taken as ε; then c_out·denoised + c_skip·x at 10·t with σ_data = 0.5."""
+    skip, original = 20, 50
+
+    class LCMWrapper(kd_external.DiscreteEpsDDPMDenoiser):
+        def __init__(self) -> None:
+            picked = torch.zeros(original, dtype=torch.float32)
+            for offset in range(original):  # filled from the top, as A1111 fills it
+                picked[original - 1 - offset] = model.alphas_cumprod[1000 - 1 - offset * skip]
+            super().__init__(model, picked, quantize=True)
+
+        def get_sigmas(self, n: int) -> torch.Tensor:
+            start, end = self.sigma_to_t(self.sigma_max), self.sigma_to_t(self.sigma_min)
+            return kd_sampling.append_zero(self.t_to_sigma(torch.linspace(start, end, n)))
+
+        def sigma_to_t(self, sigma: torch.Tensor, quantize: Any = None) -> torch.Tensor:
+            return super().sigma_to_t(sigma, quantize=True) * skip + (skip - 1)
+
+        def t_to_sigma(self, t: torch.Tensor) -> torch.Tensor:
+            return super().t_to_sigma(((t - (skip - 1)) / skip).float().clamp(min=0, max=len(self.sigmas) - 1))
+
+        def get_eps(self, x: torch.Tensor, t: torch.Tensor, cond: Any = None) -> torch.Tensor:
+            return self.inner_model.apply_model(x, t, cond)
+
+        def forward(self, x: torch.Tensor, sigma: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            denoised = super().forward(x, sigma, **kwargs)
+            scaled = self.sigma_to_t(sigma).reshape(-1, *[1] * (x.ndim - 1)) * 10.0
+            c_skip = 0.5**2 / (scaled**2 + 0.5**2)
+            c_out = scaled / (scaled**2 + 0.5**2) ** 0.5
+            return c_out * denoised + c_skip * x
+
+    return LCMWrapper()

@@ -10,6 +10,9 @@
 - `conditioning(call_index)` may change per model call: A1111's CFGDenoiser counts model evaluations
   (0-based), not sampler steps, so a prompt schedule for a second-order sampler spans 2 × steps calls.
 `predict_eps(x, timestep)` is the same for A1111's DDIM, on ε (v turned into ε), with CFG on ε.
+`with_schedule(table, prediction_type, output_scaling)`: the same UNet and prompts under another
+denoiser wrapper, as A1111's LCM has one (its own σ ↔ t, ε always, a consistency scaling of each
+output before CFG: `samplers_extra.lcm_denoiser`).
 
 `decode_truncated(vae, latents)`: clamp((VAE(latents/scaling_factor) + 1)/2, 0, 1), then uint8 by
 truncation as A1111 does (diffusers rounds).
@@ -18,6 +21,7 @@ Not here: A1111's "skip early cond", s_min_uncond and negative-prompt padding op
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +65,18 @@ class UNetDenoiser:
         self._placement: tuple[Any, torch.dtype] | None = None
         # The last (cond, uncond) pair and their joined batch, so a constant prompt is concatenated once.
         self._joined: tuple[ConditioningPair, Conditioning] | None = None
+        # (σ, denoised, x) -> denoised, applied to each model output before CFG (A1111's LCM wrapper).
+        self.output_scaling: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def with_schedule(self, table: Any, *, prediction_type: str | None = None,
+                      output_scaling: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                      ) -> UNetDenoiser:
+        """A copy on another σ table (anything with `sigma_to_t`), prediction type and output scaling."""
+        variant = copy.copy(self)
+        variant.table = table
+        variant.prediction_type = prediction_type or self.prediction_type
+        variant.output_scaling = output_scaling
+        return variant
 
     def _unet_placement(self) -> tuple[Any, torch.dtype]:
         if self._placement is None:
@@ -114,8 +130,12 @@ class UNetDenoiser:
 
         def denoised_from(x_unscaled: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
             if self.prediction_type == "v_prediction":
-                return x_unscaled * (1 / (sigma**2 + 1)) + output * (-sigma / (sigma**2 + 1) ** 0.5)
-            return x_unscaled + output * -sigma
+                denoised = x_unscaled * (1 / (sigma**2 + 1)) + output * (-sigma / (sigma**2 + 1) ** 0.5)
+            else:
+                denoised = x_unscaled + output * -sigma
+            if self.output_scaling is not None:
+                return self.output_scaling(sigma, denoised, x_unscaled)
+            return denoised
 
         scaled = x * c_in
         return self._guided_outputs(scaled, timesteps, lambda _sample, output: denoised_from(x, output))

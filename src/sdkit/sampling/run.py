@@ -8,6 +8,8 @@ steps, seeds and an RNG source ("cpu" or "nv"):
   model's discretization; DPM2, DPM2 a and DPM++ 3M SDE discard the next-to-last sigma (A1111 builds
   n + 1 steps and drops the penultimate, keeping n);
 - ancestral samplers continue each image's generator; SDE samplers get a Brownian tree per image;
+- LCM and Restart are A1111's own (`samplers_extra`): LCM on its own σ table and UNet wrapper
+  (`sampler_denoiser` makes it from a `UNetDenoiser`), both with noise from the per-image generators;
 - DDIM, PLMS and UniPC are A1111's timestep samplers (`timesteps`): x starts as unit noise (img2img:
   the init latent noised to ᾱ of a timestep), over ᾱ and A1111's DDIM timestep list;
 - img2img (§8): with S steps and strength d, t_enc = int(min(d, 0.999)·S), the last t_enc + 1 steps
@@ -29,10 +31,11 @@ from typing import Any
 
 import torch
 
+from sdkit.sampling import samplers_extra as extra
 from sdkit.sampling import samplers_ode as ode
 from sdkit.sampling import samplers_stochastic as stochastic
 from sdkit.sampling.noise import BrownianTreeNoise, ImageGenerators, Variation
-from sdkit.sampling.sigmas import SigmaTable, discretization_sigmas, schedule_sigmas
+from sdkit.sampling.sigmas import SigmaTable, schedule_sigmas
 from sdkit.sampling.steps import StepCallback
 from sdkit.sampling.timesteps import TIMESTEP_SAMPLERS, img2img_timesteps, txt2img_timesteps
 
@@ -48,6 +51,9 @@ class A1111Sampler:
     discard_next_to_last_sigma: bool = False
     second_order: bool = False  # two model calls per step: A1111's prompt schedule spans 2 × steps
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # A sampler with a denoiser wrapper of its own (A1111's LCM): its σ table, and its denoiser from the model's.
+    sigma_table: Callable[[SigmaTable], SigmaTable] | None = None
+    denoiser: Callable[[Any, SigmaTable], Any] | None = None
 
 
 SAMPLERS: dict[str, A1111Sampler] = {sampler.id: sampler for sampler in (
@@ -70,6 +76,9 @@ SAMPLERS: dict[str, A1111Sampler] = {sampler.id: sampler for sampler in (
                  default_schedule="exponential", options=MappingProxyType({"solver_type": "heun"})),
     A1111Sampler("dpmpp_3m_sde", stochastic.sample_dpmpp_3m_sde, noise="brownian",
                  default_schedule="exponential", discard_next_to_last_sigma=True),
+    A1111Sampler("lcm", extra.sample_lcm, noise="generator", sigma_table=extra.LCMTable.from_table,
+                 denoiser=extra.lcm_denoiser),
+    A1111Sampler("restart", extra.sample_restart, noise="generator", default_schedule="karras", second_order=True),
 )}
 SAMPLER_IDS = (*SAMPLERS, *TIMESTEP_SAMPLERS)
 
@@ -98,8 +107,9 @@ def sampler_sigmas(sampler_id: str, schedule_id: str, table: SigmaTable, steps: 
     sampler = _sampler(sampler_id)
     schedule_id = resolve_schedule(sampler_id, schedule_id)
     count = steps + 1 if sampler.discard_next_to_last_sigma else steps
-    sigmas = discretization_sigmas(table, count) if schedule_id == "uniform" else schedule_sigmas(
-        schedule_id, table, count)
+    if sampler.sigma_table is not None:
+        table = sampler.sigma_table(table)
+    sigmas = schedule_sigmas(schedule_id, table, count)
     if sampler.discard_next_to_last_sigma:
         sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
     return sigmas
@@ -110,6 +120,14 @@ def prompt_schedule_steps(sampler_id: str, steps: int) -> int:
     if sampler_id in TIMESTEP_SAMPLERS:
         return steps
     return steps * 2 if _sampler(sampler_id).second_order else steps
+
+
+def sampler_denoiser(sampler_id: str, denoiser: Any, table: SigmaTable) -> Any:
+    """The denoiser `sampler_id` runs on: A1111's LCM wrapper for LCM, else `denoiser` itself (idempotent)."""
+    sampler = SAMPLERS.get(sampler_id)
+    if sampler is None or sampler.denoiser is None:
+        return denoiser
+    return sampler.denoiser(denoiser, table)
 
 
 def run_sampler(sampler_id: str, denoise: Callable[..., Any], x: torch.Tensor, sigmas: torch.Tensor,
@@ -139,7 +157,8 @@ def txt2img_latents(denoiser: Any, sampler_id: str, *, table: SigmaTable, steps:
         return txt2img_timesteps(sampler_id, denoiser.predict_eps, noise, steps, table.alphas_cumprod,
                                  callback=callback)
     sigmas = sampler_sigmas(sampler_id, schedule, table, steps)
-    return run_sampler(sampler_id, denoiser, noise * sigmas[0], sigmas, generators, callback=callback)
+    return run_sampler(sampler_id, sampler_denoiser(sampler_id, denoiser, table), noise * sigmas[0], sigmas,
+                       generators, callback=callback)
 
 
 def img2img_schedule(steps: int, strength: float, exact_steps: bool = False) -> tuple[int, int]:
@@ -169,4 +188,5 @@ def img2img_latents(denoiser: Any, sampler_id: str, init_latents: torch.Tensor, 
                                  table.alphas_cumprod, callback=callback)
     sigmas = sampler_sigmas(sampler_id, schedule, table, total)[total - encoded - 1:]
     start = init_latents.to(torch.float32) + noise * sigmas[0]
-    return run_sampler(sampler_id, denoiser, start, sigmas, generators, callback=callback)
+    return run_sampler(sampler_id, sampler_denoiser(sampler_id, denoiser, table), start, sigmas, generators,
+                       callback=callback)

@@ -79,6 +79,14 @@ class SigmaTable:
         low_index, high_index, weight = t.floor().long(), t.ceil().long(), t.frac()
         return ((1 - weight) * self.log_sigmas[low_index] + weight * self.log_sigmas[high_index]).exp()
 
+    def uniform_sigmas(self, n: int) -> torch.Tensor:
+        """A1111 "Uniform": the model wrapper's own n-step discretization (`discretization_sigmas`).
+
+        A method, so a sampler with a table of its own (A1111's LCM: `samplers_extra.LCMTable`) brings
+        its own discretization, as A1111's LCM denoiser has its own `get_sigmas`.
+        """
+        return discretization_sigmas(self, n)
+
 
 def _append_zero(sigmas: torch.Tensor) -> torch.Tensor:
     return torch.cat([sigmas, sigmas.new_zeros([1])])
@@ -156,7 +164,7 @@ def schedule_sigmas(schedule_id: str, table: SigmaTable, n: int) -> torch.Tensor
     """The n-step sigmas of schedule `schedule_id` (sdkit's ids; "automatic" must be resolved first)."""
     low, high = table.sigma_min, table.sigma_max
     by_id = {
-        "uniform": lambda: discretization_sigmas(table, n),
+        "uniform": lambda: table.uniform_sigmas(n),
         "karras": lambda: karras_sigmas(n, low, high),
         "exponential": lambda: exponential_sigmas(n, low, high),
         "polyexponential": lambda: polyexponential_sigmas(n, low, high),

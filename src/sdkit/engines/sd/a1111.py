@@ -157,11 +157,12 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
     import torch
 
     from sdkit.sampling.denoiser import UNetDenoiser
-    from sdkit.sampling.run import img2img_latents, txt2img_latents
+    from sdkit.sampling.run import img2img_latents, sampler_denoiser, txt2img_latents
 
     table = sigma_table(loaded)
     prediction = loaded.scheduler_config.get("prediction_type") or "epsilon"
     denoiser = UNetDenoiser(pipeline.unet, table, conditions, cfg_scale=cfg_scale, prediction_type=prediction)
+    denoiser = sampler_denoiser(resolved.id, denoiser, table)  # LCM's own wrapper, before any inpaint mask
     callback = _progress(events, before, after)
     width, height = size
     factor = pipeline.vae_scale_factor
