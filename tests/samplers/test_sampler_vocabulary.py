@@ -28,7 +28,11 @@ from sdkit.samplers.builtin import A1111_SCHEDULES, BUILTIN_SAMPLERS
     ("PLMS", None, "a1111", True),  # A1111's timestep samplers, as A1111 computes them
     ("UniPC", None, "a1111", True),
     ("uni_pc", None, "comfyui", False),  # ComfyUI's spelling: diffusers' UniPCMultistepScheduler
-    ("LCM", None, "a1111", False),
+    ("LCM", None, "a1111", True),  # A1111's LCM (sdkit.sampling.samplers_extra)
+    ("k_lcm", None, "a1111", True),
+    ("lcm", None, "comfyui", False),  # ComfyUI's spelling and the class name: diffusers' LCMScheduler
+    ("LCMScheduler", None, "diffusers", False),
+    ("Restart", None, "a1111", True),  # no diffusers scheduler: A1111's own only
 ])
 def test_vocabulary_decides_the_computation(name, schedule, vocabulary, a1111):
     resolved = resolve_sampler(name, schedule)

@@ -227,13 +227,21 @@ def test_unknown_schedule_suggests_close_names():
 
 
 def test_unsupported_samplers_name_the_nearest():
-    # (DPM++ 2S a and DPM++ 3M SDE run under their A1111 names now: test_sampler_vocabulary.py)
-    cases = {"DPM adaptive": "dpmpp_2m", "DPM fast": "dpmpp_2m", "Restart": "heun", "DDIM CFG++": "ddim"}
+    # (DPM++ 2S a, DPM++ 3M SDE and Restart run under their A1111 names now: test_sampler_vocabulary.py)
+    cases = {"DPM adaptive": "dpmpp_2m", "DPM fast": "dpmpp_2m", "DDIM CFG++": "ddim"}
     for name, nearest in cases.items():
         with pytest.raises(UserInputError) as caught:
             resolve_sampler(name)
         assert "no diffusers equivalent" in caught.value.message
         assert f"({nearest})" in caught.value.hint
+
+
+def test_a1111_only_samplers_under_another_spelling_say_which_name_runs_them():
+    for name, label in (("restart", "Restart"), ("dpmpp_3m_sde", "DPM++ 3M SDE")):
+        with pytest.raises(UserInputError) as caught:
+            resolve_sampler(name)
+        assert "only as A1111 computes it" in caught.value.message
+        assert f"--sampler {label!r}" in caught.value.hint
 
 
 def test_schedule_a_sampler_cannot_take_fails_with_the_list():
