@@ -17,7 +17,7 @@ steps, seeds and an RNG source ("cpu" or "nv"):
   when a step count is passed in, as for the hires fix second pass; see `img2img_schedule`).
 What is A1111-exact and what is not: docs/samplers.md "A1111-faithful sampling (sdkit.sampling)".
 `ensd` reseeds each image's generator after its initial noise (A1111's eta noise seed delta); only the
-ancestral samplers draw from them afterwards (`uses_ensd`), so only their images change.
+ancestral samplers, LCM and Restart draw from them afterwards (`uses_ensd`), so only their images change.
 `variation` (`noise.Variation`): A1111's variation seeds and "seed resize from" for the initial noise.
 Not here: what docs/samplers.md lists as still on diffusers' schedulers under A1111 names.
 """
@@ -84,7 +84,8 @@ SAMPLER_IDS = (*SAMPLERS, *TIMESTEP_SAMPLERS)
 
 
 def uses_ensd(sampler_id: str) -> bool:
-    """Whether ENSD changes what `sampler_id` draws (A1111 records ENSD for these only)."""
+    """Whether ENSD changes what `sampler_id` draws (A1111 records it for the ancestral ones; LCM and
+    Restart draw from the same generators, so it changes them too, unrecorded by A1111)."""
     return sampler_id in SAMPLERS and SAMPLERS[sampler_id].noise == "generator"
 
 
