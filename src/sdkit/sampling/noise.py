@@ -1,8 +1,9 @@
 """Noise sources as A1111 uses them (reference §11, shared/reference/samplers.md "Seeds").
 
 `ImageGenerators`: one generator per image — `"cpu"`: torch.Generator("cpu") seeded with the image's
-seed; `"nv"`: `nv_rng.NVGenerator`; `"device"`: a torch generator on `device` (on an NVIDIA GPU that
-is A1111's default "GPU" source), its draws moved to the CPU. `first()` is the initial noise
+seed; `"nv"`: `nv_rng.NVGenerator` (A1111's own NV port's arithmetic, bit for bit); `"device"`: a
+torch generator on `device` (on an NVIDIA GPU that is A1111's default "GPU" source), its draws moved to
+the CPU. `first()` is the initial noise
 randn(C, H/8, W/8) of each image, stacked; calling the object draws the next per-step noise from the
 same generators (what A1111's ancestral samplers get), so image i never depends on the other images
 of its batch.

@@ -4,11 +4,16 @@ Philox4x32-10 counter-based random numbers followed by Box–Muller, vectorised 
 the call made at `offset` gets counter (offset, 0, j, 0) and key (seed low 32 bits, seed high 32 bits);
 each `randn` call advances the offset by one, so consecutive calls continue like a torch generator.
 
-Exact: the Philox words and layout; the normals equal the reference's test vector to its printed
-8 digits (tests/sampling/test_sampling_nv_rng.py). Box–Muller is evaluated in float64 from the full
-words and rounded once (`box_muller`); A1111's own numpy port rounds its constants to float32 and lands
-up to 6 float32 ulps away from the vector (`box_muller_a1111_port`, selectable). Not checked here:
-equality with torch's CUDA randn itself (needs an NVIDIA GPU; none was available).
+Two arithmetics for Box–Muller (the Philox words are the same in both):
+- "a1111-port" (the default, what `--rng nv` uses): the float rounding of A1111's own numpy port
+  (modules/rng_philox.py). Checked by running A1111 v1.10's rng_philox.Generator and rng.ImageRNG in a
+  scratch harness: equal bit for bit on 525,465 normals (9 seeds up to 2⁶⁴, shapes up to 4×96×64,
+  several calls per generator) and on ImageRNG's initial and per-step noise with ENSD, variation seeds
+  and seed resize. So an A1111 PNG with `RNG: NV` gets its own noise. It lands up to 6 float32 ulps
+  (2.6e-7) away from the reference's CUDA test vector.
+- "exact": Box–Muller in float64 from the full words, rounded once: equal to the CUDA test vector to its
+  printed 8 digits, but up to 8.3e-7 away from what A1111's NV setting computes.
+Not checked here: equality with torch's CUDA randn itself (needs an NVIDIA GPU; none was available).
 Light: numpy only; `randn_tensor` imports torch when called.
 """
 
@@ -55,7 +60,7 @@ def box_muller(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
     u = w0·2⁻³² + 2⁻³³ and v = w1·2⁻³² + 2⁻³³ lie in (0, 1). Computed in float64 from all 32 bits of
     each word: the reference's test vector is this exact value to its printed 8 digits, while doing the
     same steps in float32 (words rounded to 24 bits first) misses it by up to 13 float32 ulps where
-    sin(2πv) is small (measured; tests/sampling/test_nv_rng.py holds the vector).
+    sin(2πv) is small (measured; tests/sampling/test_sampling_nv_rng.py holds the vector).
     """
     radius_uniform = word_0.astype(np.float64) * 2.0**-32 + 2.0**-33
     angle = (word_1.astype(np.float64) * 2.0**-32 + 2.0**-33) * (2.0 * np.pi)
@@ -63,7 +68,8 @@ def box_muller(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
 
 
 # A1111's numpy port scales by float32-rounded constants (2.3283064e-10 and its product with 6.2831855)
-# in float64 arithmetic; its results differ from `box_muller` by up to 6 float32 ulps on the vector.
+# in float64 arithmetic (numpy promotes uint32 × float32 arrays to float64); its results differ from
+# `box_muller` by up to 6 float32 ulps on the vector.
 _PORT_INV = float(np.float32(2.3283064e-10))
 _PORT_INV_2PI = float(np.float32(2.3283064e-10 * 6.2831855))
 
@@ -78,14 +84,17 @@ def box_muller_a1111_port(word_0: np.ndarray, word_1: np.ndarray) -> np.ndarray:
 ARITHMETICS = {"exact": box_muller, "a1111-port": box_muller_a1111_port}
 
 
+DEFAULT_ARITHMETIC = "a1111-port"  # what A1111's "NV" setting computes, bit for bit (module docstring)
+
+
 class NVGenerator:
     """A seeded NV source: `randn(shape)` gives float32 normals and moves on to the next offset.
 
-    `arithmetic`: "exact" (matches the reference's CUDA test vector) or "a1111-port" (A1111's numpy
-    port's float rounding, a few ulps away from it).
+    `arithmetic`: "a1111-port" (default: A1111's NV setting bit for bit) or "exact" (the CUDA test
+    vector to its printed digits, a few ulps away from A1111's port).
     """
 
-    def __init__(self, seed: int, offset: int = 0, arithmetic: str = "exact") -> None:
+    def __init__(self, seed: int, offset: int = 0, arithmetic: str = DEFAULT_ARITHMETIC) -> None:
         if arithmetic not in ARITHMETICS:
             raise ValueError(f"arithmetic must be one of {', '.join(ARITHMETICS)}, not {arithmetic!r}")
         self._box_muller = ARITHMETICS[arithmetic]
