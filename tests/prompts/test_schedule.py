@@ -23,6 +23,13 @@ CASES = [
     ("a | b", 4, [(4, "a | b")]),  # a top-level | does not parse: plain text, as in A1111
     ("ratio 16:9", 5, [(5, "ratio 16:9")]),
     ("[a:b]", 5, [(5, "[a:b]")]),
+    # Observed by running A1111 v1.10's own get_learned_conditioning_prompt_schedules (prompt_parser.py,
+    # commit 28bd8e14, lark grammar) in a scratch harness, 10 steps; sdkit once read these as plain text.
+    ("[a:b:-1]", 10, [(10, "b")]),  # a signed `when` (lark's SIGNED_NUMBER): never before
+    ("[a:b:+3]", 10, [(3, "a"), (10, "b")]),
+    ("[a:b: -2 ]", 10, [(10, "b")]),
+    ("[[a:b:2]", 10, [(2, "[a"), (10, "[b")]),  # one stray `[`, then a schedule
+    ("(([a:b:2]", 10, [(2, "((a"), (10, "((b")]),
 ]
 
 
@@ -43,3 +50,8 @@ def test_deep_nesting_is_plain_text_not_a_crash():
 
 def test_a_when_too_large_for_a_float_is_after_the_last_step():
     assert schedule("[a:b:1e400] fox", 10) == [(10, "a fox")]
+
+
+def test_a_signed_when_in_the_hires_pass_counts_from_the_first_pass_end():
+    # A1111 v1.10 (harness, base 20 steps + hires 10): `[a:b:+3]` is before step 3 − 20: never `a`.
+    assert schedule("[a:b:+3]", 10, 20) == [(10, "b")]

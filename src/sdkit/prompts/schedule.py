@@ -2,7 +2,8 @@
 
 - `[from:to:when]` is `from` until step `when`, then `to`; `[to:when]` adds `to` after `when`;
   `[from::when]` drops `from` after `when`. A `when` with a decimal point is a fraction of the steps
-  (`int(fraction × steps)`), without one a step number. Steps are 1-based, and "until" includes it.
+  (`int(fraction × steps)`), without one a step number; it may be signed (`-1`: never `from`). Steps
+  are 1-based, and "until" includes it.
 - `[a|b|c]` alternates every step: step 1 `a`, step 2 `b`, ... (empty options allowed).
 - Emphasis brackets pass through unchanged (they are read per scheduled text by `emphasis.py`).
 - A prompt that does not parse as a schedule is used as plain text for every step, as in A1111.
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Union
 
 _PLAIN = re.compile(r"(?:[^\\\[\]():|]|\\.)+", re.DOTALL)
-_NUMBER = re.compile(r"\s*((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\]")
+# lark's SIGNED_NUMBER, as A1111's grammar has it: a sign is allowed (`[a:b:-1]` is `b` at every step).
+_NUMBER = re.compile(r"\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*\]")
 _STRAY = re.compile(r"[\]\[():]+")
 MAX_DEPTH = 100  # bracket nesting deeper than this is read as plain text (and cannot exhaust the stack)
 
@@ -136,11 +138,12 @@ class _Parser:
             nodes.extend(found)
             if at >= len(self.text):
                 break
-            stray = _STRAY.match(self.text, at)
-            if not stray:
+            if not _STRAY.match(self.text, at):
                 raise _NoParse  # a `|` or a lone backslash outside any group
-            nodes.append(stray.group(0))
-            at = stray.end()
+            # One stray character at a time: the next may open a group that parses (`[[a:b:2]` is a
+            # stray `[` and then a schedule, as A1111's grammar reads it).
+            nodes.append(self.text[at])
+            at += 1
         return nodes
 
 
