@@ -57,17 +57,19 @@ def apply_emphasis(z: Any, weights: Any, emphasis: str) -> Any:
 
 
 @contextmanager
-def embedding_vectors_in(text_encoder: Any, chunk: Chunk, vectors: Mapping[str, Any]) -> Iterator[None]:
-    """While encoding `chunk`, its embeddings' vectors stand in for the token embeddings of their slots."""
-    if not chunk.fixes:
+def embedding_vectors_in(text_encoder: Any, batch: Sequence[Chunk], vectors: Mapping[str, Any]) -> Iterator[None]:
+    """While encoding `batch` (one chunk per text), its embeddings' vectors stand in for the token
+    embeddings of their slots."""
+    if not any(chunk.fixes for chunk in batch):
         yield
         return
 
     def replace_slots(module: Any, inputs: Any, output: Any) -> Any:
         output = output.clone()
-        for fix in chunk.fixes:
-            vector = vectors[fix.name]
-            output[0, fix.offset:fix.offset + fix.vectors] = vector.to(device=output.device, dtype=output.dtype)
+        for row, chunk in enumerate(batch):
+            for fix in chunk.fixes:
+                vector = vectors[fix.name]
+                output[row, fix.offset:fix.offset + fix.vectors] = vector.to(device=output.device, dtype=output.dtype)
         return output
 
     handle = text_encoder.get_input_embeddings().register_forward_hook(replace_slots)
@@ -80,19 +82,38 @@ def embedding_vectors_in(text_encoder: Any, chunk: Chunk, vectors: Mapping[str, 
 def encode_chunks(text_encoder: Any, chunks: Sequence[Chunk], *, emphasis: str = DEFAULT_EMPHASIS,
                   hidden_layer: int | None = None, layer_norm: bool = False, device: Any = "cpu",
                   pooled: bool = False, vectors: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
-    """[1, 77·n, C] embeddings of `chunks`, and (with `pooled`) the first chunk's pooled output.
+    """[1, 77·n, C] embeddings of one text's `chunks`, and (with `pooled`) the first chunk's pooled output.
 
     `hidden_layer` None takes the encoder's last hidden state; an index (−2, −3, ...) takes that hidden
     state, through the final layer norm when `layer_norm`. `vectors`: the tensor [N, C] of each
     embedding the chunks' fixes name, for this encoder.
     """
+    return encode_batch(text_encoder, [chunks], emphasis=emphasis, hidden_layer=hidden_layer,
+                        layer_norm=layer_norm, device=device, pooled=pooled, vectors=vectors)
+
+
+def encode_batch(text_encoder: Any, texts: Sequence[Sequence[Chunk]], *, emphasis: str = DEFAULT_EMPHASIS,
+                 hidden_layer: int | None = None, layer_norm: bool = False, device: Any = "cpu",
+                 pooled: bool = False, vectors: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
+    """[B, 77·n, C] embeddings of B texts' chunk lists (all n chunks long), encoded as A1111 does a batch.
+
+    Chunk i of every text goes through the encoder in one batch, and "original" emphasis restores the
+    mean of that whole batch (A1111's FrozenCLIPEmbedderWithCustomWords.forward gets every text of one
+    prompt's schedule at once): for a prompt-editing schedule whose texts weigh differently, each text's
+    rescale depends on the others, as in A1111. One text: the same as one chunk at a time.
+    With `pooled`: the first chunk's pooled outputs, [B, C].
+    """
     import torch
 
+    count = len(texts[0])
+    if any(len(chunks) != count for chunks in texts):
+        raise ValueError("every text of a batch must have the same number of chunks")
     outputs, first_pooled = [], None
     with torch.inference_mode():
-        for index, chunk in enumerate(chunks):
-            tokens = torch.tensor([chunk.tokens], device=device)
-            with embedding_vectors_in(text_encoder, chunk, vectors or {}):
+        for index in range(count):
+            batch = [chunks[index] for chunks in texts]
+            tokens = torch.tensor([chunk.tokens for chunk in batch], device=device)
+            with embedding_vectors_in(text_encoder, batch, vectors or {}):
                 result = text_encoder(tokens, output_hidden_states=hidden_layer is not None)
             if hidden_layer is None:
                 z = result[0]
@@ -100,7 +121,7 @@ def encode_chunks(text_encoder: Any, chunks: Sequence[Chunk], *, emphasis: str =
                 z = result.hidden_states[hidden_layer]
                 if layer_norm:
                     z = final_layer_norm(text_encoder)(z)
-            weights = torch.tensor([chunk.weights], device=z.device, dtype=z.dtype)
+            weights = torch.tensor([chunk.weights for chunk in batch], device=z.device, dtype=z.dtype)
             outputs.append(apply_emphasis(z, weights, emphasis))
             if pooled and index == 0:
                 first_pooled = result[0]

@@ -5,8 +5,12 @@ into the embeddings a diffusers pipeline takes, per step when the prompt is sche
 
 A prompt with nothing A1111-specific in it (no weights, no BREAK, no schedule, one window, no CLIP
 skip on SD 1.x/2.x) is left to the pipeline, which encodes it exactly as plain diffusers does; so
-such images are bit-identical to plain diffusers'. Otherwise sdkit encodes every distinct text of
-the schedule, all padded to one chunk count, and swaps them in at the steps where the text changes.
+such images are bit-identical to plain diffusers'. Otherwise sdkit encodes the prompt's schedule (every
+entry) as one batch and the negative prompt's as another, as A1111 does, and swaps them in at the steps
+where the text changes; the two get one length (the shorter padded with the empty prompt's chunk)
+unless `pad_negative=False` (A1111's default: its sampling runs different lengths as two model calls).
+Checked against A1111 v1.10's own sd_hijack_clip/prompt_parser in a scratch harness: equal bit for bit
+(docs/samplers.md, "Checked against A1111 v1.10's own code").
 `<lora:...>` tags are removed from the text before encoding; the engine applies the LoRAs themselves
 (`loras.py`).
 
@@ -25,9 +29,9 @@ from typing import Any
 from sdkit.networks.embeddings import EmbeddingLibrary, EncoderEmbeddings, encoder_keys, names_used, ti_hashes
 from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_runs, empty_chunk
 from sdkit.prompts.emphasis import has_emphasis
-from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_chunks, runs_for
+from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_batch, runs_for
 from sdkit.prompts.networks import extract_networks
-from sdkit.prompts.schedule import text_per_step
+from sdkit.prompts.schedule import schedule, text_per_step
 from sdkit.prompts.unsupported import unsupported_syntax
 
 log = logging.getLogger(__name__)
@@ -94,6 +98,15 @@ def _chunks_of(text: str, emphasis: str, tokenizer: TokenizerInfo, count: int,
     return chunks + [empty_chunk(tokenizer) for _ in range(count - len(chunks))]
 
 
+def _entry_per_step(text: str, steps: int, first_pass_steps: int | None) -> list[int]:
+    """For steps 1..N, which entry of the text's schedule applies (as `text_per_step` gives the texts)."""
+    entries, step = [], 1
+    for number, (until, _) in enumerate(schedule(text, steps, first_pass_steps)):
+        entries += [number] * max(0, until - step + 1)
+        step = max(step, until + 1)
+    return entries
+
+
 def _chunk_count(texts: list[str], emphasis: str, tokenizer: TokenizerInfo,
                  matcher: EmbeddingMatcher | None = None) -> int:
     return max(len(chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matcher).chunks) for text in texts)
@@ -109,8 +122,13 @@ def _encoder_embeddings(pipeline: Any, dual_encoder: bool, library: EmbeddingLib
 
 def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
               emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None,
-              first_pass_steps: int | None = None) -> Conditioning:
-    """How to condition the pipeline on the prompt (see the module docstring)."""
+              first_pass_steps: int | None = None, pad_negative: bool = True) -> Conditioning:
+    """How to condition the pipeline on the prompt (see the module docstring).
+
+    `pad_negative`: give the prompt and the negative prompt one length (diffusers' pipelines need it);
+    A1111 (its "pad prompt/negative prompt" option off, the default) leaves them as they are and runs
+    them as two model calls, which sdkit.sampling's denoiser does too.
+    """
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
     for tag in negative_tags:  # A1111 applies the prompt's LoRAs only (the engine does, `loras.py`)
@@ -149,38 +167,57 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
         if simple_skip and _is_plain(runs, tokenizer):
             return Conditioning(runs[0][0].text, runs[1][0].text, fields=fields)
 
-    count = _chunk_count(texts, emphasis, tokenizer, matchers[0])
-    if count > 1:
-        log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", count, tokenizer.window)
-    if second is not None:
-        count = max(count, _chunk_count(texts, emphasis, second, matchers[1]))
-
-    def encode(text: str) -> tuple[Any, Any]:
+    def encode(texts: list[str], count: int) -> tuple[Any, Any]:
+        """[B, count × 77, width] for B texts, as one batch per chunk (see `encode_batch`); SDXL: pooled [B, width]."""
+        batch = [_chunks_of(text, emphasis, tokenizer, count, matchers[0]) for text in texts]
+        every_chunk = [chunk for chunks in batch for chunk in chunks]
         if second is None:
             hidden = -clip_skip if clip_skip > 1 else None
-            chunks = _chunks_of(text, emphasis, tokenizer, count, matchers[0])
-            z, _ = encode_chunks(pipeline.text_encoder, chunks, emphasis=emphasis, hidden_layer=hidden,
-                                 layer_norm=hidden is not None, device=device, vectors=views[0].vectors_of(chunks))
+            z, _ = encode_batch(pipeline.text_encoder, batch, emphasis=emphasis, hidden_layer=hidden,
+                                layer_norm=hidden is not None, device=device, vectors=views[0].vectors_of(every_chunk))
             return z, None
         import torch
 
         layer = -(clip_skip + 1)  # A1111's clip skip 1 is SDXL's usual penultimate layer
-        chunks = _chunks_of(text, emphasis, tokenizer, count, matchers[0])
-        first, _ = encode_chunks(pipeline.text_encoder, chunks, emphasis=emphasis, hidden_layer=layer,
-                                 device=device, vectors=views[0].vectors_of(chunks))
-        chunks = _chunks_of(text, emphasis, second, count, matchers[1])
-        other, pooled = encode_chunks(pipeline.text_encoder_2, chunks, emphasis=emphasis, hidden_layer=layer,
-                                      device=device, pooled=True, vectors=views[1].vectors_of(chunks))
-        return torch.cat([first, other], dim=-1), pooled[:1]
+        first, _ = encode_batch(pipeline.text_encoder, batch, emphasis=emphasis, hidden_layer=layer,
+                                device=device, vectors=views[0].vectors_of(every_chunk))
+        batch = [_chunks_of(text, emphasis, second, count, matchers[1]) for text in texts]
+        every_chunk = [chunk for chunks in batch for chunk in chunks]
+        other, pooled = encode_batch(pipeline.text_encoder_2, batch, emphasis=emphasis, hidden_layer=layer,
+                                     device=device, pooled=True, vectors=views[1].vectors_of(every_chunk))
+        return torch.cat([first, other], dim=-1), pooled
 
-    encoded: dict[str, tuple[Any, Any]] = {}
-    embeddings = []
-    for positive, negative in pairs:
-        for text in (positive, negative):
-            if text not in encoded:
-                encoded[text] = encode(text)
-        (z, pooled), (negative_z, negative_pooled) = encoded[positive], encoded[negative]
-        embeddings.append(PromptEmbeddings(z, negative_z, count, pooled, negative_pooled))
-    index = {pair: number for number, pair in enumerate(pairs)}
-    per_step = [index[pair] for pair in zip(positives, negatives, strict=True)]
+    def chunk_count(texts: list[str]) -> int:
+        count = _chunk_count(texts, emphasis, tokenizer, matchers[0])
+        return count if second is None else max(count, _chunk_count(texts, emphasis, second, matchers[1]))
+
+    # A1111 encodes every text of one prompt's schedule (each entry, repeats included) as one batch, padded
+    # to that batch's chunk count, and the negative prompt's schedule as another.
+    positive_entries = [text for _, text in schedule(prompt_text, steps, first_pass_steps)]
+    negative_entries = [text for _, text in schedule(negative_text, steps, first_pass_steps)]
+    counts = chunk_count(positive_entries), chunk_count(negative_entries)
+    if max(counts) > 1:
+        log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", max(counts), tokenizer.window)
+    z, pooled = encode(positive_entries, counts[0])
+    negative_z, negative_pooled = encode(negative_entries, counts[1])
+    if pad_negative and counts[0] != counts[1]:
+        # One length for both (diffusers' pipelines need it): the shorter gets the empty prompt's chunk
+        # appended, as A1111's "pad prompt/negative prompt" option does after encoding.
+        import torch
+
+        empty, _ = encode([""], 1)
+        missing = abs(counts[0] - counts[1])
+        if counts[0] < counts[1]:
+            z = torch.cat([z, empty.repeat(len(positive_entries), missing, 1)], dim=1)
+        else:
+            negative_z = torch.cat([negative_z, empty.repeat(len(negative_entries), missing, 1)], dim=1)
+    positive_at = _entry_per_step(prompt_text, steps, first_pass_steps)
+    negative_at = _entry_per_step(negative_text, steps, first_pass_steps)
+    index_pairs = list(dict.fromkeys(zip(positive_at, negative_at, strict=True)))
+    embeddings = [PromptEmbeddings(z[at:at + 1], negative_z[other:other + 1], counts[0],
+                                   None if pooled is None else pooled[at:at + 1],
+                                   None if negative_pooled is None else negative_pooled[other:other + 1])
+                  for at, other in index_pairs]
+    index = {pair: number for number, pair in enumerate(index_pairs)}
+    per_step = [index[pair] for pair in zip(positive_at, negative_at, strict=True)]
     return Conditioning(prompt_text, negative_text, embeddings, per_step, fields)
