@@ -237,3 +237,74 @@ def test_demo_model_png_is_a1111s_image_within_two_levels(capsys, tmp_path: Path
     assert difference <= 2
     # Not two blank pictures: the demo model draws shapes in colour.
     assert int(np.ptp(expected)) > 50
+
+
+# --- a tiny ε-prediction model end to end -------------------------------------------------------
+# The demo model is v-prediction; this is the ε path: k-diffusion's CompVisDenoiser (denoised = x − σ·ε,
+# the UNet at x/sqrt(σ² + 1) and the fractional t(σ)) around a random-weight SD 1.x-shaped UNet whose
+# scheduler config says "epsilon", with A1111's CFG, x = noise·σ₀ and uint8 truncation, against
+# `sdkit generate --model <that folder>`. The `nv` case feeds both sides sdkit's NV noise (initial and
+# per-step draws): it checks that --rng nv reaches the sampler as A1111 would use it, not the NV values.
+EPS_CASES = [  # (A1111 label, sdkit sampler id, A1111's Automatic schedule, rng)
+    ("Euler a", "euler_ancestral", "uniform", "cpu"),
+    ("DPM++ 2M", "dpmpp_2m", "karras", "cpu"),
+    ("DPM++ 2M SDE", "dpmpp_2m_sde", "exponential", "cpu"),
+    ("Euler a", "euler_ancestral", "uniform", "nv"),
+]
+EPS_STEPS, EPS_SEED, EPS_CFG, EPS_SIZE = 5, 21, 4.0, 64
+
+
+@pytest.fixture(scope="module")
+def tiny_eps_model(tiny_pipeline_dir):
+    from diffusers import StableDiffusionPipeline
+
+    folder = tiny_pipeline_dir("sd1", prediction_type="epsilon")
+    pipeline = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True, safety_checker=None,
+                                                       requires_safety_checker=False)
+    assert pipeline.scheduler.config.prediction_type == "epsilon"
+    return folder, pipeline
+
+
+def a1111_eps_reference(pipeline, sampler_id: str, schedule: str, rng: str) -> np.ndarray:
+    """A1111's txt2img on an ε model, from k-diffusion's own code around the UNet."""
+    table = sd_sigmas.SigmaTable.from_scheduler_config(pipeline.scheduler.config)
+    wrapped = KD_EXTERNAL.CompVisDenoiser(CompVisUNet(pipeline.unet, table.alphas_cumprod))
+    low, high = float(wrapped.sigmas[0]), float(wrapped.sigmas[-1])
+    sigmas = {"uniform": lambda: wrapped.get_sigmas(EPS_STEPS),
+              "karras": lambda: KD_SAMPLING.get_sigmas_karras(EPS_STEPS, low, high),
+              "exponential": lambda: KD_SAMPLING.get_sigmas_exponential(EPS_STEPS, low, high)}[schedule]()
+    side = EPS_SIZE // pipeline.vae_scale_factor
+    shape = (int(pipeline.vae.config.latent_channels), side, side)
+    # cpu: A1111's per-image torch generators, written here; nv: sdkit's NV generators stand in for A1111's.
+    noise = A1111ImageNoise([EPS_SEED], shape) if rng == "cpu" else ImageGenerators([EPS_SEED], shape, "nv")
+    with torch.inference_mode():
+        cond, uncond = pipeline.encode_prompt(PROMPT, "cpu", 1, True, "")
+        x = noise.first() * sigmas[0]
+        name, options = KD_FUNCTIONS[sampler_id]
+        arguments = dict(options, disable=True)
+        if run.SAMPLERS[sampler_id].noise == "brownian":
+            arguments["noise_sampler"] = brownian_noise_sampler(KD_SAMPLING, x, sigmas, [EPS_SEED])
+        elif run.SAMPLERS[sampler_id].noise == "generator":
+            arguments["noise_sampler"] = noise
+        latents = getattr(KD_SAMPLING, name)(A1111CFG(wrapped, cond, uncond, EPS_CFG), x, sigmas, **arguments)
+    return decode_a1111(pipeline.vae, latents)[0]
+
+
+@pytest.mark.parametrize("label,sampler_id,schedule,rng", EPS_CASES)
+def test_eps_model_png_is_a1111s_image_within_two_levels(capsys, tmp_path: Path, tiny_eps_model, label, sampler_id,
+                                                        schedule, rng):
+    folder, pipeline = tiny_eps_model
+    result = run_sdkit(capsys, "generate", "--model", str(folder), "--prompt", PROMPT, "--width", str(EPS_SIZE),
+                       "--height", str(EPS_SIZE), "--sampler", label, "--steps", str(EPS_STEPS), "--seed",
+                       str(EPS_SEED), "--cfg-scale", str(EPS_CFG), "--rng", rng, "--output-dir", str(tmp_path),
+                       "--json")
+    assert result.exit_code == 0, result.output
+    [image] = [np.asarray(Image.open(item["path"]).convert("RGB")) for item in json.loads(result.stdout)["images"]]
+    expected = a1111_eps_reference(pipeline, sampler_id, schedule, rng)
+    difference = int(np.abs(image.astype(int) - expected.astype(int)).max())
+    print(f"{label} ({rng}) on the ε model: max difference {difference} of 255")
+    assert difference <= 2
+    # The comparison means something: the picture is not flat, and the other noise source draws another one.
+    assert int(np.ptp(expected)) > 5
+    other = a1111_eps_reference(pipeline, sampler_id, schedule, "nv" if rng == "cpu" else "cpu")
+    assert int(np.abs(other.astype(int) - expected.astype(int)).max()) > 2
