@@ -16,6 +16,16 @@ def test_composable_and_is_found_only_as_a_capitalised_word():
         assert unsupported_syntax(plain) == [], plain
 
 
+def test_a_trailing_number_after_a_colon_is_named_as_a1111s_composable_weight():
+    # A1111 v1.10's re_weight (run in a scratch harness): "red circle :1.5" is the text "red circle" with
+    # weight 1.5 on the guidance; "ratio 16:9" is "ratio 16" with weight 9.
+    [warning] = unsupported_syntax("red circle :1.5")
+    assert "ends in ':1.5'" in warning and "guidance × 1.5" in warning
+    assert "guidance × 9" in unsupported_syntax("ratio 16:9 ")[0]
+    for plain in ("(red:1.5)", "a [b:c:3]", "ratio 16:9, wide", "red circle"):
+        assert unsupported_syntax(plain) == [], plain
+
+
 def test_sdkit_prompt_and_generate_warn_about_and(capsys, tmp_path):
     described = run_sdkit(capsys, "prompt", "a cat AND a dog", "--json")
     assert json.loads(described.stdout)["unsupported"] == unsupported_syntax("AND")
