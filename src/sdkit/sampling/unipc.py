@@ -100,6 +100,11 @@ def _solve_coefficients(ratios: list[Tensor], order: int, hh: Tensor, b_h: Tenso
     return torch.stack(rows), torch.stack(values)
 
 
+def _weighted_sum(weights: Tensor, tensors: list[Tensor]) -> Tensor:
+    """Σ wₖ·tensorₖ as one einsum over the stacked tensors: A1111's reduction, so its rounding too."""
+    return torch.einsum("k,bk...->b...", weights, torch.stack(tensors, dim=1))
+
+
 class UniPCSolver:
     """The data-prediction multistep UniPC of A1111's port; `data(x, t)` is the model's x₀ at time t."""
 
@@ -129,7 +134,7 @@ class UniPCSolver:
         if differences:
             rhos = torch.tensor([0.5], dtype=hh.dtype) if order == 2 else torch.linalg.solve(rows[:-1, :-1],
                                                                                             values[:-1])
-            x_next = x_linear - (alpha_t * b_h) * sum(rho * d for rho, d in zip(rhos, differences, strict=True))
+            x_next = x_linear - (alpha_t * b_h) * _weighted_sum(rhos, differences)
         else:
             x_next = x_linear
         if not use_corrector:
@@ -137,8 +142,8 @@ class UniPCSolver:
         model_next = self.data(x_next, t)
         rhos_c = torch.tensor([0.5], dtype=hh.dtype) if order == 1 else torch.linalg.solve(rows, values)
         correction = rhos_c[-1] * (model_next - model_previous)
-        for rho, difference in zip(rhos_c[:-1], differences, strict=True):
-            correction = correction + rho * difference
+        if differences:  # the earlier differences' sum first, then the new one, as A1111 adds them
+            correction = _weighted_sum(rhos_c[:-1], differences) + correction
         return x_linear - (alpha_t * b_h) * correction, model_next
 
 
