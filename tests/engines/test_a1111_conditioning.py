@@ -55,16 +55,20 @@ def test_a_weighted_schedule_restores_the_mean_over_all_its_texts_as_a1111(demo)
     assert float((red - alone[0]).abs().max()) > 0.04
 
 
-def test_prompt_and_negative_keep_their_own_lengths_unless_padded(demo):
+def test_prompt_and_negative_keep_their_own_lengths_and_are_padded_only_for_a_pipeline(demo):
     long_prompt = "red circle, blue square, green triangle, white background, yellow circle, orange square"
     # A1111 (pad prompt/negative prompt off, its default): cond 2 chunks, uncond 1 (two model calls).
-    unpadded = _condition(demo, long_prompt, pad_negative=False).embeddings_for_step(1)
-    assert unpadded.prompt.shape[1] == 32 and unpadded.negative.shape[1] == 16
-    padded = _condition(demo, long_prompt).embeddings_for_step(1)  # diffusers' pipelines need one length
-    assert padded.prompt.shape[1] == padded.negative.shape[1] == 32
-    assert torch.equal(padded.prompt, unpadded.prompt)
-    assert torch.equal(padded.negative[:, :16], unpadded.negative)
-    assert torch.equal(padded.negative[:, 16:], unpadded.negative)  # the empty prompt's chunk, appended
+    embeddings = _condition(demo, long_prompt).embeddings_for_step(1)
+    assert embeddings.prompt.shape[1] == 32 and embeddings.negative.shape[1] == 16
+    arguments = embeddings.pipeline_arguments(1)  # diffusers' pipelines need one length
+    assert arguments["prompt_embeds"].shape[1] == arguments["negative_prompt_embeds"].shape[1] == 32
+    assert torch.equal(arguments["prompt_embeds"], embeddings.prompt)
+    assert torch.equal(arguments["negative_prompt_embeds"][:, :16], embeddings.negative)
+    # The empty negative prompt's chunk, appended: the same tensor again.
+    assert torch.equal(arguments["negative_prompt_embeds"][:, 16:], embeddings.negative)
+    short = _condition(demo, "(red:1.2) circle", negative=long_prompt).embeddings_for_step(1)
+    assert short.prompt.shape[1] == 16 and short.negative.shape[1] == 32
+    assert short.pipeline_arguments(2)["prompt_embeds"].shape == (2, 32, 64)
 
 
 @pytest.fixture(scope="module")

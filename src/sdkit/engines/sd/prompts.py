@@ -7,8 +7,9 @@ A prompt with nothing A1111-specific in it (no weights, no BREAK, no schedule, o
 skip on SD 1.x/2.x) is left to the pipeline, which encodes it exactly as plain diffusers does; so
 such images are bit-identical to plain diffusers'. Otherwise sdkit encodes the prompt's schedule (every
 entry) as one batch and the negative prompt's as another, as A1111 does, and swaps them in at the steps
-where the text changes; the two get one length (the shorter padded with the empty prompt's chunk)
-unless `pad_negative=False` (A1111's default: its sampling runs different lengths as two model calls).
+where the text changes. Each keeps its own length (A1111's default: its sampling runs different lengths
+as two model calls, and so does sdkit.sampling's denoiser); `PromptEmbeddings.pipeline_arguments` pads
+the shorter with the empty prompt's chunk for diffusers' pipelines, which need one length.
 Checked against A1111 v1.10's own sd_hijack_clip/prompt_parser in a scratch harness: equal bit for bit
 (docs/samplers.md, "Checked against A1111 v1.10's own code").
 `<lora:...>` tags are removed from the text before encoding; the engine applies the LoRAs themselves
@@ -39,16 +40,34 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class PromptEmbeddings:
+    """One step's prompt and negative prompt embeddings, each as long as its own text needs (A1111's way:
+    its sampling, like sdkit.sampling's denoiser, runs different lengths as two model calls)."""
+
     prompt: Any  # tensor [1, chunks × 77, width]
-    negative: Any
+    negative: Any  # tensor [1, negative chunks × 77, width]
     chunks: int
     pooled: Any = None  # SDXL: the second encoder's pooled embedding of the first chunk, [1, width]
     negative_pooled: Any = None
+    empty: Any = None  # the empty prompt's one chunk [1, 77, width]: what pads the shorter for a pipeline
+
+    def padded(self) -> tuple[Any, Any]:
+        """Prompt and negative at one length, as diffusers' pipelines need them: the shorter gets the empty
+        prompt's chunk appended (A1111's "pad prompt/negative prompt" option, which pads after encoding)."""
+        import torch
+
+        prompt, negative = self.prompt, self.negative
+        missing = (prompt.shape[1] - negative.shape[1]) // self.empty.shape[1] if self.empty is not None else 0
+        if missing > 0:
+            negative = torch.cat([negative, self.empty.repeat(1, missing, 1)], dim=1)
+        elif missing < 0:
+            prompt = torch.cat([prompt, self.empty.repeat(1, -missing, 1)], dim=1)
+        return prompt, negative
 
     def pipeline_arguments(self, batch_size: int) -> dict[str, Any]:
         """Keyword arguments for a diffusers pipeline call, repeated for each image of the batch."""
-        arguments = {"prompt_embeds": self.prompt.repeat(batch_size, 1, 1),
-                     "negative_prompt_embeds": self.negative.repeat(batch_size, 1, 1)}
+        prompt, negative = self.padded()
+        arguments = {"prompt_embeds": prompt.repeat(batch_size, 1, 1),
+                     "negative_prompt_embeds": negative.repeat(batch_size, 1, 1)}
         if self.pooled is not None:
             arguments.update(pooled_prompt_embeds=self.pooled.repeat(batch_size, 1),
                              negative_pooled_prompt_embeds=self.negative_pooled.repeat(batch_size, 1))
@@ -122,13 +141,8 @@ def _encoder_embeddings(pipeline: Any, dual_encoder: bool, library: EmbeddingLib
 
 def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
               emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None,
-              first_pass_steps: int | None = None, pad_negative: bool = True) -> Conditioning:
-    """How to condition the pipeline on the prompt (see the module docstring).
-
-    `pad_negative`: give the prompt and the negative prompt one length (diffusers' pipelines need it);
-    A1111 (its "pad prompt/negative prompt" option off, the default) leaves them as they are and runs
-    them as two model calls, which sdkit.sampling's denoiser does too.
-    """
+              first_pass_steps: int | None = None) -> Conditioning:
+    """How to condition the pipeline on the prompt (see the module docstring)."""
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
     for tag in negative_tags:  # A1111 applies the prompt's LoRAs only (the engine does, `loras.py`)
@@ -200,23 +214,13 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
         log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", max(counts), tokenizer.window)
     z, pooled = encode(positive_entries, counts[0])
     negative_z, negative_pooled = encode(negative_entries, counts[1])
-    if pad_negative and counts[0] != counts[1]:
-        # One length for both (diffusers' pipelines need it): the shorter gets the empty prompt's chunk
-        # appended, as A1111's "pad prompt/negative prompt" option does after encoding.
-        import torch
-
-        empty, _ = encode([""], 1)
-        missing = abs(counts[0] - counts[1])
-        if counts[0] < counts[1]:
-            z = torch.cat([z, empty.repeat(len(positive_entries), missing, 1)], dim=1)
-        else:
-            negative_z = torch.cat([negative_z, empty.repeat(len(negative_entries), missing, 1)], dim=1)
+    empty = encode([""], 1)[0] if counts[0] != counts[1] else None
     positive_at = _entry_per_step(prompt_text, steps, first_pass_steps)
     negative_at = _entry_per_step(negative_text, steps, first_pass_steps)
     index_pairs = list(dict.fromkeys(zip(positive_at, negative_at, strict=True)))
     embeddings = [PromptEmbeddings(z[at:at + 1], negative_z[other:other + 1], counts[0],
                                    None if pooled is None else pooled[at:at + 1],
-                                   None if negative_pooled is None else negative_pooled[other:other + 1])
+                                   None if negative_pooled is None else negative_pooled[other:other + 1], empty)
                   for at, other in index_pairs]
     index = {pair: number for number, pair in enumerate(index_pairs)}
     per_step = [index[pair] for pair in zip(positive_at, negative_at, strict=True)]
