@@ -9,7 +9,8 @@
 - `concat` (9-channel inpainting UNets): mask and masked-image latents after the scaled input;
 - `conditioning(call_index)` may change per model call: A1111's CFGDenoiser counts model evaluations
   (0-based), not sampler steps, so a prompt schedule for a second-order sampler spans 2 × steps calls.
-`predict_eps(x, timestep)` is the same for A1111's DDIM, on ε (v turned into ε), with CFG on ε.
+`predict_eps(x, timestep)` is the same for A1111's timestep samplers, on ε (v turned into ε with the ldm
+model's float32 sqrt(ᾱ) and sqrt(1 − ᾱ), `SigmaTable.v_to_eps_coefficients`), with CFG on ε.
 `with_schedule(table, prediction_type, output_scaling)`: the same UNet and prompts under another
 denoiser wrapper, as A1111's LCM has one (its own σ ↔ t, ε always, a consistency scaling of each
 output before CFG: `samplers_extra.lcm_denoiser`).
@@ -143,11 +144,12 @@ class UNetDenoiser:
     def predict_eps(self, x: torch.Tensor, timestep: int) -> torch.Tensor:
         """ε at integer `timestep` (A1111's DDIM), CFG applied to ε."""
         timesteps = torch.full((x.shape[0],), float(timestep), dtype=torch.float32)
-        alpha = self.table.alphas_cumprod[int(timestep)]
+        # A fractional timestep (UniPC's) reads the coefficients at its integer part, as A1111 indexes them.
+        alpha_root, one_minus_alpha_root = self.table.v_to_eps_coefficients(int(timestep))
 
         def eps_from(sample: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
             if self.prediction_type == "v_prediction":
-                return alpha.sqrt() * output + (1 - alpha).sqrt() * sample
+                return alpha_root * output + one_minus_alpha_root * sample
             return output
 
         return self._guided_outputs(x, timesteps, eps_from)

@@ -47,7 +47,7 @@ class LCMTable(SigmaTable):
             return table
         skip = len(table.alphas_cumprod) // original_steps
         picked = SigmaTable.from_alphas_cumprod(table.alphas_cumprod[skip - 1::skip][:original_steps])
-        return cls(picked.alphas_cumprod, picked.sigmas, picked.log_sigmas, skip)
+        return cls(picked.alphas_cumprod, picked.sigmas, picked.log_sigmas, skip_steps=skip)
 
     def sigma_to_t(self, sigma: torch.Tensor) -> torch.Tensor:
         """The integer timestep of the table σ nearest `sigma` in log σ (no interpolation)."""

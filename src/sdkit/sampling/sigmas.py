@@ -33,6 +33,11 @@ class SigmaTable:
     alphas_cumprod: torch.Tensor
     sigmas: torch.Tensor
     log_sigmas: torch.Tensor
+    # sqrt(ᾱ) and sqrt(1 − ᾱ) taken of the float64 ᾱ, then stored float32: the ldm model's buffers, with
+    # which A1111's timestep samplers turn a v-model's v into ε. Square roots of the float32 ᾱ differ from
+    # them by an ulp at about a third of the timesteps. None when only float32 ᾱ were given.
+    sqrt_alphas: torch.Tensor | None = None
+    sqrt_one_minus_alphas: torch.Tensor | None = None
 
     @classmethod
     def from_scheduler_config(cls, config: Mapping[str, Any]) -> SigmaTable:
@@ -47,13 +52,24 @@ class SigmaTable:
             betas = torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
         else:
             raise ValueError(f"beta_schedule {schedule!r} is not one A1111 samples (scaled_linear, linear)")
-        return cls.from_alphas_cumprod(torch.cumprod(1.0 - betas, dim=0).to(torch.float32))
+        alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        table = cls.from_alphas_cumprod(alphas_cumprod.to(torch.float32))
+        return cls(table.alphas_cumprod, table.sigmas, table.log_sigmas,
+                   sqrt_alphas=alphas_cumprod.sqrt().to(torch.float32),
+                   sqrt_one_minus_alphas=(1.0 - alphas_cumprod).sqrt().to(torch.float32))
 
     @classmethod
     def from_alphas_cumprod(cls, alphas_cumprod: torch.Tensor) -> SigmaTable:
         alphas_cumprod = alphas_cumprod.to(torch.float32)
         sigmas = ((1 - alphas_cumprod) / alphas_cumprod) ** 0.5
         return cls(alphas_cumprod, sigmas, sigmas.log())
+
+    def v_to_eps_coefficients(self, timestep: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sqrt(ᾱ_t), sqrt(1 − ᾱ_t)) at integer `timestep`, for ε = sqrt(ᾱ)·v + sqrt(1 − ᾱ)·x."""
+        if self.sqrt_alphas is None or self.sqrt_one_minus_alphas is None:
+            alpha = self.alphas_cumprod[timestep]
+            return alpha.sqrt(), (1 - alpha).sqrt()
+        return self.sqrt_alphas[timestep], self.sqrt_one_minus_alphas[timestep]
 
     @property
     def sigma_min(self) -> float:
