@@ -14,10 +14,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sdkit.engines.sd.prompts import condition
+from sdkit.engines.sd.prompts import condition, step_index_for_model_call
 from sdkit.prompts.chunks import TokenizerInfo, chunk_runs
 from sdkit.prompts.emphasis import parse_emphasis
 from sdkit.prompts.encode import encode_chunks, runs_for
+from sdkit.prompts.schedule import text_per_step
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,21 @@ def test_chunks_are_a1111s(characters, prompt, count, per_chunk, weights):
     assert chunked.token_count == count
     assert [sum(token != characters.end for token in chunk.tokens[1:-1]) for chunk in chunked.chunks] == per_chunk
     assert [sorted({weight for weight in chunk.weights if weight != 1.0}) for chunk in chunked.chunks] == weights
+
+
+# A1111's reconstruct_cond_batch at model calls 0, 1, ...: the schedule entry each uses (harness, 6 and 5 steps).
+A1111_ENTRY_PER_CALL = [
+    ("a [red:blue:3] circle", 6, [0, 0, 0, 0, 1, 1, 1, 0]),
+    ("[red|blue] circle", 6, [0, 0, 1, 2, 3, 4, 5, 0]),
+    ("[a:b:1] [c|d|e]", 5, [0, 0, 1, 2, 3, 4, 0]),
+]
+
+
+@pytest.mark.parametrize(("prompt", "steps", "entries"), A1111_ENTRY_PER_CALL)
+def test_the_schedule_entry_of_each_model_call_is_a1111s(prompt, steps, entries):
+    from sdkit.prompts.schedule import schedule
+
+    ends = [until for until, _ in schedule(prompt, steps)]
+    per_step = [next(entry for entry, until in enumerate(ends) if step <= until) for step in range(1, steps + 1)]
+    assert len(per_step) == len(text_per_step(prompt, steps)) == steps
+    assert [per_step[step_index_for_model_call(call, steps)] for call in range(len(entries))] == entries

@@ -101,6 +101,17 @@ class Conditioning:
         return self.embeddings[self.per_step[min(step, len(self.per_step)) - 1]]
 
 
+def step_index_for_model_call(call: int, steps: int) -> int:
+    """Which of the `steps` per-step entries (`Conditioning.per_step`, 0-based) A1111 uses at model call `call`.
+
+    A1111's CFG denoiser counts its calls from 0 and takes the first schedule entry whose end step is at
+    least that count, so calls 0 and 1 both get step 1's text; past the last step it falls back to the
+    first entry (observed by running A1111 v1.10's reconstruct_cond_batch; tests/engines/test_a1111_conditioning.py).
+    """
+    step = max(call, 1)
+    return step - 1 if step <= steps else 0
+
+
 def _is_plain(runs_lists: list[list[Any]], tokenizer: TokenizerInfo) -> bool:
     """One run of weight 1 per prompt (no emphasis, no BREAK) that fits one window."""
     for runs in runs_lists:
