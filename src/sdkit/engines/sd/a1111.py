@@ -8,9 +8,10 @@ and text encoders act here too. Per task (shared/reference/a1111-prompts.md §8,
 - img2img: the init image's latent (VAE mean × scaling factor) + noise × the first sigma of A1111's
   step rule; the hires fix's second pass runs exactly its steps (`exact_steps`);
 - inpaint: the mask as diffusers' inpaint pipeline prepares it (binarised, nearest to the latent
-  size); a 4-channel UNet's denoised estimate is held to the init latent outside the mask at every
-  model call and the result once more at the end (A1111's init·(1 − mask) + x·mask); a 9-channel
-  inpainting UNet gets the mask and the masked image's latents after its input, as diffusers does;
+  size); the denoised estimate is held to the init latent outside the mask at every model call and
+  the result once more at the end (A1111's init·(1 − mask) + x·mask), for 9-channel inpainting UNets
+  too (A1111 sets the mask whatever the model), which also get the mask and the masked image's
+  latents after their input, as diffusers does;
 - the prompt per model call (A1111 counts calls: 2 × steps for second-order samplers), CFG by
   `sampling.denoiser.UNetDenoiser`; progress after each step, and a stop request ends the batch;
 - decode with A1111's uint8 truncation (`decode_truncated`).
@@ -70,6 +71,7 @@ def text_conditions(pipeline: Any, dual_encoder: bool, conditioning: Any, images
     """
     import torch
 
+    from sdkit.engines.sd.prompts import step_index_for_model_call
     from sdkit.sampling.denoiser import Conditioning
 
     if not conditioning.embeddings:
@@ -94,7 +96,7 @@ def text_conditions(pipeline: Any, dual_encoder: bool, conditioning: Any, images
              for prompt, negative, pooled, negative_pooled in options]
 
     def for_call(call: int) -> Any:
-        return pairs[per_step[min(call + 1, len(per_step)) - 1]]
+        return pairs[per_step[step_index_for_model_call(call, len(per_step))]]
 
     return for_call
 
@@ -174,10 +176,10 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
         if inpaint is not None:
             init_latents, mask, extras = _inpaint_inputs(pipeline, *inpaint, len(seeds), size)
             denoiser.concat = extras
-            model: Any = denoiser if extras is not None else MaskedDenoiser(denoiser, init_latents, mask)
+            # A1111 sets the latent mask whatever the UNet, so 9-channel inpainting models are blended too.
+            model = MaskedDenoiser(denoiser, init_latents, mask)
             latents = img2img_latents(model, resolved.id, init_latents, strength=strength or 1.0, **arguments)
-            if extras is None:
-                latents = init_latents * (1 - mask) + latents * mask
+            latents = init_latents * (1 - mask) + latents * mask
         elif init_latents is not None:
             latents = img2img_latents(denoiser, resolved.id, init_latents.to(torch.float32), strength=strength or 1.0,
                                       exact_steps=exact_steps, **arguments)
