@@ -118,7 +118,9 @@ def test_rng_nv_on_a_diffusers_scheduler_changes_the_initial_noise(capsys, tmp_p
 
 
 def test_prompt_schedule_switches_at_a1111s_model_call(capsys, tmp_path, demo_pipeline):
-    """[red:blue:0.5] with Heun over 3 steps: A1111 schedules over 6 calls, so calls 0-2 see red, 3- blue."""
+    """[red:blue:0.5] with Heun over 3 steps: A1111 schedules over 6 calls, [(3, red), (6, blue)], and its
+    denoiser, counting calls from 0, takes the first entry whose end is at least the call: calls 0-3 see red,
+    4-5 blue (`prompts.step_index_for_model_call`, observed on A1111 v1.10's own code)."""
     import torch
 
     from sdkit.sampling.denoiser import Conditioning
@@ -129,7 +131,7 @@ def test_prompt_schedule_switches_at_a1111s_model_call(capsys, tmp_path, demo_pi
         red, uncond = demo_pipeline.encode_prompt("a red circle", "cpu", 1, True, "")
         blue, _ = demo_pipeline.encode_prompt("a blue circle", "cpu", 1, True, "")
     pairs = [(Conditioning(text), Conditioning(uncond)) for text in (red, blue)]
-    [expected] = sdkit_sampling_images(demo_pipeline, "heun", [4], 3, conditioning=lambda call: pairs[call >= 3])
+    [expected] = sdkit_sampling_images(demo_pipeline, "heun", [4], 3, conditioning=lambda call: pairs[call >= 4])
     [only_red] = sdkit_sampling_images(demo_pipeline, "heun", [4], 3, conditioning=pairs[0])
     # sdkit encodes scheduled prompts itself (prompts.encode), a float ulp from the pipeline's encoder.
     assert np.abs(image.astype(int) - expected.astype(int)).max() <= 1
