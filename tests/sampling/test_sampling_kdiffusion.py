@@ -1,13 +1,15 @@
 """sdkit.sampling against k-diffusion itself (the code A1111 v1.10 runs), with the same inputs.
 
 The oracle is k-diffusion 0.1.1.post1 (`kdiffusion_reference.load_k_diffusion`; a clear failure says how
-to install it). Three levels:
+to install it). Four levels:
 - schedules and the model's σ table: sdkit.sampling.sigmas against k_diffusion.sampling.get_sigmas_* and
   k_diffusion.external.CompVisDenoiser (get_sigmas, sigma_to_t, t_to_sigma) on the demo model's ᾱ;
 - every k-diffusion sampler sdkit implements, on a toy denoiser that is nonlinear in x and σ, fed the same
   noise: per-image generator draws (ancestral) or A1111's per-image Brownian trees (SDE);
 - the demo model end to end: an A1111 reference assembled here from k-diffusion's CompVisVDenoiser around
-  the diffusers UNet, A1111's CFG, x = noise·σ₀ and its uint8 truncation, against `sdkit generate`'s PNG.
+  the diffusers UNet, A1111's CFG, x = noise·σ₀ and its uint8 truncation, against `sdkit generate`'s PNG;
+- the same on a tiny ε-prediction SD 1.x model with k-diffusion's CompVisDenoiser (`--model`), with
+  `--rng cpu` and `--rng nv`.
 """
 
 from __future__ import annotations
