@@ -199,28 +199,35 @@ def demo_pipeline():
     return reference.demo_pipeline()
 
 
-def a1111_reference_image(pipeline, sampler_id: str, schedule: str) -> np.ndarray:
-    """What A1111 v1.10 computes for txt2img, assembled from k-diffusion's own code around the UNet."""
-    table = demo_table()
+def a1111_reference_image(pipeline, sampler_id: str, schedule: str, *, steps: int = STEPS, seed: int = SEED,
+                          cfg: float = CFG, size: int = 64, rng: str = "cpu") -> np.ndarray:
+    """What A1111 v1.10 computes for txt2img, assembled from k-diffusion's own code around the UNet.
+
+    The model's prediction type picks k-diffusion's wrapper (CompVisVDenoiser or CompVisDenoiser). Noise:
+    `cpu` is A1111's per-image torch generators, written here; `nv` uses sdkit's NV generators in place of
+    A1111's (their values are checked in test_sampling_nv_rng.py).
+    """
+    table = sd_sigmas.SigmaTable.from_scheduler_config(pipeline.scheduler.config)
     model = CompVisUNet(pipeline.unet, table.alphas_cumprod)
     v_model = pipeline.scheduler.config.prediction_type == "v_prediction"
     wrapped = (KD_EXTERNAL.CompVisVDenoiser if v_model else KD_EXTERNAL.CompVisDenoiser)(model)
     low, high = float(wrapped.sigmas[0]), float(wrapped.sigmas[-1])
-    sigmas = {"uniform": lambda: wrapped.get_sigmas(STEPS),
-              "karras": lambda: KD_SAMPLING.get_sigmas_karras(STEPS, low, high),
-              "exponential": lambda: KD_SAMPLING.get_sigmas_exponential(STEPS, low, high)}[schedule]()
+    sigmas = {"uniform": lambda: wrapped.get_sigmas(steps),
+              "karras": lambda: KD_SAMPLING.get_sigmas_karras(steps, low, high),
+              "exponential": lambda: KD_SAMPLING.get_sigmas_exponential(steps, low, high)}[schedule]()
+    side = size // pipeline.vae_scale_factor
+    shape = (int(pipeline.vae.config.latent_channels), side, side)
+    noise = A1111ImageNoise([seed], shape) if rng == "cpu" else ImageGenerators([seed], shape, "nv")
     with torch.inference_mode():
         cond, uncond = pipeline.encode_prompt(PROMPT, "cpu", 1, True, "")
-        side = 64 // pipeline.vae_scale_factor
-        noise = A1111ImageNoise([SEED], (int(pipeline.vae.config.latent_channels), side, side))
         x = noise.first() * sigmas[0]
         name, options = KD_FUNCTIONS[sampler_id]
         arguments = dict(options, disable=True)
         if run.SAMPLERS[sampler_id].noise == "brownian":
-            arguments["noise_sampler"] = brownian_noise_sampler(KD_SAMPLING, x, sigmas, [SEED])
+            arguments["noise_sampler"] = brownian_noise_sampler(KD_SAMPLING, x, sigmas, [seed])
         elif run.SAMPLERS[sampler_id].noise == "generator":
             arguments["noise_sampler"] = noise
-        latents = getattr(KD_SAMPLING, name)(A1111CFG(wrapped, cond, uncond, CFG), x, sigmas, **arguments)
+        latents = getattr(KD_SAMPLING, name)(A1111CFG(wrapped, cond, uncond, cfg), x, sigmas, **arguments)
     return decode_a1111(pipeline.vae, latents)[0]
 
 
@@ -269,27 +276,8 @@ def tiny_eps_model(tiny_pipeline_dir):
 
 def a1111_eps_reference(pipeline, sampler_id: str, schedule: str, rng: str) -> np.ndarray:
     """A1111's txt2img on an ε model, from k-diffusion's own code around the UNet."""
-    table = sd_sigmas.SigmaTable.from_scheduler_config(pipeline.scheduler.config)
-    wrapped = KD_EXTERNAL.CompVisDenoiser(CompVisUNet(pipeline.unet, table.alphas_cumprod))
-    low, high = float(wrapped.sigmas[0]), float(wrapped.sigmas[-1])
-    sigmas = {"uniform": lambda: wrapped.get_sigmas(EPS_STEPS),
-              "karras": lambda: KD_SAMPLING.get_sigmas_karras(EPS_STEPS, low, high),
-              "exponential": lambda: KD_SAMPLING.get_sigmas_exponential(EPS_STEPS, low, high)}[schedule]()
-    side = EPS_SIZE // pipeline.vae_scale_factor
-    shape = (int(pipeline.vae.config.latent_channels), side, side)
-    # cpu: A1111's per-image torch generators, written here; nv: sdkit's NV generators stand in for A1111's.
-    noise = A1111ImageNoise([EPS_SEED], shape) if rng == "cpu" else ImageGenerators([EPS_SEED], shape, "nv")
-    with torch.inference_mode():
-        cond, uncond = pipeline.encode_prompt(PROMPT, "cpu", 1, True, "")
-        x = noise.first() * sigmas[0]
-        name, options = KD_FUNCTIONS[sampler_id]
-        arguments = dict(options, disable=True)
-        if run.SAMPLERS[sampler_id].noise == "brownian":
-            arguments["noise_sampler"] = brownian_noise_sampler(KD_SAMPLING, x, sigmas, [EPS_SEED])
-        elif run.SAMPLERS[sampler_id].noise == "generator":
-            arguments["noise_sampler"] = noise
-        latents = getattr(KD_SAMPLING, name)(A1111CFG(wrapped, cond, uncond, EPS_CFG), x, sigmas, **arguments)
-    return decode_a1111(pipeline.vae, latents)[0]
+    return a1111_reference_image(pipeline, sampler_id, schedule, steps=EPS_STEPS, seed=EPS_SEED, cfg=EPS_CFG,
+                                 size=EPS_SIZE, rng=rng)
 
 
 @pytest.mark.parametrize("label,sampler_id,schedule,rng", EPS_CASES)
