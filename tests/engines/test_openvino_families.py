@@ -41,9 +41,11 @@ def _images_on_both(model, **flags):
     assert on_openvino.backend.name == "openvino"
     unet = on_openvino.backend.parts["unet"]
     before = unet.calls
-    images = [result.image for result in run_images(_plan(model, "openvino", **flags), NullEvents(), loaded=on_openvino)]
+    images = [result.image for result in
+              run_images(_plan(model, "openvino", **flags), NullEvents(), loaded=on_openvino)]
     calls = unet.calls - before
-    reference = [result.image for result in run_images(_plan(model, "torch", **flags), NullEvents(), loaded=on_torch)]
+    reference = [result.image for result in
+                 run_images(_plan(model, "torch", **flags), NullEvents(), loaded=on_torch)]
     return images, reference, calls
 
 
