@@ -15,6 +15,7 @@ from test_a1111_sampling import PROMPT, demo_pipeline, generate, sdkit_sampling_
 
 from sdkit.demo import DEMO_MODEL_DIR
 from sdkit.engines.sd import a1111
+from sdkit.run.events import NullEvents
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # numpy 2 notes from inside diffusers
 
@@ -107,18 +108,14 @@ def test_masked_denoiser_gives_timestep_samplers_the_init_latent_outside_the_mas
     assert torch.equal(eps, torch.zeros((1, 1, 1, 2)))
 
 
-class RecordSteps:
+class RecordSteps(NullEvents):
+    """The run's events, keeping each finished (step, steps)."""
+
     def __init__(self) -> None:
         self.steps: list[tuple[int, int]] = []
 
-    def image_started(self, index: int, total: int, steps: int) -> None:
-        pass
-
     def step_finished(self, index: int, step: int, steps: int) -> None:
         self.steps.append((step, steps))
-
-    def should_stop(self) -> bool:
-        return False
 
 
 def test_ddim_hires_pass_runs_a1111s_ddim(tmp_path):

@@ -238,11 +238,16 @@ def _walk(nodes: list[Node]):
                 yield from _walk(option)
 
 
+def entry_per_step(entries: list[tuple[int, str]]) -> list[int]:
+    """For steps 1..N, the index of the `schedule` entry that applies (N: the last entry's step)."""
+    indices, step = [], 1
+    for number, (until, _) in enumerate(entries):
+        indices += [number] * max(0, until - step + 1)
+        step = max(step, until + 1)
+    return indices
+
+
 def text_per_step(prompt: str, steps: int, first_pass_steps: int | None = None) -> list[str]:
     """The prompt's text at steps 1..steps (a convenience for engines that condition per step)."""
-    texts, step = [], 1
-    for until, text in schedule(prompt, steps, first_pass_steps):
-        while step <= until:
-            texts.append(text)
-            step += 1
-    return texts
+    entries = schedule(prompt, steps, first_pass_steps)
+    return [entries[index][1] for index in entry_per_step(entries)]

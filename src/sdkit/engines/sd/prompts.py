@@ -32,7 +32,7 @@ from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_r
 from sdkit.prompts.emphasis import has_emphasis
 from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_batch, runs_for
 from sdkit.prompts.networks import extract_networks
-from sdkit.prompts.schedule import schedule, text_per_step
+from sdkit.prompts.schedule import entry_per_step, schedule
 from sdkit.prompts.unsupported import unsupported_syntax
 
 log = logging.getLogger(__name__)
@@ -128,15 +128,6 @@ def _chunks_of(text: str, emphasis: str, tokenizer: TokenizerInfo, count: int,
     return chunks + [empty_chunk(tokenizer) for _ in range(count - len(chunks))]
 
 
-def _entry_per_step(text: str, steps: int, first_pass_steps: int | None) -> list[int]:
-    """For steps 1..N, which entry of the text's schedule applies (as `text_per_step` gives the texts)."""
-    entries, step = [], 1
-    for number, (until, _) in enumerate(schedule(text, steps, first_pass_steps)):
-        entries += [number] * max(0, until - step + 1)
-        step = max(step, until + 1)
-    return entries
-
-
 def _chunk_count(texts: list[str], emphasis: str, tokenizer: TokenizerInfo,
                  matcher: EmbeddingMatcher | None = None) -> int:
     return max(len(chunk_runs(runs_for(text, emphasis), tokenizer, embeddings=matcher).chunks) for text in texts)
@@ -168,8 +159,11 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
         fields["Emphasis"] = A1111_EMPHASIS_NAMES[emphasis]
 
     # The hires fix's second pass counts prompt-editing steps from the end of the first (`first_pass_steps`).
-    positives = text_per_step(prompt_text, steps, first_pass_steps)
-    negatives = text_per_step(negative_text, steps, first_pass_steps)
+    positive_schedule = schedule(prompt_text, steps, first_pass_steps)
+    negative_schedule = schedule(negative_text, steps, first_pass_steps)
+    positive_at, negative_at = entry_per_step(positive_schedule), entry_per_step(negative_schedule)
+    positives = [positive_schedule[index][1] for index in positive_at]
+    negatives = [negative_schedule[index][1] for index in negative_at]
     pairs = list(dict.fromkeys(zip(positives, negatives, strict=True)))
     tokenizer = TokenizerInfo.of(pipeline.tokenizer)
     second = TokenizerInfo.of(pipeline.tokenizer_2) if dual_encoder else None
@@ -218,16 +212,14 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
 
     # A1111 encodes every text of one prompt's schedule (each entry, repeats included) as one batch, padded
     # to that batch's chunk count, and the negative prompt's schedule as another.
-    positive_entries = [text for _, text in schedule(prompt_text, steps, first_pass_steps)]
-    negative_entries = [text for _, text in schedule(negative_text, steps, first_pass_steps)]
+    positive_entries = [text for _, text in positive_schedule]
+    negative_entries = [text for _, text in negative_schedule]
     counts = chunk_count(positive_entries), chunk_count(negative_entries)
     if max(counts) > 1:
         log.info("the prompt is encoded in %d chunks of %d tokens, as A1111 does", max(counts), tokenizer.window)
     z, pooled = encode(positive_entries, counts[0])
     negative_z, negative_pooled = encode(negative_entries, counts[1])
     empty = encode([""], 1)[0] if counts[0] != counts[1] else None
-    positive_at = _entry_per_step(prompt_text, steps, first_pass_steps)
-    negative_at = _entry_per_step(negative_text, steps, first_pass_steps)
     index_pairs = list(dict.fromkeys(zip(positive_at, negative_at, strict=True)))
     embeddings = [PromptEmbeddings(z[at:at + 1], negative_z[other:other + 1], counts[0],
                                    None if pooled is None else pooled[at:at + 1],
