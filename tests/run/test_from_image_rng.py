@@ -59,6 +59,20 @@ def test_old_sdkit_images_keep_diffusers_computation(capsys, tmp_path, tiny_pipe
     assert params["hires_sampler"] == ("euler" if sampler == "dpmpp_2m" else "Euler")
 
 
+
+@pytest.mark.parametrize("sampler,extra,expected", [
+    # Made by sdkit 0.4 on diffusers' PNDMScheduler: remade there (the id), not on A1111's own PLMS of 0.5.
+    ("PLMS", ", Diffusers scheduler: PNDMScheduler, Version: sdkit 0.4.0", "plms"),
+    ("UniPC", ", Diffusers scheduler: UniPCMultistepScheduler, Version: sdkit 0.4.0", "uni_pc"),
+    ("PLMS", ", Version: sdkit 0.5.0", "PLMS"),  # A1111's own, as it was made
+    ("PLMS", "", "PLMS"),  # an A1111 image
+])
+def test_images_made_on_a_diffusers_scheduler_are_remade_on_it(capsys, tmp_path, tiny_pipeline_dir, sampler,
+                                                               extra, expected):
+    fields = FIELDS.replace("Sampler: DPM++ 2M, Schedule type: Karras", f"Sampler: {sampler}")
+    image = png(tmp_path / "a.png", f"a fox\n{fields}{extra}")
+    assert planned(capsys, image, tiny_pipeline_dir("sd1"))["sampler"] == expected
+
 def test_sdkit_png_regenerates_with_its_rng(capsys, tmp_path):
     """An sdkit 0.3 image made with --rng nv and an A1111 sampler is made again bit for bit."""
     out = tmp_path / "out"
