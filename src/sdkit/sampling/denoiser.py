@@ -124,6 +124,27 @@ class UNetDenoiser:
             uncond_out = combine(sample, self._unet(sample, timesteps, uncond))
         return uncond_out + (cond_out - uncond_out) * self.cfg_scale
 
+    def model_outputs(self, sample: torch.Tensor, timesteps: torch.Tensor, *, uncond_first: bool = False
+                      ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The UNet's raw (cond, uncond) outputs for `sample`, uncond None when CFG is off; one model call.
+
+        Cond and uncond share one batch when their token lengths match: cond images first (A1111's order)
+        or, with `uncond_first`, uncond first (ComfyUI's `calc_cond_batch` order).
+        """
+        cond, uncond = self._pair()
+        self.calls += 1
+        images = sample.shape[0]
+        if uncond is None:
+            return self._unet(sample, timesteps, cond), None
+        if cond.embeddings.shape[1:] != uncond.embeddings.shape[1:]:
+            return self._unet(sample, timesteps, cond), self._unet(sample, timesteps, uncond)
+        first, second = (uncond, cond) if uncond_first else (cond, uncond)
+        both = self._unet(torch.cat([sample, sample]), torch.cat([timesteps, timesteps]),
+                          self._joined_conditioning(first, second))
+        if uncond_first:
+            return both[images:], both[:images]
+        return both[:images], both[images:]
+
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         sigma = torch.as_tensor(sigma, dtype=torch.float32)
         c_in = 1 / (sigma**2 + 1) ** 0.5
