@@ -5,7 +5,7 @@ DPM++ 2M: sdkit's ports of those (`samplers_ode`, `samplers_stochastic`) give Co
 used as they are. What it changed, written here:
 - Euler a: the last step (σ_down = 0) returns the denoised estimate; the Euler step and the noise are
   added in one expression;
-- LMS: the last step (σ_next = 0) returns the denoised estimate;
+- LMS: the last step (σ_next = 0) returns the denoised estimate, its weights from float32 sigma differences;
 - DPM++ SDE, DPM++ 2M SDE (midpoint and Heun), DPM++ 3M SDE: written over the half log-SNR λ = −log σ
   with α_t = σ_t·e^λ_t (1 for these models, but it changes the float bits); the last step returns the
   denoised estimate;
@@ -36,7 +36,9 @@ def sample_lms(denoise: Denoise, x: Tensor, sigmas: Tensor, *, order: int = 4,
                callback: StepCallback | None = None) -> Tensor:
     from sdkit.sampling.samplers_ode import lms_coefficient
 
-    sigma_values = [float(value) for value in sigmas]
+    # ComfyUI integrates over the float32 sigmas as numpy holds them: the Lagrange denominators are
+    # float32 differences (k-diffusion's `sigmas_cpu`).
+    sigma_values = sigmas.detach().cpu().numpy()
     derivatives: list[Tensor] = []
     for i in steps(sigmas, callback):
         denoised = denoise(x, sigmas[i])
