@@ -15,7 +15,7 @@ from sdkit.bench import BenchCell, CellResult, SideResult, time_startup
 from sdkit.bench.report import RATIO_TARGET
 
 # One thread: on a busy shared machine torch's two threads wait on each other and run tiny models ~10x slower.
-ONE_CELL = ("--samplers", "euler_a", "--steps", "2", "--batch-sizes", "1", "--warmup", "0", "--threads", "1")
+ONE_CELL = ("--samplers", "diffusers:euler_a", "--steps", "2", "--batch-sizes", "1", "--warmup", "0", "--threads", "1")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
     result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, *ONE_CELL, "--repeats", "2", "--dtype", "fp32",
                        "--json", json_file, "--csv", csv_file)
     assert result.exit_code == 0, result.output
-    assert "sdkit/diffusers" in result.stdout and "euler_a" in result.stdout
+    assert "sdkit/diffusers" in result.stdout and "diffusers:euler_a" in result.stdout
     assert "differ between repeats" not in result.stdout
 
     report = json.loads(json_file.read_text())
@@ -37,7 +37,7 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
     assert set(report["load_seconds"]) == {"sdkit", "diffusers"}
     (cell,) = report["cells"]
     matrix_point = (cell["sampler"], cell["steps"], cell["width"], cell["height"], cell["batch_size"])
-    assert matrix_point == ("euler_a", 2, 64, 64, 1)
+    assert matrix_point == ("diffusers:euler_a", 2, 64, 64, 1)
     for name in ("sdkit", "diffusers"):
         side = cell["sides"][name]
         assert side["repeats"] == 2 and len(side["seconds"]) == 2
@@ -70,7 +70,7 @@ def test_one_cell_through_the_cli_reports_every_field(capsys, tmp_path, tiny_sd1
 
 def test_bf16_is_compared_with_diffusers_fp32(capsys, tmp_path, tiny_sd1):
     json_file = tmp_path / "bench.json"
-    result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, "--samplers", "euler_a", "--steps", "1",
+    result = run_sdkit(capsys, "benchmark", "--model", tiny_sd1, "--samplers", "diffusers:euler_a", "--steps", "1",
                        "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--threads", "1", "--dtype", "bf16",
                        "--json", json_file)
     assert result.exit_code == 0, result.output

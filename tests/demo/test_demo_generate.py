@@ -53,8 +53,8 @@ def test_every_supported_sampler_paints_the_prompted_colours(capsys, tmp_path):
     for spec in specs:
         readings = []
         for index, combo in enumerate(SAMPLER_SAMPLE):
-            [path] = generate(capsys, tmp_path / spec.id, "--prompt", combo.caption, "--sampler", spec.id,
-                              "--steps", "20", "--seed", str(index))
+            [path] = generate(capsys, tmp_path / spec.id, "--prompt", combo.caption,
+                              "--sampler", "diffusers:" + spec.id, "--steps", "20", "--seed", str(index))
             readings.append((reading(path), combo))
         shares[spec.id] = {
             "background": np.mean([seen.background == combo.background for seen, combo in readings]),

@@ -112,8 +112,8 @@ def test_rng_nv_is_sdkit_samplings_nv_source_reproducible_and_not_cpus(capsys, t
 
 
 def test_rng_nv_on_a_diffusers_scheduler_changes_the_initial_noise(capsys, tmp_path):
-    nv = generate(capsys, tmp_path, "--sampler", "dpmpp_2m", "--steps", "4", "--seed", "3", "--rng", "nv")[0]
-    cpu = generate(capsys, tmp_path, "--sampler", "dpmpp_2m", "--steps", "4", "--seed", "3")[0]
+    nv = generate(capsys, tmp_path, "--sampler", "diffusers:dpmpp_2m", "--steps", "4", "--seed", "3", "--rng", "nv")[0]
+    cpu = generate(capsys, tmp_path, "--sampler", "diffusers:dpmpp_2m", "--steps", "4", "--seed", "3")[0]
     assert not np.array_equal(nv, cpu)
 
 

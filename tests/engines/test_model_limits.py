@@ -48,7 +48,7 @@ def test_steps_beyond_the_training_timesteps_are_refused(capsys, tiny_pipeline_d
 
 def test_lcm_steps_beyond_its_distilled_schedule_are_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home):
     out_dir = tmp_path / "out"
-    result = generate(capsys, tiny_pipeline_dir("sd1"), out_dir, "--sampler", "lcm", "--steps", "60")
+    result = generate(capsys, tiny_pipeline_dir("sd1"), out_dir, "--sampler", "diffusers:lcm", "--steps", "60")
     assert_refused(result, out_dir, sdkit_home, "steps=60", "LCMScheduler", "allows 1..50")
 
 
@@ -85,7 +85,7 @@ def test_one_denoising_step_still_draws(capsys, tiny_pipeline_dir, inputs):
     assert len(list((inputs / "out").glob("*.png"))) == 1
 
 
-@pytest.mark.parametrize("sampler", ["automatic", "ddim"])
+@pytest.mark.parametrize("sampler", ["automatic", "diffusers:ddim"])
 def test_1000_leading_steps_past_the_last_timestep_are_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home,
                                                                sampler):
     """The tiny SD 1.x model's own DDIM config (leading spacing, steps_offset 1) reaches timestep 1000 at 1000 steps."""
@@ -94,7 +94,7 @@ def test_1000_leading_steps_past_the_last_timestep_are_refused(capsys, tiny_pipe
     assert_refused(result, out_dir, sdkit_home, "steps=1000", "allows 1..999", "past the model's last (999)")
 
 
-@pytest.mark.parametrize("sampler", ["dpmpp_2m", "uni_pc"])
+@pytest.mark.parametrize("sampler", ["diffusers:dpmpp_2m", "uni_pc"])
 def test_a_beta_schedule_that_repeats_its_first_timestep_is_refused(capsys, tiny_pipeline_dir, tmp_path, sdkit_home,
                                                                      sampler):
     """From 32 steps on, Beta's first two timesteps round to one: diffusers' multistep samplers then crash."""
@@ -106,10 +106,10 @@ def test_a_beta_schedule_that_repeats_its_first_timestep_is_refused(capsys, tiny
 
 def test_the_most_beta_steps_still_draw_and_img2img_is_not_refused(capsys, tiny_pipeline_dir, inputs):
     model = tiny_pipeline_dir("sd1")
-    txt2img = generate(capsys, model, inputs / "txt2img", "--sampler", "dpmpp_2m", "--schedule", "beta",
+    txt2img = generate(capsys, model, inputs / "txt2img", "--sampler", "diffusers:dpmpp_2m", "--schedule", "beta",
                        "--steps", "31")
     assert txt2img.exit_code == 0, txt2img.output
     # img2img starts at a step index the pipeline sets, so the repeated timestep does no harm there.
     img2img = generate(capsys, model, inputs / "img2img", "--image", str(inputs / "in.png"), "--strength", "1",
-                       "--sampler", "dpmpp_2m", "--schedule", "beta", "--steps", "40")
+                       "--sampler", "diffusers:dpmpp_2m", "--schedule", "beta", "--steps", "40")
     assert img2img.exit_code == 0, img2img.output

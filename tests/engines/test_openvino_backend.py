@@ -58,8 +58,9 @@ def loaded_pair(shared_home, tiny_model):
     return load_model(_plan(tiny_model, "openvino")), load_model(_plan(tiny_model, "torch"))
 
 
-# Diffusers' schedulers (ComfyUI names) and sdkit's A1111 sampling (A1111 names), ancestral and not.
-SAMPLERS = [("euler_a", "automatic"), ("dpmpp_2m", "karras"), ("Euler a", "automatic"),
+# Diffusers' schedulers, sdkit's ComfyUI sampling (ComfyUI names) and its A1111 sampling (A1111 names),
+# ancestral and not.
+SAMPLERS = [("diffusers:euler_a", "automatic"), ("dpmpp_2m", "karras"), ("Euler a", "automatic"),
             ("DPM++ 2M", "karras"), ("DPM++ SDE", "automatic")]
 
 

@@ -51,9 +51,9 @@ def _images_on_both(model, **flags):
 
 @pytest.mark.parametrize("family,prediction_type,sampler", [
     ("sd2", "v_prediction", "Euler a"),
-    ("sd2", "v_prediction", "euler_a"),  # diffusers' scheduler on the same stand-in
+    ("sd2", "v_prediction", "diffusers:euler_a"),  # diffusers' scheduler on the same stand-in
     ("sdxl", "epsilon", "DPM++ 2M"),
-    ("sdxl", "epsilon", "dpmpp_2m"),
+    ("sdxl", "epsilon", "dpmpp_2m"),  # ComfyUI's computation
 ])
 def test_sd2_and_sdxl_images_equal_the_torch_backend(shared_home, tiny_pipeline_dir, family, prediction_type,
                                                      sampler):
@@ -64,7 +64,7 @@ def test_sd2_and_sdxl_images_equal_the_torch_backend(shared_home, tiny_pipeline_
     assert quality >= PSNR_FLOOR_DB, f"{family} {sampler}: {quality:.1f} dB against torch"
 
 
-@pytest.mark.parametrize("sampler", ["Euler a", "euler_a"])
+@pytest.mark.parametrize("sampler", ["Euler a", "euler_a"])  # A1111's and ComfyUI's computation
 def test_inpainting_unet_images_equal_the_torch_backend(shared_home, tiny_pipeline_dir, tmp_path, sampler):
     model = tiny_pipeline_dir("sd1", inpainting=True)
     image, mask = tmp_path / "image.png", tmp_path / "mask.png"

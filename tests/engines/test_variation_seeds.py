@@ -37,7 +37,7 @@ def close(a: np.ndarray, b: np.ndarray) -> bool:
     return int(np.abs(a.astype(int) - b.astype(int)).max()) <= 1
 
 
-@pytest.mark.parametrize("sampler", ["Euler a", "euler"])  # A1111's sampling, and a diffusers scheduler
+@pytest.mark.parametrize("sampler", ["Euler a", "diffusers:euler"])  # A1111's sampling, and a diffusers scheduler
 def test_a_variation_batch_keeps_the_seed_and_moves_the_variation_seed(capsys, tmp_path, sampler):
     variation = ("--sampler", sampler, "--variation-seed", "100", "--variation-strength", "0.3")
     batch = generate(capsys, tmp_path / "batch", *variation, "--batch-size", "2")

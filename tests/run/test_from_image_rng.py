@@ -49,21 +49,25 @@ def test_unknown_rng_is_refused_with_a_hint(capsys, tmp_path, tiny_pipeline_dir)
 
 
 @pytest.mark.parametrize("version,sampler", [
-    ("sdkit 0.2.0", "dpmpp_2m"), ("sdkit 0.1.3", "dpmpp_2m"), ("sdkit 0.3.0", "DPM++ 2M"), ("v1.10.1", "DPM++ 2M"),
+    ("sdkit 0.2.0", "diffusers:dpmpp_2m"), ("sdkit 0.1.3", "diffusers:dpmpp_2m"), ("sdkit 0.3.0", "DPM++ 2M"),
+    ("v1.10.1", "DPM++ 2M"),
 ])
 def test_old_sdkit_images_keep_diffusers_computation(capsys, tmp_path, tiny_pipeline_dir, version, sampler):
     image = png(tmp_path / "a.png", f"a fox\n{FIELDS}, Hires upscale: 2, Hires steps: 2, Hires sampler: Euler, "
                                     f"Denoising strength: 0.5, Version: {version}")
     params = planned(capsys, image, tiny_pipeline_dir("sd1"))
     assert params["sampler"] == sampler and params["schedule"] == "Karras"
-    assert params["hires_sampler"] == ("euler" if sampler == "dpmpp_2m" else "Euler")
+    assert params["hires_sampler"] == ("diffusers:euler" if sampler == "diffusers:dpmpp_2m" else "Euler")
 
 
 
 @pytest.mark.parametrize("sampler,extra,expected", [
-    # Made by sdkit 0.4 on diffusers' PNDMScheduler: remade there (the id), not on A1111's own PLMS of 0.5.
-    ("PLMS", ", Diffusers scheduler: PNDMScheduler, Version: sdkit 0.4.0", "plms"),
-    ("UniPC", ", Diffusers scheduler: UniPCMultistepScheduler, Version: sdkit 0.4.0", "uni_pc"),
+    # Made by sdkit 0.4 on diffusers' PNDMScheduler: remade there, not on A1111's own PLMS of 0.5.
+    ("PLMS", ", Diffusers scheduler: PNDMScheduler, Version: sdkit 0.4.0", "diffusers:plms"),
+    ("UniPC", ", Diffusers scheduler: UniPCMultistepScheduler, Version: sdkit 0.4.0", "diffusers:uni_pc"),
+    # Made by sdkit 0.5 with the id euler_a on diffusers: remade there, not on ComfyUI's Euler a of 0.6.
+    ("Euler a", ", Diffusers scheduler: EulerAncestralDiscreteScheduler, Version: sdkit 0.5.0",
+     "diffusers:euler_ancestral"),
     ("PLMS", ", Version: sdkit 0.5.0", "PLMS"),  # A1111's own, as it was made
     ("PLMS", "", "PLMS"),  # an A1111 image
 ])

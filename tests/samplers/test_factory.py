@@ -61,7 +61,7 @@ def test_every_sampler_and_schedule_builds_from_the_model_config(spec):
     if spec.scheduler_class in SLOW_CLASSES:
         schedules = (spec.default_schedule, "normal")
     for schedule_id in schedules:
-        scheduler = make_scheduler(resolve_sampler(spec.id, schedule_id), sd1_config())
+        scheduler = make_scheduler(resolve_sampler("diffusers:" + spec.id, schedule_id), sd1_config())
         assert type(scheduler).__name__ == spec.scheduler_class
         config = scheduler.config
         # The model's own training schedule survives; the sampler's settings are applied.
@@ -85,7 +85,7 @@ def test_every_sampler_and_schedule_builds_from_the_model_config(spec):
 def test_model_settings_that_would_contradict_the_choice_are_overridden():
     config = sd1_config(_class_name="DPMSolverMultistepScheduler", algorithm_type="sde-dpmsolver++",
                         use_karras_sigmas=True, prediction_type="v_prediction")
-    scheduler = make_scheduler(resolve_sampler("dpmpp_2m", "uniform"), config)
+    scheduler = make_scheduler(resolve_sampler("diffusers:dpmpp_2m", "uniform"), config)
     assert scheduler.config.algorithm_type == "dpmsolver++"
     assert scheduler.config.use_karras_sigmas is False
     assert scheduler.config.prediction_type == "v_prediction"  # a v-prediction model stays one
@@ -95,7 +95,7 @@ def test_model_settings_that_would_contradict_the_choice_are_overridden():
 def test_ddim_and_ddpm_never_clip_latents_even_when_the_model_config_is_silent(sampler):
     # diffusers' own default (clip_sample=True) squashes latents into [-1, 1]: washed-out colours.
     silent = {key: value for key, value in sd1_config().items() if key != "clip_sample"}
-    assert make_scheduler(resolve_sampler(sampler, "automatic"), silent).config.clip_sample is False
+    assert make_scheduler(resolve_sampler("diffusers:" + sampler, "automatic"), silent).config.clip_sample is False
 
 
 def test_model_default_keeps_the_models_own_scheduler():

@@ -37,7 +37,7 @@ def test_sampler_runs_and_repeats_bit_identically(tiny_sd1_pipeline, spec):
 
     pipe = tiny_sd1_pipeline
     base_config = pipe.scheduler  # the model's own scheduler: make_scheduler reads its config
-    resolved = resolve_sampler(spec.id)
+    resolved = resolve_sampler("diffusers:" + spec.id)
     pipe.scheduler = make_scheduler(resolved, base_config)
     try:
         first = run(pipe, [10, 11])

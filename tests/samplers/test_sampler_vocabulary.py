@@ -41,27 +41,37 @@ def test_vocabulary_decides_the_computation(name, schedule, vocabulary, a1111):
 
 
 def test_a1111_names_take_every_a1111_schedule_diffusers_names_do_not():
-    # Euler a with Karras sigmas: A1111 computes it; diffusers' Euler a scheduler cannot.
+    # Euler a with Karras sigmas: A1111 and ComfyUI compute it; diffusers' Euler a scheduler cannot.
     assert resolve_sampler("Euler a", "karras").schedule == "karras"
+    assert resolve_sampler("euler_ancestral", "karras").comfyui_sampling
     with pytest.raises(UserInputError):
-        resolve_sampler("euler_ancestral", "karras")
+        resolve_sampler("diffusers:euler_ancestral", "karras")
     # Polyexponential and KL Optimal have no diffusers setting, but sdkit.sampling computes them.
     assert resolve_sampler("DPM++ 2M", "polyexponential").schedule == "polyexponential"
     assert resolve_sampler("Euler", "KL Optimal").schedule == "kl_optimal"
     with pytest.raises(UserInputError) as caught:
-        resolve_sampler("dpmpp_2m", "polyexponential")
+        resolve_sampler("diffusers:dpmpp_2m", "polyexponential")
     assert "exponential" in caught.value.hint
+    # ComfyUI has no Polyexponential scheduler: refused under ComfyUI's name, with the names that take it.
+    with pytest.raises(UserInputError) as caught:
+        resolve_sampler("dpmpp_2m", "polyexponential")
+    assert "ComfyUI's schedulers" in caught.value.hint and "'DPM++ 2M'" in caught.value.hint
     with pytest.raises(UserInputError) as caught:
         resolve_sampler("DPM++ 2M", "align_your_steps")  # no tables in the reference: refused
     assert "karras" in caught.value.hint
 
 
-def test_samplers_without_diffusers_twin_run_only_under_their_a1111_names():
+def test_samplers_without_diffusers_twin_run_only_under_a1111_or_comfyui_names():
     assert resolve_sampler("DPM++ 2S a").a1111_sampling
     assert resolve_sampler("DPM++ 3M SDE").schedule == "exponential"
+    assert resolve_sampler("dpmpp_3m_sde").comfyui_sampling
     with pytest.raises(UserInputError) as caught:
-        resolve_sampler("dpmpp_3m_sde")
-    assert "DPM++ 3M SDE" in caught.value.hint
+        resolve_sampler("diffusers:dpmpp_3m_sde")
+    assert "'DPM++ 3M SDE'" in caught.value.hint and "--sampler dpmpp_3m_sde" in caught.value.hint
+    with pytest.raises(UserInputError) as caught:
+        resolve_sampler("restart")  # A1111's alone
+    assert "A1111" in caught.value.message and "ComfyUI" not in caught.value.message
+    assert "'Restart'" in caught.value.hint
 
 
 def test_the_flag_and_the_schedule_list_agree_with_sdkit_sampling():

@@ -9,6 +9,7 @@ from sdkit.samplers import (
     SCHEDULES,
     a1111_legacy_split,
     a1111_names,
+    builtin,
     resolve_sampler,
     sampler_table,
     split_legacy_name,
@@ -94,18 +95,22 @@ def spellings(name: str) -> list[str]:
 
 def _expect(name: str, spec_id: str) -> None:
     spec = sampler_table().samplers[spec_id]
-    a1111_named = spec.a1111_faithful and name_vocabulary(name, spec) == "a1111"
-    if spec.supported or a1111_named:
+    vocabulary = name_vocabulary(name, spec)
+    a1111_named = spec.a1111_faithful and vocabulary == "a1111"
+    comfyui_named = spec.id in builtin.COMFYUI_SAMPLERS and vocabulary == "comfyui"
+    if spec.supported or a1111_named or comfyui_named:
         resolved = resolve_sampler(name)
         assert resolved.spec is spec, name
-        assert resolved.schedule == spec.default_schedule
+        # ComfyUI has no per-sampler default: its KSampler's scheduler is "normal".
+        assert resolved.schedule == ("normal" if comfyui_named else spec.default_schedule)
         assert resolved.a1111_sampling == a1111_named, name
+        assert resolved.comfyui_sampling == comfyui_named, name
     else:
         with pytest.raises(UserInputError) as caught:
             resolve_sampler(name)
         assert not isinstance(caught.value, UnknownKeyError)
-        if spec.a1111_faithful:  # only its A1111 name runs it: the hint says that name
-            assert spec.display_name in caught.value.hint
+        if spec.a1111_faithful or spec.id in builtin.COMFYUI_SAMPLERS:  # the hint says the names that run it
+            assert spec.display_name in caught.value.hint or spec.id in caught.value.hint
             return
         nearest = sampler_table().samplers[spec.nearest]
         assert nearest.supported
@@ -141,13 +146,16 @@ def test_every_a1111_and_comfyui_schedule_name_is_known():
         schedule = find_schedule(name)
         assert schedule is not None, name
         if schedule.id == "automatic":
-            assert resolve_sampler("dpmpp_2m", name).schedule == "karras"
+            assert resolve_sampler("diffusers:dpmpp_2m", name).schedule == "karras"
+            assert resolve_sampler("dpmpp_2m", name).schedule == "normal"  # ComfyUI's default
         elif schedule.supported:
-            assert resolve_sampler("euler", name).schedule == schedule.id, name
+            assert resolve_sampler("diffusers:euler", name).schedule == schedule.id, name
         else:
             with pytest.raises(UserInputError) as caught:
-                resolve_sampler("euler", name)
+                resolve_sampler("diffusers:euler", name)
             assert schedule.nearest in caught.value.hint, name
+    for name in COMFYUI_SCHEDULERS:  # under ComfyUI's sampler names, ComfyUI's own schedulers
+        assert resolve_sampler("euler", name).schedule == find_schedule(name).id, name
 
 
 def test_legacy_split_matches_a1111():
@@ -237,20 +245,21 @@ def test_unsupported_samplers_name_the_nearest():
 
 
 def test_a1111_only_samplers_under_another_spelling_say_which_name_runs_them():
-    for name, label in (("restart", "Restart"), ("dpmpp_3m_sde", "DPM++ 3M SDE")):
+    for name, label, tools in (("restart", "Restart", "A1111"), ("diffusers:dpmpp_3m_sde", "DPM++ 3M SDE",
+                                                                  "A1111 or ComfyUI")):
         with pytest.raises(UserInputError) as caught:
             resolve_sampler(name)
-        assert "only as A1111 computes it" in caught.value.message
+        assert f"only as {tools} computes it" in caught.value.message
         assert f"--sampler {label!r}" in caught.value.hint
 
 
 def test_schedule_a_sampler_cannot_take_fails_with_the_list():
     # diffusers' names only: under A1111's names sdkit.sampling takes every A1111 schedule type.
     with pytest.raises(UserInputError) as caught:
-        resolve_sampler("euler_ancestral", "Karras")
+        resolve_sampler("diffusers:euler_ancestral", "Karras")
     assert "normal" in caught.value.hint and "karras" not in caught.value.hint
     with pytest.raises(UserInputError):
-        resolve_sampler("dpmpp_sde", "SGM Uniform")  # the singlestep solver has no timestep spacing
+        resolve_sampler("diffusers:dpmpp_sde", "SGM Uniform")  # the singlestep solver has no timestep spacing
 
 
 def test_legacy_suffix_conflicting_with_explicit_schedule_fails():
@@ -261,7 +270,8 @@ def test_legacy_suffix_conflicting_with_explicit_schedule_fails():
 
 def test_a1111_names_use_a1111_labels():
     assert a1111_names(resolve_sampler("k_dpmpp_2m")) == ("DPM++ 2M", "Karras")
-    assert a1111_names(resolve_sampler("euler_ancestral")) == ("Euler a", "Uniform")
+    assert a1111_names(resolve_sampler("euler_ancestral")) == ("Euler a", "Normal")  # ComfyUI's default
+    assert a1111_names(resolve_sampler("diffusers:euler_ancestral")) == ("Euler a", "Uniform")
     assert a1111_names(resolve_sampler("dpmpp_2m_sde", "sgm_uniform")) == ("DPM++ 2M SDE", "SGM Uniform")
     assert a1111_names(resolve_sampler("uni_pc", "ddim")) == ("UniPC", "DDIM")
 

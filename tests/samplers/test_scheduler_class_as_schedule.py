@@ -24,7 +24,9 @@ def test_a_class_name_as_schedule_means_what_it_means_as_sampler(class_name):
 
 
 def test_a_class_name_agreeing_with_the_sampler_is_accepted():
-    assert resolve_sampler("euler", "EulerDiscreteScheduler") == resolve_sampler("euler")
+    # The class name says diffusers: the same as "diffusers:euler" (plain "euler" is ComfyUI's, on "normal").
+    assert resolve_sampler("euler", "EulerDiscreteScheduler") == resolve_sampler("diffusers:euler")
+    assert resolve_sampler("euler", "EulerDiscreteScheduler").vocabulary == "diffusers"
 
 
 def test_a_class_name_contradicting_the_sampler_is_refused():

@@ -39,7 +39,7 @@ class BenchConfig:
     """What `sdkit benchmark` runs. A size of None means the model's native size."""
 
     model: str | None = None
-    samplers: tuple[str, ...] = ("euler_a", "dpmpp_2m")
+    samplers: tuple[str, ...] = ("diffusers:euler_a", "diffusers:dpmpp_2m")  # the same computation as the baseline
     steps: tuple[int, ...] = (20,)
     sizes: tuple[tuple[int, int] | None, ...] = (None,)
     batch_sizes: tuple[int, ...] = (1, 4)
@@ -135,7 +135,7 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
     from sdkit.run.execute import load_model, run_images
     from sdkit.run.plan import make_plan
     from sdkit.runtime.device import dtype_label
-    from sdkit.samplers import make_scheduler, resolve_sampler
+    from sdkit.samplers import make_scheduler
 
     _import_libraries()
     first = make_plan(task="txt2img", model=config.model,
@@ -200,7 +200,8 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
                 sides[SDKIT_TORCH] = lambda plan=torch_plan: [run_image.image for run_image in
                                                               run_images(plan, NullEvents(), loaded=torch_side)]
             if baselines:
-                scheduler = make_scheduler(resolve_sampler(params.sampler, params.schedule), loaded.scheduler_config)
+                scheduler = make_scheduler(_diffusers_twin(params.sampler, params.schedule, report),
+                                           loaded.scheduler_config)
                 job = BaselineJob(
                     prompt=params.prompt, negative_prompt=params.negative_prompt, steps=params.steps,
                     cfg_scale=params.cfg_scale, width=params.width, height=params.height,
@@ -216,6 +217,27 @@ def _run_matrix(config: BenchConfig, say: Progress) -> BenchReport:
         for timer in timers.values():
             timer.detach()
     return report
+
+
+def _diffusers_twin(sampler: str, schedule: str, report: BenchReport) -> Any:
+    """The diffusers scheduler of the same sampler and schedule, which the baseline runs: for a name that
+    sdkit.sampling computes (A1111's or ComfyUI's) that is "diffusers:<id>"; where diffusers cannot take
+    the schedule, the sampler's own default schedule there, said in the report's notes."""
+    from sdkit.core.errors import UserInputError
+    from sdkit.samplers import resolve_sampler
+
+    resolved = resolve_sampler(sampler, schedule)
+    if resolved.spec is None:
+        return resolved
+    try:
+        return resolve_sampler(resolved.diffusers_name, resolved.schedule)
+    except UserInputError:
+        twin = resolve_sampler(resolved.diffusers_name)
+        note = (f"{sampler} ({resolved.schedule}): plain diffusers cannot take that schedule; its baseline runs "
+                f"{twin.spec.scheduler_class} on {twin.schedule}")
+        if note not in report.notes:
+            report.notes.append(note)
+        return twin
 
 
 def _torch_side(config: BenchConfig, first: Any, report: BenchReport, say: Progress) -> Any:

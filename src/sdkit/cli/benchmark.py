@@ -69,7 +69,8 @@ benchmark_app = typer.Typer(
 def benchmark(
     ctx: typer.Context,
     model: str = typer.Option(None, "--model", "-m", help="Model to benchmark (default: the bundled demo model)."),
-    samplers: str = typer.Option("euler_a,dpmpp_2m", "--samplers", help="Comma-separated samplers (any name generate takes)."),
+    samplers: str = typer.Option("diffusers:euler_a,diffusers:dpmpp_2m", "--samplers",
+                                 help="Comma-separated samplers (any name generate takes)."),
     steps: str = typer.Option("20", "--steps", help="Comma-separated step counts."),
     sizes: str = typer.Option("native", "--sizes", help="Comma-separated sizes: native, 512 or 768x512."),
     batch_sizes: str = typer.Option("1,4", "--batch-sizes", help="Comma-separated batch sizes."),

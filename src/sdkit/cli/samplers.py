@@ -22,6 +22,7 @@ samplers_app = typer.Typer(
 
 def _sampler_record(sampler_id: str) -> dict[str, Any]:
     from sdkit.samplers import sampler_table
+    from sdkit.samplers.builtin import COMFYUI_SAMPLERS
 
     table = sampler_table()
     spec = table.samplers[sampler_id]
@@ -31,8 +32,9 @@ def _sampler_record(sampler_id: str) -> dict[str, Any]:
         "aliases": table.aliases(sampler_id),
         "default_schedule": spec.default_schedule,
         "schedule_types": list(spec.schedule_types),
-        "supported": spec.supported,  # diffusers runs it (under its id, ComfyUI or diffusers names)
+        "supported": spec.supported,  # diffusers runs it (under diffusers' names, or "diffusers:<name>")
         "a1111_method": spec.a1111_faithful,  # its A1111 name runs A1111's own method (sdkit.sampling)
+        "comfyui_method": spec.id in COMFYUI_SAMPLERS,  # its id (ComfyUI's name) runs ComfyUI's method
         "nearest": spec.nearest,
         "stochastic": spec.stochastic,
         "scheduler_class": spec.scheduler_class,
@@ -52,7 +54,8 @@ def list_command(
 
     records = [_sampler_record(sampler_id) for sampler_id in sampler_table().samplers]
     if supported_only:
-        records = [record for record in records if record["supported"] or record["a1111_method"]]
+        records = [record for record in records
+                   if record["supported"] or record["a1111_method"] or record["comfyui_method"]]
     if as_json:
         print_json(records)
         return
@@ -67,21 +70,27 @@ def list_command(
         if record["supported"]:
             status = record["default_schedule"]
             schedules = ", ".join(record["schedule_types"])
-        elif record["a1111_method"]:
+        elif record["a1111_method"] or record["comfyui_method"]:
             status = record["default_schedule"]
-            schedules = f"as A1111 only: --sampler {record['display_name']!r}"
+            names = [f"--sampler {record['display_name']!r}"] * record["a1111_method"]
+            names += [f"--sampler {record['id']}"] * record["comfyui_method"]
+            schedules = "no diffusers twin: " + " or ".join(names)
         else:
             status = "[red]unsupported[/]"
             schedules = f"use {record['nearest']} instead"
         source = "" if record["source"] == "built-in" else f"\n({record['source']})"
         marked = record["display_name"] + (" *" if record["a1111_method"] else "")
-        table.add_row(escape(record["id"]), escape(marked) + escape(source),
+        marked_id = record["id"] + (" +" if record["comfyui_method"] else "")
+        table.add_row(escape(marked_id), escape(marked) + escape(source),
                       escape(", ".join(record["aliases"])), status, escape(schedules))
     out.print(table)
     err.print("automatic (the default) keeps the model's own scheduler; a schedule type of automatic "
               "means the sampler's default schedule")
-    err.print("* the display name (A1111's, any case, or a k_ alias) runs A1111's own method; the id, ComfyUI "
-              "and diffusers names run diffusers' scheduler (docs/samplers.md)")
+    err.print("* the display name (A1111's, any case, or a k_ alias) runs A1111's own method; + the id "
+              "(ComfyUI's name) runs ComfyUI's; diffusers class names and diffusers:<name> run diffusers' "
+              "scheduler, as do unmarked ids (docs/samplers.md)")
+    err.print("schedule types: ComfyUI's names take ComfyUI's schedulers (default normal), A1111's names "
+              "A1111's, diffusers' the ones listed")
 
 
 @samplers_app.command("schedules")
@@ -131,9 +140,19 @@ def show_command(
         record: dict[str, Any] = {"id": "automatic", "schedule": resolved.schedule,
                                   "meaning": "keep the model's own scheduler"}
     else:
+        from sdkit.samplers.recorded import COMFYUI_SAMPLER_KEY, COMFYUI_SCHEDULER_KEY
+
         sampler_label, schedule_label = a1111_names(resolved)
-        record = {**_sampler_record(resolved.spec.id), "schedule": resolved.schedule,
-                  "infotext": {"Sampler": sampler_label, "Schedule type": schedule_label}}
+        infotext = {"Sampler": sampler_label, "Schedule type": schedule_label}
+        if resolved.comfyui_sampling:
+            computed_by = "sdkit.sampling, as ComfyUI computes it"
+            infotext.update({COMFYUI_SAMPLER_KEY: resolved.id, COMFYUI_SCHEDULER_KEY: resolved.schedule})
+        elif resolved.a1111_sampling:
+            computed_by = "sdkit.sampling, as A1111 computes it"
+        else:
+            computed_by = f"diffusers' {resolved.spec.scheduler_class}"
+        record = {**_sampler_record(resolved.spec.id), "schedule": resolved.schedule, "computed_by": computed_by,
+                  "infotext": infotext}
     if as_json:
         print_json(record)
         return

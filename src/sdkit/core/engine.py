@@ -109,7 +109,10 @@ class Engine(Protocol):
     `hires_fix` (True when `draw` does A1111's two-pass hires fix for a `Batch.hires`; default False,
     and sdkit refuses `--hires-*` for the engine) and `check_run(model, params, sampler)` (raise
     `UserInputError` for values this engine would refuse on this model, without loading it or importing
-    torch: sdkit calls it when it plans the run, so `--dry-run` refuses them too).
+    torch: sdkit calls it when it plans the run, so `--dry-run` refuses them too) and
+    `batch_shares_seed(params)` (True when every image of a batch is drawn from the batch's one seed, as
+    ComfyUI draws a batch's noise from one generator; then `Batch.seeds` repeats the batch's seed; default
+    False: image i gets seed + i).
     """
 
     name: str

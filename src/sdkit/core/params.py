@@ -84,6 +84,12 @@ class Txt2ImgParams(ParamsBase):
     variation_strength: float = 0.0
     seed_resize_from_width: int = 0
     seed_resize_from_height: int = 0
+    # Under ComfyUI's sampler names a batch's noise comes from one generator seeded with its seed, so an
+    # image depends on its place in the batch: image i of this batch is drawn at place
+    # comfyui_batch_index + i of a batch of comfyui_batch_size (0: this batch's own size). `--from-image`
+    # sets them to remake one image of a ComfyUI-named batch alone.
+    comfyui_batch_size: int = 0
+    comfyui_batch_index: int = 0
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
@@ -213,6 +219,14 @@ def range_problems(values: Mapping[str, Any], task: Task, limits: SizeLimits | N
         for side in ("seed_resize_from_width", "seed_resize_from_height"):
             resize = number(side)
             check(side, resize is not None and 0 <= resize <= 16384, "must be 0 (off) or a size up to 16384")
+        noise_batch, noise_index = number("comfyui_batch_size"), number("comfyui_batch_index")
+        check("comfyui_batch_size", noise_batch is not None and 0 <= noise_batch <= 1000,
+              "must be 0 (the batch's own size) or a batch size up to 1000")
+        batch_size = number("batch_size") or 1
+        check("comfyui_batch_index", noise_index is not None and noise_index >= 0
+              and (noise_index == 0 if not noise_batch else noise_index + batch_size <= noise_batch),
+              "must be a place in the ComfyUI batch (0-based), with room for the batch's images",
+              "with --batch-size N, comfyui_batch_index + N may be at most comfyui_batch_size")
         ensd = number("ensd")
         check("ensd", ensd is not None and 0 <= ensd <= SEED_MAX, f"must be between 0 and {SEED_MAX}",
               "31337 is the value A1111 images usually record; 0 turns it off")

@@ -53,6 +53,8 @@ class Txt2ImgRequest(RequestBase):
     variation_strength: float | None = None
     seed_resize_from_width: int | None = None
     seed_resize_from_height: int | None = None
+    comfyui_batch_size: int | None = None
+    comfyui_batch_index: int | None = None
     attention_slicing: bool | None = None
     vae_tiling: bool | None = None
     cpu_offload: bool | None = None

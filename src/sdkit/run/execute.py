@@ -167,10 +167,12 @@ def resolve_seed(seed: int) -> tuple[int, bool]:
     return random.randrange(SEED_MAX + 1), True
 
 
-def batch_seeds(params: ParamsBase, first_seed: int) -> Iterator[tuple[int, tuple[int, ...]]]:
+def batch_seeds(params: ParamsBase, first_seed: int, shared: bool = False) -> Iterator[tuple[int, tuple[int, ...]]]:
     """(index of the batch's first image, its seeds) for each batch; image i gets seed first + i (mod 2**32).
 
     With variation seeds on (A1111's rule) every image keeps the first seed; its variation seed moves on.
+    `shared` (the engine's `batch_shares_seed`, ComfyUI's rule): the images of a batch all get the seed
+    of its first image.
     """
     if not isinstance(params, Txt2ImgParams):
         yield 0, ()
@@ -178,7 +180,7 @@ def batch_seeds(params: ParamsBase, first_seed: int) -> Iterator[tuple[int, tupl
     step = 0 if params.variation_strength else 1
     for batch_index in range(params.batch_count):
         start = batch_index * params.batch_size
-        yield start, tuple((first_seed + (start + offset) * step) % (SEED_MAX + 1)
+        yield start, tuple((first_seed + (start + offset * (not shared)) * step) % (SEED_MAX + 1)
                            for offset in range(params.batch_size))
 
 
@@ -262,7 +264,12 @@ def run_images(plan: RunPlan, events: RunEvents, *, loaded: Any = None, inputs: 
 
         prompt = prompt_with_tags(prompt, params.loras)
 
-    for start, seeds in batch_seeds(params, first_seed):
+    shared = False
+    shares_seed = getattr(plan.engine, "batch_shares_seed", None)
+    if shares_seed is not None and isinstance(params, Txt2ImgParams):
+        with plugin_calls(plan.engine_entry, "choosing its batches' seeds"):
+            shared = bool(shares_seed(params))
+    for start, seeds in batch_seeds(params, first_seed, shared):
         batch_params = params.model_copy(update={"seed": seeds[0]}) if seeds else params
         batch = Batch(batch_params, seeds, inputs, start, hires)
         events.image_started(start, total, steps)

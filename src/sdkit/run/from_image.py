@@ -26,6 +26,12 @@ from typing import Any
 from sdkit.core.errors import UserInputError
 from sdkit.core.tasks import Task
 from sdkit.networks.lora_use import LORA_HASHES_KEY, parse_hashes_field
+from sdkit.samplers.recorded import (
+    COMFYUI_BATCH_INDEX_KEY,
+    COMFYUI_BATCH_SIZE_KEY,
+    COMFYUI_SAMPLER_KEY,
+    COMFYUI_SCHEDULER_KEY,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ GENERATION_FIELDS = (
     ("variation_strength", "Variation seed strength", float),
     ("strength", "Denoising strength", float),
     ("mask_blur", "Mask blur", int),
+    ("comfyui_batch_size", COMFYUI_BATCH_SIZE_KEY, int),
+    ("comfyui_batch_index", COMFYUI_BATCH_INDEX_KEY, int),
 )
 # The upscaler's fields (sdkit.upscale.api's keys, after A1111's Extras tab), by the upscale task's field names.
 UPSCALE_FIELDS = (
@@ -136,9 +144,9 @@ def _recorded_rng(image: Path, recorded: str | None, made_by_sdkit: bool) -> str
 
 
 def _keep_diffusers_samplers(image: Path, version: str, params: dict[str, Any], names: list[str]) -> None:
-    """Samplers that ran on diffusers' schedulers under A1111's labels (all of sdkit 0.1/0.2's; in 0.3 those
-    recorded with a "Diffusers scheduler" field) are named by their sdkit ids, which still mean those
-    schedulers, so the image is made again."""
+    """Samplers that ran on diffusers' schedulers under A1111's labels (all of sdkit 0.1/0.2's; since 0.3 those
+    recorded with a "Diffusers scheduler" field) are named "diffusers:<id>", which means those schedulers
+    whatever the name (an id alone is ComfyUI's computation since 0.6), so the image is made again."""
     from sdkit.core.errors import SdkitError
     from sdkit.samplers import resolve_sampler
 
@@ -149,10 +157,19 @@ def _keep_diffusers_samplers(image: Path, version: str, params: dict[str, Any], 
             resolved = resolve_sampler(params[name])
         except SdkitError:
             continue  # reported with its hint when the run resolves it
-        if resolved.a1111_sampling:
+        if resolved.a1111_sampling or resolved.comfyui_sampling:
             log.info("%s (%s) ran %r on diffusers' scheduler; using that computation again (%s %s), not "
-                     "A1111's sampling", image, version or "no version", params[name], name, resolved.id)
-            params[name] = resolved.id
+                     "sdkit.sampling's", image, version or "no version", params[name], name, resolved.diffusers_name)
+            params[name] = resolved.diffusers_name
+
+
+def _comfyui_names(fields: dict[str, str], prefix: str = "") -> dict[str, Any]:
+    """The sampler and schedule of a pass sdkit computed as ComfyUI does (it records ComfyUI's names)."""
+    sampler = fields.get(prefix + COMFYUI_SAMPLER_KEY)
+    if not sampler:
+        return {}
+    field = "hires_" if prefix else ""
+    return {f"{field}sampler": sampler, f"{field}schedule": fields.get(prefix + COMFYUI_SCHEDULER_KEY) or None}
 
 
 def _task_of(fields: dict[str, str], hires: dict[str, str]) -> Task:
@@ -201,6 +218,10 @@ def read_recorded_run(image_path: Path) -> RecordedRun:
         hires_on_diffusers = old or (first_on_diffusers if hires_class is None else not hires_class.startswith("none"))
         ran_on_diffusers = ["sampler"] * first_on_diffusers + ["hires_sampler"] * hires_on_diffusers
         _keep_diffusers_samplers(image, version, params, ran_on_diffusers)
+        # Recorded ComfyUI names (sdkit 0.6+) say which passes ran ComfyUI's computation; a hires pass that
+        # records none of its own ran as the first pass did, unless it records its own sampler.
+        params.update(_comfyui_names(fields))
+        params.update(_comfyui_names(fields, HIRES_PREFIX))
         if fields.get("Emphasis"):  # A1111 names the mode ("No norm"); absent means its default, Original
             params["emphasis"] = EMPHASIS_BY_A1111_NAME.get(str(fields["Emphasis"]).strip().lower())
             if params["emphasis"] is None:
@@ -304,7 +325,8 @@ def _hires_params(image: Path, hires: dict[str, str]) -> dict[str, Any]:
     params: dict[str, Any] = {name: _value(image, hires, key, kind, name) for name, key, kind in HIRES_FIELDS}
     params.update(_size(image, hires, HIRES_RESIZE_KEY, ("hires_width", "hires_height"),
                         "pass --hires-size WxH to set it yourself"))
-    known = {key for _, key, _ in HIRES_FIELDS} | {HIRES_RESIZE_KEY}
+    known = {key for _, key, _ in HIRES_FIELDS} | {HIRES_RESIZE_KEY} | {
+        HIRES_PREFIX + COMFYUI_SAMPLER_KEY, HIRES_PREFIX + COMFYUI_SCHEDULER_KEY}
     unknown = [key for key in hires if key not in known]
     if unknown:
         log.warning("%s records hires fix settings sdkit does not use: %s", image,

@@ -202,5 +202,13 @@ SCHEDULES: tuple[ScheduleSpec, ...] = (
 SCHEDULES_BY_ID = {schedule.id: schedule for schedule in SCHEDULES}
 # The schedule types sdkit.sampling computes with A1111's formulas (sampling/sigmas.py SCHEDULE_IDS; a test
 # keeps the two equal): under an A1111 sampler name these work whatever diffusers' scheduler could take.
+# The samplers and schedule types sdkit.sampling computes as ComfyUI does (`sampling/comfyui.py`
+# COMFYUI_SAMPLER_IDS and COMFYUI_SCHEDULES; a test keeps them equal): under a ComfyUI name (an id such as
+# `euler_ancestral`, or a ComfyUI spelling such as `dpmpp_2m_sde_gpu`) these run ComfyUI's computation.
+COMFYUI_SAMPLERS = ("euler", "euler_ancestral", "heun", "lms", "dpm_2", "dpm_2_ancestral", "dpmpp_2s_ancestral",
+                    "dpmpp_2m", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddim", "lcm")
+COMFYUI_SCHEDULES = ("normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta",
+                     "linear_quadratic", "kl_optimal")
+COMFYUI_DEFAULT_SCHEDULE = "normal"  # a KSampler node's default; ComfyUI has no per-sampler "Automatic"
 A1111_SCHEDULES = ("uniform", "karras", "exponential", "polyexponential", "normal", "sgm_uniform", "simple",
                    "ddim_uniform", "kl_optimal", "beta")

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdkit.core.errors import UnknownKeyError, UserInputError
-from sdkit.samplers.builtin import A1111_SCHEDULES, SCHEDULES, SCHEDULES_BY_ID
+from sdkit.samplers.builtin import (
+    A1111_SCHEDULES,
+    COMFYUI_DEFAULT_SCHEDULE,
+    COMFYUI_SAMPLERS,
+    COMFYUI_SCHEDULES,
+    SCHEDULES,
+    SCHEDULES_BY_ID,
+)
 from sdkit.samplers.spec import SamplerSpec, ScheduleSpec
 from sdkit.samplers.table import find_schedule, name_key, sampler_table
 
@@ -22,13 +29,17 @@ _MODEL_DEFAULT_KEYS = {name_key(name) for name in ("automatic", "auto", "default
 _SAMPLERS_HINT = "`sdkit samplers list` shows every sampler with its aliases"
 
 # The vocabulary a sampler was named in decides what computes it (docs/samplers.md, "Which computation a
-# name gets"): A1111's labels and k_ aliases run sdkit.sampling (A1111's own method) where it implements
-# the sampler; sdkit's ids (ComfyUI's names), diffusers class names and plugin aliases run diffusers.
+# name gets"): A1111's labels and k_ aliases run sdkit.sampling as A1111 does, sdkit's ids (ComfyUI's
+# names) run it as ComfyUI does, where sdkit.sampling implements the sampler; diffusers class names,
+# plugin aliases and names written "diffusers:<name>" run diffusers' schedulers.
 A1111 = "a1111"
 COMFYUI = "comfyui"
 DIFFUSERS = "diffusers"
 PLUGIN = "plugin"
 MODEL = "model"  # "automatic": the model's own scheduler
+# "diffusers:dpmpp_2m" asks for diffusers' scheduler under any name: how sdkit 0.x images made with ids
+# are made again (their infotext records a "Diffusers scheduler"), and a diffusers script's way to say it.
+DIFFUSERS_PREFIX = "diffusers:"
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,16 @@ class ResolvedSampler:
     def a1111_sampling(self) -> bool:
         """True when sdkit.sampling runs it: named in A1111's vocabulary, and A1111's method is implemented."""
         return self.spec is not None and self.vocabulary == A1111 and self.spec.a1111_faithful
+
+    @property
+    def comfyui_sampling(self) -> bool:
+        """True when sdkit.sampling runs it as ComfyUI does: named in ComfyUI's vocabulary (sdkit's ids)."""
+        return self.spec is not None and self.vocabulary == COMFYUI and self.spec.id in COMFYUI_SAMPLERS
+
+    @property
+    def diffusers_name(self) -> str:
+        """The name that asks for this sampler on diffusers' scheduler whatever it was named ("diffusers:euler")."""
+        return DIFFUSERS_PREFIX + self.spec.id if self.spec is not None else AUTOMATIC
 
     @property
     def id(self) -> str:
@@ -152,10 +173,13 @@ def _find_schedule_or_fail(name: str) -> ScheduleSpec:
 
 
 def _unsupported_sampler(name: str, spec: SamplerSpec) -> UserInputError:
-    if spec.a1111_faithful:  # named by its id: only A1111's name runs it (sdkit.sampling)
+    if spec.a1111_faithful or spec.id in COMFYUI_SAMPLERS:  # only sdkit.sampling runs it
+        tools = ["A1111"] * spec.a1111_faithful + ["ComfyUI"] * (spec.id in COMFYUI_SAMPLERS)
+        names = [f"--sampler {spec.display_name!r}"] * spec.a1111_faithful
+        names += [f"--sampler {spec.id}"] * (spec.id in COMFYUI_SAMPLERS)
         return UserInputError(
-            f"sampler {name!r} has no diffusers equivalent; sdkit runs it only as A1111 computes it",
-            hint=f"name it as A1111 does: --sampler {spec.display_name!r}",
+            f"sampler {name!r} has no diffusers equivalent; sdkit runs it only as {' or '.join(tools)} computes it",
+            hint=f"name it as {' or '.join(tools)} does: " + " or ".join(names),
         )
     nearest = sampler_table().find(spec.nearest or "")
     instead = f"{nearest.display_name!r} ({nearest.id})" if nearest is not None else repr(spec.nearest)
@@ -193,9 +217,17 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
             raise UserInputError(f"the {what} name is empty",
                                  f"leave it out (or say automatic) for the default; {_SAMPLERS_HINT}")
     table = sampler_table()
+    on_diffusers = name is not None and name.strip().lower().startswith(DIFFUSERS_PREFIX)
+    if on_diffusers:
+        assert name is not None
+        name = name.strip()[len(DIFFUSERS_PREFIX):]
+        if not name.strip() or name_key(name) in _MODEL_DEFAULT_KEYS:
+            raise UserInputError(f"{DIFFUSERS_PREFIX}{name} names no sampler",
+                                 f"write {DIFFUSERS_PREFIX}<sampler>, e.g. {DIFFUSERS_PREFIX}dpmpp_2m; "
+                                 + _SAMPLERS_HINT)
     named_by_schedule = _sampler_named_by_schedule(schedule, name)
     if named_by_schedule is not None:
-        return _resolved(named_by_schedule, SCHEDULES_BY_ID[named_by_schedule.default_schedule], DIFFUSERS)
+        return _resolved(named_by_schedule, None, DIFFUSERS)
 
     explicit = None
     automatic_keys = {name_key(name) for name in SCHEDULES_BY_ID[AUTOMATIC].names} | {""}
@@ -221,8 +253,8 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
             spec = table.find(written)
     if spec is None:
         raise UnknownKeyError("sampler", name, table.spellings(), hint=_SAMPLERS_HINT)
-    vocabulary = name_vocabulary(written, spec)
-    faithful = vocabulary == A1111 and spec.a1111_faithful
+    vocabulary = DIFFUSERS if on_diffusers else name_vocabulary(written, spec)
+    faithful = _runs_sdkit_sampling(spec, vocabulary)
     if not spec.supported and not faithful:
         raise _unsupported_sampler(name, spec)
 
@@ -236,11 +268,28 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
                 hint=f"use sampler {spec.display_name!r} with --schedule {explicit.id}, or drop --schedule",
             )
         explicit = from_suffix
-    return _resolved(spec, explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule],
-                     vocabulary)
+    return _resolved(spec, explicit, vocabulary)
 
 
-def _resolved(spec: SamplerSpec, chosen: ScheduleSpec, vocabulary: str) -> ResolvedSampler:
+def _runs_sdkit_sampling(spec: SamplerSpec, vocabulary: str) -> bool:
+    """Whether sdkit.sampling computes `spec` under this vocabulary (A1111's or ComfyUI's method)."""
+    return ((vocabulary == A1111 and spec.a1111_faithful)
+            or (vocabulary == COMFYUI and spec.id in COMFYUI_SAMPLERS))
+
+
+def _resolved(spec: SamplerSpec, explicit: ScheduleSpec | None, vocabulary: str) -> ResolvedSampler:
+    """The sampler with the schedule asked for (`explicit`) or its default, checked against what computes it."""
+    if vocabulary == COMFYUI and spec.id in COMFYUI_SAMPLERS:  # ComfyUI's schedulers; its default is "normal"
+        chosen = explicit if explicit is not None else SCHEDULES_BY_ID[COMFYUI_DEFAULT_SCHEDULE]
+        if chosen.id not in COMFYUI_SCHEDULES:
+            raise UserInputError(
+                f"schedule type {chosen.label!r} is not one of ComfyUI's schedulers, and {spec.id!r} is "
+                f"ComfyUI's name, which sdkit computes as ComfyUI does",
+                hint="ComfyUI's schedulers: " + ", ".join(COMFYUI_SCHEDULES)
+                     + f"; A1111's name ({spec.display_name!r}) takes A1111's schedule types, "
+                       f"{DIFFUSERS_PREFIX}{spec.id} diffusers' ones")
+        return ResolvedSampler(spec, chosen.id, vocabulary)
+    chosen = explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule]
     if vocabulary == A1111 and spec.a1111_faithful:  # sdkit.sampling's schedules, not diffusers' settings
         if chosen.id not in A1111_SCHEDULES:
             raise UserInputError(

@@ -81,15 +81,26 @@ class StableDiffusionEngine:
     def size_limits(self, task: Task) -> SizeLimits:
         return self.family.limits
 
+    def batch_shares_seed(self, params: Any) -> bool:
+        """ComfyUI's sampler names draw a batch's noise from the batch's one seed (docs/samplers.md)."""
+        from sdkit.core.errors import SdkitError
+        from sdkit.samplers import resolve_sampler
+
+        try:
+            return resolve_sampler(params.sampler, params.schedule).comfyui_sampling
+        except SdkitError:  # reported with its hint when the batch is drawn
+            return False
+
     def check_run(self, model: ModelRef | None, params: Any, sampler: Any) -> None:
         """What `draw` would refuse on this model, checked from its config files when the run is planned.
 
-        Only diffusers' schedulers have these limits: A1111's sampling (`sampler.a1111_sampling`) takes
+        Only diffusers' schedulers have these limits: sdkit.sampling (A1111's or ComfyUI's method) takes
         any step count and always runs at least one img2img step.
         """
         from sdkit.engines.sd.limits import check_strength, planned_step_limit, refuse_steps
 
-        if sampler is None or getattr(sampler, "a1111_sampling", False) or not isinstance(params, Txt2ImgParams):
+        own_sampling = getattr(sampler, "a1111_sampling", False) or getattr(sampler, "comfyui_sampling", False)
+        if sampler is None or own_sampling or not isinstance(params, Txt2ImgParams):
             return
         maximum, reason, model_scheduler = planned_step_limit(model.path if model is not None else None, sampler.id)
         if params.steps > maximum:
@@ -149,7 +160,12 @@ class StableDiffusionEngine:
         resolved = resolve_sampler(params.sampler, params.schedule)
         sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
         a1111 = runs_a1111(resolved, task)
-        if not a1111:  # diffusers' scheduler; A1111's own sampling (`a1111.py`) needs none of these limits
+        comfyui = resolved.comfyui_sampling
+        if comfyui:
+            from sdkit.engines.sd.comfyui_batch import check_comfyui_params
+
+            check_comfyui_params(params, batch)
+        elif not a1111:  # diffusers' scheduler; A1111's own sampling (`a1111.py`) needs none of these limits
             pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
             # Values the run layer could only check in general, against this model's real limits.
             max_steps = check_steps(pipeline.scheduler, params.steps)
@@ -165,9 +181,9 @@ class StableDiffusionEngine:
                          "generators (A1111's sampler names run A1111's sampling, NV throughout)", sampler_label)
         check_clip_skip(pipeline, params.clip_skip, self.family.dual_text_encoder)
         lora_fields = _apply_loras(loaded, pipeline, params)
-        if a1111:
-            return self._draw_a1111(loaded, pipeline, batch, resolved, events,
-                                    {"Sampler": sampler_label, "Schedule type": schedule_label, **lora_fields})
+        if a1111 or comfyui:
+            return self._draw_own_sampling(loaded, pipeline, batch, resolved, events,
+                                           {"Sampler": sampler_label, "Schedule type": schedule_label, **lora_fields})
 
         call = self._task_arguments(params, batch)
         # A1111's prompt language (weights, BREAK, chunks, prompt editing) is read by sdkit; a prompt
@@ -197,9 +213,10 @@ class StableDiffusionEngine:
             return draw_second_pass(self, loaded, batch, result.images, events, fields, embeddings)
         return [GeneratedImage(image, dict(fields)) for image in result.images]
 
-    def _draw_a1111(self, loaded: LoadedModel, pipeline: Any, batch: Batch, resolved: Any, events: StepEvents,
-                    fields: dict[str, Any]) -> list[GeneratedImage]:
-        """The batch through sdkit.sampling (`a1111.py`): A1111's steps, noise, CFG and decode."""
+    def _draw_own_sampling(self, loaded: LoadedModel, pipeline: Any, batch: Batch, resolved: Any,
+                           events: StepEvents, fields: dict[str, Any]) -> list[GeneratedImage]:
+        """The batch through sdkit.sampling: A1111's (`a1111.py`) or ComfyUI's (`comfyui.py`) steps, noise,
+        CFG, with A1111's decode (ComfyUI's VAEDecode + SaveImage truncate the same way)."""
         from sdkit.engines.sd.a1111 import decode, prompt_steps, sample, text_conditions
         from sdkit.engines.sd.inputs import init_image, inpaint_mask
         from sdkit.engines.sd.noise import batch_variation
@@ -226,20 +243,38 @@ class StableDiffusionEngine:
             task_inputs = {"init_latents": encode_images(pipeline, [image] * len(batch.seeds)),
                            "strength": params.strength}
         hires = batch.hires
-        latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
-                         cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events,
-                         after=hires.steps if hires is not None else 0, ensd=params.ensd,
-                         variation=batch_variation(params, batch, pipeline.vae_scale_factor), **task_inputs)
-        from sdkit.sampling.run import uses_ensd
+        after = hires.steps if hires is not None else 0
+        per_image: list[dict[str, Any]] = [{} for _ in batch.seeds]
+        if resolved.comfyui_sampling:
+            from sdkit.engines.sd import comfyui
+            from sdkit.engines.sd.comfyui_batch import batch_fields, comfyui_fields, noise_batch
 
-        ensd = params.ensd if params.ensd and uses_ensd(resolved.id) else None  # A1111 records it for these only
-        fields = {**fields, **conditioning.fields, "ENSD": ensd}
+            if "strength" in task_inputs:  # ComfyUI's KSampler calls it denoise
+                task_inputs["denoise"] = task_inputs.pop("strength")
+            noise = noise_batch(params, batch)
+            latents = comfyui.sample(loaded, pipeline, resolved, conditions, batch=noise, cfg_scale=params.cfg_scale,
+                                     steps=params.steps, size=size, events=events, after=after, **task_inputs)
+            fields = {**fields, **conditioning.fields, **comfyui_fields(resolved)}
+            per_image = [batch_fields(noise, place) for place in range(len(batch.seeds))]
+        else:
+            from sdkit.sampling.run import uses_ensd
+
+            latents = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
+                             cfg_scale=params.cfg_scale, steps=params.steps, size=size, events=events, after=after,
+                             ensd=params.ensd, variation=batch_variation(params, batch, pipeline.vae_scale_factor),
+                             **task_inputs)
+            ensd = params.ensd if params.ensd and uses_ensd(resolved.id) else None  # A1111 records it for these only
+            fields = {**fields, **conditioning.fields, "ENSD": ensd}
         if hires is not None:
             from sdkit.engines.sd.hires import draw_second_pass
 
             first = latents if hires.latent_mode is not None else decode(pipeline, latents)
-            return draw_second_pass(self, loaded, batch, first, events, fields, embeddings)
-        return [GeneratedImage(image, dict(fields)) for image in decode(pipeline, latents)]
+            images = draw_second_pass(self, loaded, batch, first, events, fields, embeddings)
+        else:
+            images = [GeneratedImage(image, dict(fields)) for image in decode(pipeline, latents)]
+        for image, extra in zip(images, per_image, strict=True):
+            image.infotext.update(extra)
+        return images
 
     def sample(self, pipeline: Any, call: dict[str, Any], conditioning: Any, generators: list[Any],
                events: StepEvents, steps: int, before: int = 0, after: int = 0) -> Any:

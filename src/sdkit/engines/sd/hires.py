@@ -56,7 +56,9 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
     resolved = resolve_sampler(hires.sampler, hires.schedule)
     sampler_label, schedule_label = a1111_names(resolved, loaded.scheduler_config)
     a1111 = runs_a1111(resolved, Task.IMG2IMG, second_pass=True)
-    if a1111:  # A1111's own sampling: exactly hires.steps steps of an int(steps / denoise)-step schedule
+    comfyui = resolved.comfyui_sampling
+    own_fields: dict[str, Any] = {}
+    if a1111 or comfyui:  # sdkit.sampling: exactly hires.steps steps of an int(steps / denoise)-step schedule
         from sdkit.engines.sd.a1111 import decode, prompt_steps, sample, text_conditions
 
         conditioning = condition(pipeline, engine.family.dual_text_encoder, hires.prompt, hires.negative_prompt,
@@ -65,10 +67,21 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
         size = (latents.shape[-1] * pipeline.vae_scale_factor, latents.shape[-2] * pipeline.vae_scale_factor)
         conditions = text_conditions(pipeline, engine.family.dual_text_encoder, conditioning, len(batch.seeds),
                                      size, params.clip_skip, loaded.device)
-        sampled = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
-                         cfg_scale=hires.cfg_scale, steps=hires.steps, size=size, events=events,
-                         init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps,
-                         ensd=params.ensd, variation=batch_variation(params, batch, pipeline.vae_scale_factor))
+        if comfyui:  # a second KSampler at the hires denoise, seeded as the first (ComfyUI's hires workflow)
+            from sdkit.engines.sd import comfyui as comfyui_sampling
+            from sdkit.engines.sd.comfyui_batch import comfyui_fields, noise_batch
+
+            sampled = comfyui_sampling.sample(
+                loaded, pipeline, resolved, conditions, batch=noise_batch(params, batch), cfg_scale=hires.cfg_scale,
+                steps=hires.steps, size=size, events=events, init_latents=latents, denoise=hires.denoise,
+                before=params.steps)
+            own_fields = {f"Hires {key}": value for key, value in comfyui_fields(resolved).items()
+                          if first_fields.get(key) != value}
+        else:
+            sampled = sample(loaded, pipeline, resolved, conditions, seeds=list(batch.seeds), rng=params.rng,
+                             cfg_scale=hires.cfg_scale, steps=hires.steps, size=size, events=events,
+                             init_latents=latents, strength=hires.denoise, exact_steps=True, before=params.steps,
+                             ensd=params.ensd, variation=batch_variation(params, batch, pipeline.vae_scale_factor))
         images = decode(pipeline, sampled)
     else:
         pipeline.scheduler = make_scheduler(resolved, loaded.scheduler_config)
@@ -85,15 +98,19 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
         }
         images = engine.sample(pipeline, call, conditioning, generators, events, hires.steps,
                                before=params.steps).images
-    fields = {**first_fields, **conditioning.fields}
+    fields = {**first_fields, **conditioning.fields, **own_fields}
     from sdkit.engines.sd.pipelines import DIFFUSERS_HIRES_SCHEDULER_KEY, DIFFUSERS_SCHEDULER_KEY
+    from sdkit.samplers.recorded import COMFYUI_SAMPLER_KEY
 
-    hires_class = None if a1111 else type(pipeline.scheduler).__name__
+    hires_class = None if a1111 or comfyui else type(pipeline.scheduler).__name__
     if hires_class != first_fields.get(DIFFUSERS_SCHEDULER_KEY):  # said once when both passes ran on one class
-        fields[DIFFUSERS_HIRES_SCHEDULER_KEY] = hires_class or "none (A1111's sampling)"
-    if sampler_label != first_fields.get("Sampler"):
+        fields[DIFFUSERS_HIRES_SCHEDULER_KEY] = hires_class or ("none (ComfyUI's sampling)" if comfyui
+                                                                else "none (A1111's sampling)")
+    # After a ComfyUI first pass, a hires pass named otherwise says so even with the same labels.
+    named_apart = not comfyui and COMFYUI_SAMPLER_KEY in first_fields
+    if named_apart or sampler_label != first_fields.get("Sampler"):
         fields["Hires sampler"] = sampler_label
-    if schedule_label != first_fields.get("Schedule type"):
+    if named_apart or schedule_label != first_fields.get("Schedule type"):
         fields["Hires schedule type"] = schedule_label
     return [GeneratedImage(image, dict(fields)) for image in images]
 
