@@ -6,7 +6,7 @@ import pytest
 
 from sdkit.core.errors import UserInputError
 from sdkit.samplers import resolve_sampler
-from sdkit.samplers.builtin import A1111_SCHEDULES, BUILTIN_SAMPLERS
+from sdkit.samplers.builtin import A1111_SCHEDULES, BUILTIN_SAMPLERS, COMFYUI_SAMPLERS, COMFYUI_SCHEDULES
 
 
 @pytest.mark.parametrize("name,schedule,vocabulary,a1111", [
@@ -80,3 +80,12 @@ def test_the_flag_and_the_schedule_list_agree_with_sdkit_sampling():
 
     assert {spec.id for spec in BUILTIN_SAMPLERS if spec.a1111_faithful} == set(SAMPLER_IDS)
     assert A1111_SCHEDULES == SCHEDULE_IDS
+
+
+def test_the_comfyui_lists_agree_with_sdkit_samplings_comfyui_path():
+    from sdkit.engines.sd import comfyui
+    from sdkit.sampling import comfyui as sampling_comfyui
+
+    assert set(COMFYUI_SAMPLERS) == set(comfyui.COMFYUI_SAMPLER_IDS) == set(sampling_comfyui.COMFYUI_SAMPLER_IDS)
+    assert COMFYUI_SCHEDULES == comfyui.COMFYUI_SCHEDULES == sampling_comfyui.COMFYUI_SCHEDULES
+    assert {spec.id for spec in BUILTIN_SAMPLERS} >= set(COMFYUI_SAMPLERS)

@@ -205,8 +205,8 @@ SCHEDULES_BY_ID = {schedule.id: schedule for schedule in SCHEDULES}
 # The samplers and schedule types sdkit.sampling computes as ComfyUI does (`sampling/comfyui.py`
 # COMFYUI_SAMPLER_IDS and COMFYUI_SCHEDULES; a test keeps them equal): under a ComfyUI name (an id such as
 # `euler_ancestral`, or a ComfyUI spelling such as `dpmpp_2m_sde_gpu`) these run ComfyUI's computation.
-COMFYUI_SAMPLERS = ("euler", "euler_ancestral", "heun", "lms", "dpm_2", "dpm_2_ancestral", "dpmpp_2s_ancestral",
-                    "dpmpp_2m", "dpmpp_sde", "dpmpp_2m_sde", "dpmpp_3m_sde", "ddim", "lcm")
+COMFYUI_SAMPLERS = ("euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral",
+                    "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddim", "lcm", "ddpm")
 COMFYUI_SCHEDULES = ("normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta",
                      "linear_quadratic", "kl_optimal")
 COMFYUI_DEFAULT_SCHEDULE = "normal"  # a KSampler node's default; ComfyUI has no per-sampler "Automatic"
