@@ -67,6 +67,8 @@ SAMPLERS: dict[str, ComfySampler] = {
     "ddim": ComfySampler(ode.sample_euler, random_inpaint_noise=True),
     "lcm": ComfySampler(comfy.sample_lcm, noise="step"),
     "ddpm": ComfySampler(comfy.sample_ddpm, noise="step"),
+    "ipndm": ComfySampler(comfy.sample_ipndm),
+    "ipndm_v": ComfySampler(comfy.sample_ipndm_v),
 }
 COMFYUI_SAMPLER_IDS: tuple[str, ...] = tuple(SAMPLERS)
 COMFYUI_SCHEDULES: tuple[str, ...] = SCHEDULE_IDS

@@ -10,7 +10,8 @@ used as they are. What it changed, written here:
   with α_t = σ_t·e^λ_t (1 for these models, but it changes the float bits); the last step returns the
   denoised estimate;
 - LCM: x = denoised, then noise × σ_next + x;
-- DDPM: ComfyUI's ancestral DDPM step on x/sqrt(1 + σ²).
+- DDPM: ComfyUI's ancestral DDPM step on x/sqrt(1 + σ²);
+- iPNDM and iPNDM-v (ComfyUI's own, from zju-pi/diff-sampler): multistep in σ, the last step denoised.
 η = 1 and s_noise = 1 throughout (ComfyUI's defaults); s_noise's ×1.0 is exact so it is left out.
 """
 
@@ -178,4 +179,83 @@ def sample_ddpm(denoise: Denoise, x: Tensor, sigmas: Tensor, *, noise: Noise,
         if sigma_next > 0:
             x += ((1 - alpha) * (1.0 - alpha_cumprod_next) / (1.0 - alpha_cumprod)).sqrt() * noise(sigma, sigma_next)
             x *= (1.0 + sigma_next**2.0).sqrt()
+    return x
+
+
+def _remember(history: list[Tensor], derivative: Tensor, keep: int) -> None:
+    """Keep the last `keep` derivatives, oldest first (ComfyUI's buffer_model)."""
+    history.append(derivative)
+    if len(history) > keep:
+        history.pop(0)
+
+
+def sample_ipndm(denoise: Denoise, x: Tensor, sigmas: Tensor, *, max_order: int = 4,
+                 callback: StepCallback | None = None) -> Tensor:
+    """iPNDM (Zhang & Chen): Adams–Bashforth steps in σ with fixed weights over up to 3 earlier derivatives."""
+    history: list[Tensor] = []
+    for i in steps(sigmas, callback):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = denoise(x, sigma)
+        derivative = (x - denoised) / sigma
+        order = min(max_order, i + 1)
+        if sigma_next == 0:
+            x_next = denoised
+        elif order == 1:
+            x_next = x + (sigma_next - sigma) * derivative
+        elif order == 2:
+            x_next = x + (sigma_next - sigma) * (3 * derivative - history[-1]) / 2
+        elif order == 3:
+            x_next = x + (sigma_next - sigma) * (23 * derivative - 16 * history[-1] + 5 * history[-2]) / 12
+        else:
+            x_next = x + (sigma_next - sigma) * (55 * derivative - 59 * history[-1] + 37 * history[-2]
+                                                 - 9 * history[-3]) / 24
+        _remember(history, derivative, max_order - 1)
+        x = x_next
+    return x
+
+
+def _ipndm_v_weights(h: list[Tensor]) -> list[Tensor]:
+    """iPNDM-v's weights of the current and up to 3 earlier derivatives; h = [h_n, h_n−1, …] step sizes."""
+    if len(h) == 1:
+        return [h[0] * 0 + 1]
+    h_n, h_n_1 = h[0], h[1]
+    coefficient_1, coefficient_2 = (2 + (h_n / h_n_1)) / 2, -(h_n / h_n_1) / 2
+    if len(h) == 2:
+        return [coefficient_1, coefficient_2]
+    h_n_2 = h[2]
+    temp_1 = (1 - h_n / (3 * (h_n + h_n_1)) * (h_n * (h_n + h_n_1)) / (h_n_1 * (h_n_1 + h_n_2))) / 2
+    if len(h) == 3:
+        return [coefficient_1 + temp_1, coefficient_2 - (1 + h_n_1 / h_n_2) * temp_1, temp_1 * h_n_1 / h_n_2]
+    h_n_3 = h[3]
+    first = (1 - h_n / (3 * (h_n + h_n_1))) / 2 + (1 - h_n / (2 * (h_n + h_n_1))) * h_n / (6 * (h_n + h_n_1 + h_n_2))
+    temp_2 = first * (h_n * (h_n + h_n_1) * (h_n + h_n_1 + h_n_2)) / (h_n_1 * (h_n_1 + h_n_2) * (h_n_1 + h_n_2 + h_n_3))
+    ratio = h_n_1 * (h_n_1 + h_n_2) / (h_n_2 * (h_n_2 + h_n_3))
+    return [coefficient_1 + temp_1 + temp_2,
+            coefficient_2 - (1 + h_n_1 / h_n_2) * temp_1 - (1 + (h_n_1 / h_n_2) + ratio) * temp_2,
+            temp_1 * h_n_1 / h_n_2 + ((h_n_1 / h_n_2) + ratio * (1 + h_n_2 / h_n_3)) * temp_2,
+            -temp_2 * ratio * h_n_1 / h_n_2]
+
+
+def sample_ipndm_v(denoise: Denoise, x: Tensor, sigmas: Tensor, *, max_order: int = 4,
+                   callback: StepCallback | None = None) -> Tensor:
+    """iPNDM with weights for variable step sizes (ComfyUI's ipndm_v)."""
+    history: list[Tensor] = []
+    for i in steps(sigmas, callback):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        denoised = denoise(x, sigma)
+        derivative = (x - denoised) / sigma
+        order = min(max_order, i + 1)
+        if sigma_next == 0:
+            x_next = denoised
+        elif order == 1:
+            x_next = x + (sigma_next - sigma) * derivative
+        else:
+            sizes = [sigma_next - sigma] + [sigmas[i - k] - sigmas[i - k - 1] for k in range(order - 1)]
+            weights = _ipndm_v_weights(sizes)
+            combined = weights[0] * derivative
+            for weight, earlier in zip(weights[1:], reversed(history), strict=False):
+                combined = combined + weight * earlier
+            x_next = x + (sigma_next - sigma) * combined
+        _remember(history, derivative, max_order - 1)
+        x = x_next
     return x
