@@ -180,3 +180,17 @@ def test_engine_mirrors_equal_the_sampling_tables():
 def test_an_unknown_sampler_is_refused():
     with pytest.raises(ValueError, match="no ComfyUI-faithful path"):
         comfyui_latents(toy, "plms", table=TABLE, steps=2, batch=ComfyBatch.whole(1, 1), latent_shape=SHAPE)
+
+
+def test_ddim_inpaints_with_its_own_noise_outside_the_mask():
+    """ComfyUI's "ddim" is Euler whose unmasked latent is noised with a second noise (seed + 1)."""
+
+    def mixing(x, sigma):  # reads its neighbours, so the kept area's noise reaches the redrawn one
+        return torch.tanh(x) * (1 / (sigma**2 + 1)) + 0.1 * x.mean(dim=(-1, -2), keepdim=True)
+
+    arguments = dict(table=TABLE, steps=5, batch=ComfyBatch.whole(1234, 3), latent_shape=SHAPE, schedule="karras",
+                     denoise=0.6, init_latents=INIT, latent_mask=MASK)
+    euler = comfyui_latents(mixing, "euler", **arguments)
+    ddim = comfyui_latents(mixing, "ddim", **arguments)
+    assert euler[2, 1, 0, :3].tolist() == [0.21110279858112335, -0.11079169064760208, 0.27470269799232483]
+    assert ddim[2, 1, 0, :3].tolist() == [0.24033863842487335, -0.11079169064760208, 0.27470269799232483]
