@@ -130,7 +130,7 @@ INIT = torch.randn((3, *SHAPE), generator=torch.Generator().manual_seed(5))
 MASK = (torch.arange(64).reshape(1, 1, 8, 8) % 3 == 0).float()
 
 
-@pytest.mark.parametrize("sampler_id", comfyui.COMFYUI_SAMPLER_IDS)
+@pytest.mark.parametrize("sampler_id", comfyui.SAMPLERS)
 def test_each_sampler_gives_comfyuis_latents(sampler_id):
     txt2img_expected, inpaint_expected = RUNS[sampler_id]
     whole = ComfyBatch.whole(1234, 3)
