@@ -1,3 +1,3 @@
 """sdkit: a command-line toolkit for Stable Diffusion image generation."""
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"

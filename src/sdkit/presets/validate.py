@@ -94,9 +94,11 @@ def _unknown_param(key: str, task: Task, found: _Collector) -> None:
         return
     matches = closest_matches(key, known)
     message = "unknown parameter" + (f"; did you mean {', '.join(repr(m) for m in matches)}?" if matches else "")
-    # The hires fix's eleven fields are named once, so the hint stays one readable line.
-    shown = sorted(name for name in known if not name.startswith("hires_"))
-    shown += ["hires_* (the hires fix)"] if len(shown) < len(known) else []
+    # The hires fix's eleven fields, and the two of a ComfyUI batch's places, are named once, so the hint
+    # stays one readable line.
+    groups = {"hires_": "hires_* (the hires fix)", "comfyui_batch_": "comfyui_batch_*"}
+    shown = sorted(name for name in known if not name.startswith(tuple(groups)))
+    shown += [label for prefix, label in groups.items() if any(name.startswith(prefix) for name in known)]
     found.add(("params", key), message, f"{task.value} parameters: {', '.join(shown)}")
 
 

@@ -53,8 +53,8 @@ class ResolvedSampler:
     spec: SamplerSpec | None
     schedule: str = AUTOMATIC
     # How the sampler was named (A1111, COMFYUI, DIFFUSERS, PLUGIN, MODEL); not part of equality, since
-    # two spellings of one sampler are the same sampler.
-    vocabulary: str = field(default=COMFYUI, compare=False)
+    # two spellings of one sampler are the same sampler. A described model config is diffusers'.
+    vocabulary: str = field(default=DIFFUSERS, compare=False)
 
     @property
     def is_model_default(self) -> bool:
@@ -219,8 +219,7 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     table = sampler_table()
     on_diffusers = name is not None and name.strip().lower().startswith(DIFFUSERS_PREFIX)
     if on_diffusers:
-        assert name is not None
-        name = name.strip()[len(DIFFUSERS_PREFIX):]
+        name = str(name).strip()[len(DIFFUSERS_PREFIX):]
         if not name.strip() or name_key(name) in _MODEL_DEFAULT_KEYS:
             raise UserInputError(f"{DIFFUSERS_PREFIX}{name} names no sampler",
                                  f"write {DIFFUSERS_PREFIX}<sampler>, e.g. {DIFFUSERS_PREFIX}dpmpp_2m; "
@@ -254,7 +253,8 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     if spec is None:
         raise UnknownKeyError("sampler", name, table.spellings(), hint=_SAMPLERS_HINT)
     vocabulary = DIFFUSERS if on_diffusers else name_vocabulary(written, spec)
-    faithful = _runs_sdkit_sampling(spec, vocabulary)
+    # Whether sdkit.sampling computes it under this vocabulary (A1111's or ComfyUI's method).
+    faithful = (vocabulary == A1111 and spec.a1111_faithful) or (vocabulary == COMFYUI and spec.id in COMFYUI_SAMPLERS)
     if not spec.supported and not faithful:
         raise _unsupported_sampler(name, spec)
 
@@ -271,23 +271,15 @@ def resolve_sampler(name: str | None, schedule: str | None = None) -> ResolvedSa
     return _resolved(spec, explicit, vocabulary)
 
 
-def _runs_sdkit_sampling(spec: SamplerSpec, vocabulary: str) -> bool:
-    """Whether sdkit.sampling computes `spec` under this vocabulary (A1111's or ComfyUI's method)."""
-    return ((vocabulary == A1111 and spec.a1111_faithful)
-            or (vocabulary == COMFYUI and spec.id in COMFYUI_SAMPLERS))
-
-
 def _resolved(spec: SamplerSpec, explicit: ScheduleSpec | None, vocabulary: str) -> ResolvedSampler:
     """The sampler with the schedule asked for (`explicit`) or its default, checked against what computes it."""
     if vocabulary == COMFYUI and spec.id in COMFYUI_SAMPLERS:  # ComfyUI's schedulers; its default is "normal"
         chosen = explicit if explicit is not None else SCHEDULES_BY_ID[COMFYUI_DEFAULT_SCHEDULE]
         if chosen.id not in COMFYUI_SCHEDULES:
-            raise UserInputError(
-                f"schedule type {chosen.label!r} is not one of ComfyUI's schedulers, and {spec.id!r} is "
-                f"ComfyUI's name, which sdkit computes as ComfyUI does",
-                hint="ComfyUI's schedulers: " + ", ".join(COMFYUI_SCHEDULES)
-                     + f"; A1111's name ({spec.display_name!r}) takes A1111's schedule types, "
-                       f"{DIFFUSERS_PREFIX}{spec.id} diffusers' ones")
+            raise UserInputError(f"schedule type {chosen.label!r} is not one of ComfyUI's schedulers, and "
+                                 f"{spec.id!r} is ComfyUI's name, which sdkit computes as ComfyUI does",
+                                 hint=f"ComfyUI's schedulers: {', '.join(COMFYUI_SCHEDULES)}; A1111's name "
+                                      f"({spec.display_name!r}) takes A1111's, {DIFFUSERS_PREFIX}{spec.id} diffusers'")
         return ResolvedSampler(spec, chosen.id, vocabulary)
     chosen = explicit if explicit is not None else SCHEDULES_BY_ID[spec.default_schedule]
     if vocabulary == A1111 and spec.a1111_faithful:  # sdkit.sampling's schedules, not diffusers' settings

@@ -37,7 +37,7 @@ SD_TASKS = frozenset({Task.TXT2IMG, Task.IMG2IMG, Task.INPAINT})
 # Few-step distilled models need other steps, guidance and schedules than ordinary ones.
 MODE_DEFAULTS: dict[Mode, dict[str, Any]] = {
     Mode.NORMAL: {"steps": 20, "cfg_scale": 7.0, "sampler": "automatic", "schedule": "automatic"},
-    Mode.LCM: {"steps": 6, "cfg_scale": 1.5, "sampler": "lcm", "schedule": "automatic"},
+    Mode.LCM: {"steps": 6, "cfg_scale": 1.5, "sampler": "lcm", "schedule": "sgm_uniform"},  # ComfyUI's LCM recipe
     Mode.TURBO: {"steps": 1, "cfg_scale": 0.0, "sampler": "euler_a", "schedule": "sgm_uniform"},
     Mode.LIGHTNING: {"steps": 4, "cfg_scale": 0.0, "sampler": "euler", "schedule": "sgm_uniform"},
 }
@@ -246,13 +246,13 @@ class StableDiffusionEngine:
         after = hires.steps if hires is not None else 0
         per_image: list[dict[str, Any]] = [{} for _ in batch.seeds]
         if resolved.comfyui_sampling:
-            from sdkit.engines.sd import comfyui
+            from sdkit.engines.sd.comfyui import sample as comfyui_sample
             from sdkit.engines.sd.comfyui_batch import batch_fields, comfyui_fields, noise_batch
 
             if "strength" in task_inputs:  # ComfyUI's KSampler calls it denoise
                 task_inputs["denoise"] = task_inputs.pop("strength")
             noise = noise_batch(params, batch)
-            latents = comfyui.sample(loaded, pipeline, resolved, conditions, batch=noise, cfg_scale=params.cfg_scale,
+            latents = comfyui_sample(loaded, pipeline, resolved, conditions, batch=noise, cfg_scale=params.cfg_scale,
                                      steps=params.steps, size=size, events=events, after=after, **task_inputs)
             fields = {**fields, **conditioning.fields, **comfyui_fields(resolved)}
             per_image = [batch_fields(noise, place) for place in range(len(batch.seeds))]

@@ -68,10 +68,10 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
         conditions = text_conditions(pipeline, engine.family.dual_text_encoder, conditioning, len(batch.seeds),
                                      size, params.clip_skip, loaded.device)
         if comfyui:  # a second KSampler at the hires denoise, seeded as the first (ComfyUI's hires workflow)
-            from sdkit.engines.sd import comfyui as comfyui_sampling
+            from sdkit.engines.sd.comfyui import sample as comfyui_sample
             from sdkit.engines.sd.comfyui_batch import comfyui_fields, noise_batch
 
-            sampled = comfyui_sampling.sample(
+            sampled = comfyui_sample(
                 loaded, pipeline, resolved, conditions, batch=noise_batch(params, batch), cfg_scale=hires.cfg_scale,
                 steps=hires.steps, size=size, events=events, init_latents=latents, denoise=hires.denoise,
                 before=params.steps)
