@@ -26,11 +26,15 @@ def test_list_json_has_every_sampler_with_its_names_and_schedules(capsys):
     adaptive = records["dpm_adaptive"]
     assert adaptive["supported"] is False and adaptive["nearest"] == "dpmpp_2m"
     supported = json.loads(run_sdkit(capsys, "samplers", "list", "--json", "--supported").stdout)
-    # 17 run on diffusers; DPM++ 2S a, DPM++ 3M SDE and Restart run under their A1111 names only (sdkit.sampling)
-    assert "dpm_adaptive" not in {record["id"] for record in supported} and len(supported) == 20
-    a1111_only = {record["id"] for record in supported if not record["supported"]}
-    assert a1111_only == {"dpmpp_2s_ancestral", "dpmpp_3m_sde", "restart"}
-    assert all(record["a1111_method"] for record in supported if record["id"] in a1111_only)
+    # 17 run on diffusers; DPM++ 2S a, DPM++ 3M SDE, Restart, iPNDM and iPNDM v only in sdkit.sampling, under
+    # A1111's names (the first three) or ComfyUI's (all but Restart)
+    assert "dpm_adaptive" not in {record["id"] for record in supported} and len(supported) == 22
+    own_only = {record["id"] for record in supported if not record["supported"]}
+    assert own_only == {"dpmpp_2s_ancestral", "dpmpp_3m_sde", "restart", "ipndm", "ipndm_v"}
+    assert {record["id"] for record in supported if record["id"] in own_only and record["a1111_method"]} == {
+        "dpmpp_2s_ancestral", "dpmpp_3m_sde", "restart"}
+    assert {record["id"] for record in supported if record["id"] in own_only and record["comfyui_method"]} == {
+        "dpmpp_2s_ancestral", "dpmpp_3m_sde", "ipndm", "ipndm_v"}
 
 
 def test_list_table_marks_unsupported(capsys):

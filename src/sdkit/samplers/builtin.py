@@ -206,7 +206,8 @@ SCHEDULES_BY_ID = {schedule.id: schedule for schedule in SCHEDULES}
 # COMFYUI_SAMPLER_IDS and COMFYUI_SCHEDULES; a test keeps them equal): under a ComfyUI name (an id such as
 # `euler_ancestral`, or a ComfyUI spelling such as `dpmpp_2m_sde_gpu`) these run ComfyUI's computation.
 COMFYUI_SAMPLERS = ("euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral",
-                    "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddim", "lcm", "ddpm")
+                    "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddim", "lcm", "ddpm",
+                    "ipndm", "ipndm_v")
 COMFYUI_SCHEDULES = ("normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta",
                      "linear_quadratic", "kl_optimal")
 COMFYUI_DEFAULT_SCHEDULE = "normal"  # a KSampler node's default; ComfyUI has no per-sampler "Automatic"

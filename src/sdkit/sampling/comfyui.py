@@ -70,10 +70,7 @@ SAMPLERS: dict[str, ComfySampler] = {
     "ipndm": ComfySampler(comfy.sample_ipndm),
     "ipndm_v": ComfySampler(comfy.sample_ipndm_v),
 }
-# iPNDM and iPNDM-v are computed here too, but sdkit's sampler table (samplers/builtin.py) lists them as
-# unsupported, so no name routes to them yet: they stay out of the ids the engine's mirror keeps.
-EXTRA_SAMPLER_IDS: tuple[str, ...] = ("ipndm", "ipndm_v")
-COMFYUI_SAMPLER_IDS: tuple[str, ...] = tuple(key for key in SAMPLERS if key not in EXTRA_SAMPLER_IDS)
+COMFYUI_SAMPLER_IDS: tuple[str, ...] = tuple(SAMPLERS)
 COMFYUI_SCHEDULES: tuple[str, ...] = SCHEDULE_IDS
 
 

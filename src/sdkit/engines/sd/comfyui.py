@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 # sampling.comfyui's COMFYUI_SAMPLER_IDS and COMFYUI_SCHEDULES, without torch (a test keeps them equal).
 COMFYUI_SAMPLER_IDS = ("euler", "euler_ancestral", "heun", "dpm_2", "dpm_2_ancestral", "lms", "dpmpp_2s_ancestral",
                        "dpmpp_sde", "dpmpp_2m", "dpmpp_2m_sde", "dpmpp_2m_sde_heun", "dpmpp_3m_sde", "ddim", "lcm",
-                       "ddpm")
+                       "ddpm", "ipndm", "ipndm_v")
 COMFYUI_SCHEDULES = ("normal", "karras", "exponential", "sgm_uniform", "simple", "ddim_uniform", "beta",
                      "linear_quadratic", "kl_optimal")
 
