@@ -38,7 +38,9 @@ def _choices(form_field: FormField) -> list[tuple[str, str]]:
     if form_field.key == "sampler":
         from sdkit.samplers import sampler_table
 
-        names = [spec.display_name for spec in sampler_table().samplers.values() if spec.supported]
+        # A1111's labels, which run A1111's computation (DPM++ 2S a, DPM++ 3M SDE and Restart have no other)
+        names = [spec.display_name for spec in sampler_table().samplers.values()
+                 if spec.supported or spec.a1111_faithful]
         return blank + [("Automatic", "automatic")] + [(name, name) for name in names]
     if form_field.key == "schedule":
         from sdkit.samplers import SCHEDULES
