@@ -5,6 +5,8 @@
 - ε-models: denoised = x − σ·ε; v-models: denoised = x/(σ² + 1) − v·σ/sqrt(σ² + 1);
 - cond and uncond run in one batch, cond images first (A1111's order), or as two calls when their token
   lengths differ; denoised = uncond + (cond − uncond)·scale; at scale 1 only cond runs;
+- A1111's composable prompts (`AND`, a `ComposedConditioning` as cond) are guided by `sampling.composed`;
+  a prompt without AND never goes there (its arithmetic is the line above);
 - SDXL's `added_cond_kwargs` (text_embeds, time_ids) travel with each conditioning;
 - `concat` (9-channel inpainting UNets): mask and masked-image latents after the scaled input;
 - `conditioning(call_index)` may change per model call: A1111's CFGDenoiser counts model evaluations
@@ -30,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sdkit.sampling.composed import composed_guidance
 from sdkit.sampling.sigmas import SigmaTable
 
 
@@ -41,7 +44,16 @@ class Conditioning:
     added: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
 
-ConditioningPair = tuple[Conditioning, Conditioning | None]  # (cond, uncond); uncond None: no CFG
+@dataclass(frozen=True)
+class ComposedConditioning:
+    """A1111's composable prompt (`AND`): one conditioning per sub-prompt, each for the whole batch, and
+    its weight; denoised = uncond + Σᵢ (condᵢ − uncond)·(wᵢ·scale), added in sub-prompt order."""
+
+    parts: tuple[Conditioning, ...]
+    weights: tuple[float, ...]
+
+
+ConditioningPair = tuple[Conditioning | ComposedConditioning, Conditioning | None]  # uncond None: no CFG
 
 
 class UNetDenoiser:
@@ -94,6 +106,8 @@ class UNetDenoiser:
     def _pair(self) -> ConditioningPair:
         pair = self._conditioning(self.calls) if callable(self._conditioning) else self._conditioning
         cond, uncond = pair
+        if isinstance(cond, ComposedConditioning):  # A1111 runs uncond for AND whatever the scale
+            return cond, uncond
         return (cond, None) if self.cfg_scale == 1.0 else (cond, uncond)
 
     def _unet(self, sample: torch.Tensor, timesteps: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
@@ -113,6 +127,8 @@ class UNetDenoiser:
         cond, uncond = self._pair()
         self.calls += 1
         images = sample.shape[0]
+        if isinstance(cond, ComposedConditioning):
+            return composed_guidance(self._unet, sample, timesteps, combine, cond, uncond, self.cfg_scale)
         if uncond is None:
             return combine(sample, self._unet(sample, timesteps, cond))
         if cond.embeddings.shape[1:] == uncond.embeddings.shape[1:]:

@@ -66,14 +66,26 @@ def text_conditions(pipeline: Any, dual_encoder: bool, conditioning: Any, images
     """(cond, uncond) for 0-based model call `n`, each repeated for the batch's images.
 
     A plain prompt (`conditioning.embeddings` empty) is encoded by the pipeline, as on the diffusers path.
+    A composable prompt (`conditioning.parts`, A1111's AND) gives a `ComposedConditioning` of its parts'
+    conds, each found as for a prompt of its own, and the first part's uncond (all are the same).
     SDXL's added conditions: the pooled embedding and the size ids (original = target = the pass's size,
     no crop), as its pipelines build them.
     """
     import torch
 
     from sdkit.engines.sd.prompts import step_index_for_model_call
-    from sdkit.sampling.denoiser import Conditioning
+    from sdkit.sampling.denoiser import ComposedConditioning, Conditioning
 
+    if conditioning.parts:  # A1111's AND: each sub-prompt's own (cond, uncond) per call, one uncond
+        each = {id(part): text_conditions(pipeline, dual_encoder, part, images, size, clip_skip, device)
+                for part, _ in conditioning.parts}
+        weights = tuple(weight for _, weight in conditioning.parts)
+
+        def composed_for_call(call: int) -> Any:
+            pairs = [each[id(part)](call) for part, _ in conditioning.parts]
+            return ComposedConditioning(tuple(cond for cond, _ in pairs), weights), pairs[0][1]
+
+        return composed_for_call
     if not conditioning.embeddings:
         with torch.inference_mode():
             encoded = pipeline.encode_prompt(

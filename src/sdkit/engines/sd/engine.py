@@ -228,7 +228,7 @@ class StableDiffusionEngine:
         embeddings = _embedding_library()
         conditioning = condition(pipeline, self.family.dual_text_encoder, params.prompt, params.negative_prompt,
                                  params.clip_skip, params.emphasis, prompt_steps(resolved, params.steps),
-                                 loaded.device, embeddings=embeddings)
+                                 loaded.device, embeddings=embeddings, composable=not resolved.comfyui_sampling)
         conditions = text_conditions(pipeline, self.family.dual_text_encoder, conditioning, len(batch.seeds),
                                      size, params.clip_skip, loaded.device)
         task_inputs: dict[str, Any] = {}

@@ -63,7 +63,8 @@ def draw_second_pass(engine: Any, loaded: LoadedModel, batch: Batch, first: Any,
 
         conditioning = condition(pipeline, engine.family.dual_text_encoder, hires.prompt, hires.negative_prompt,
                                  params.clip_skip, params.emphasis, prompt_steps(resolved, hires.steps),
-                                 loaded.device, embeddings=embeddings, first_pass_steps=params.steps)
+                                 loaded.device, embeddings=embeddings, first_pass_steps=params.steps,
+                                 composable=not comfyui)
         size = (latents.shape[-1] * pipeline.vae_scale_factor, latents.shape[-2] * pipeline.vae_scale_factor)
         conditions = text_conditions(pipeline, engine.family.dual_text_encoder, conditioning, len(batch.seeds),
                                      size, params.clip_skip, loaded.device)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sdkit.networks.embeddings import EmbeddingLibrary, EncoderEmbeddings, encoder_keys, names_used, ti_hashes
 from sdkit.prompts.chunks import Chunk, EmbeddingMatcher, TokenizerInfo, chunk_runs, empty_chunk
+from sdkit.prompts.composable import SubPrompt, is_composable, split_composable
 from sdkit.prompts.emphasis import has_emphasis
 from sdkit.prompts.encode import A1111_EMPHASIS_NAMES, DEFAULT_EMPHASIS, encode_batch, runs_for
 from sdkit.prompts.networks import extract_networks
@@ -95,6 +96,9 @@ class Conditioning:
     embeddings: list[PromptEmbeddings] = field(default_factory=list)  # empty: the pipeline encodes the texts
     per_step: list[int] = field(default_factory=list)  # for steps 1..N, which embeddings apply
     fields: dict[str, Any] = field(default_factory=dict)  # infotext fields (Emphasis)
+    # A1111's composable prompt (`AND`): each sub-prompt's own conditioning and weight; then the fields
+    # above describe the whole prompt and `embeddings` is empty (`a1111.text_conditions` reads the parts).
+    parts: list[tuple[Conditioning, float]] = field(default_factory=list)
 
     def embeddings_for_step(self, step: int) -> PromptEmbeddings:
         """The embeddings of 1-based `step` (the last ones past the schedule's end)."""
@@ -143,8 +147,12 @@ def _encoder_embeddings(pipeline: Any, dual_encoder: bool, library: EmbeddingLib
 
 def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: str, clip_skip: int,
               emphasis: str, steps: int, device: Any, embeddings: EmbeddingLibrary | None = None,
-              first_pass_steps: int | None = None) -> Conditioning:
-    """How to condition the pipeline on the prompt (see the module docstring)."""
+              first_pass_steps: int | None = None, composable: bool | None = False) -> Conditioning:
+    """How to condition the pipeline on the prompt (see the module docstring).
+
+    `composable` (A1111's sampler names): the prompt's `AND` and `:weight` are A1111's composable prompt,
+    each sub-prompt conditioned here as a prompt of its own (`composed_condition`; None: such a sub-prompt,
+    already split, so nothing of AND is read or warned about)."""
     prompt_text, prompt_tags, unknown = extract_networks(prompt)
     negative_text, negative_tags, negative_unknown = extract_networks(negative_prompt)
     for tag in negative_tags:  # A1111 applies the prompt's LoRAs only (the engine does, `loras.py`)
@@ -152,8 +160,17 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
                     "are applied (as in A1111); this one is removed and has no effect", tag.written)
     for tag in [*unknown, *negative_unknown]:
         log.warning("%s is not a network sdkit knows; it is removed from the prompt", tag)
-    for warning in dict.fromkeys(unsupported_syntax(prompt_text) + unsupported_syntax(negative_text)):
-        log.warning("%s", warning)
+    if composable:  # A1111 splits the prompt after taking out its network tags
+        parts = split_composable(prompt_text)
+        if is_composable(parts):
+            return composed_condition(parts, prompt_text, lambda text: condition(
+                pipeline, dual_encoder, text, negative_text, clip_skip, emphasis, steps, device,
+                embeddings=embeddings, first_pass_steps=first_pass_steps, composable=None))
+        if parts[0].weight_written:  # `a cat :1`: A1111 encodes the text without its weight
+            prompt_text = parts[0].text
+    elif composable is False:  # A1111 reads AND in the prompt only, never in the negative prompt
+        for warning in unsupported_syntax(prompt_text):
+            log.warning("%s", warning)
     fields: dict[str, Any] = {}
     if emphasis != DEFAULT_EMPHASIS and (has_emphasis(prompt_text) or has_emphasis(negative_text)):
         fields["Emphasis"] = A1111_EMPHASIS_NAMES[emphasis]
@@ -228,3 +245,20 @@ def condition(pipeline: Any, dual_encoder: bool, prompt: str, negative_prompt: s
     index = {pair: number for number, pair in enumerate(index_pairs)}
     per_step = [index[pair] for pair in zip(positive_at, negative_at, strict=True)]
     return Conditioning(prompt_text, negative_text, embeddings, per_step, fields)
+
+
+def composed_condition(parts: list[SubPrompt], prompt_text: str, condition_text: Any) -> Conditioning:
+    """A composable prompt's conditioning: each distinct sub-prompt text conditioned once by
+    `condition_text` (with the negative prompt, its own chunks and schedule, as A1111 encodes each), a
+    part per sub-prompt in order, repeats included (A1111 sums each occurrence)."""
+    conditioned = {text: condition_text(text) for text in dict.fromkeys(part.text for part in parts)}
+    fields: dict[str, Any] = {}
+    for conditioning in conditioned.values():
+        fields.update(conditioning.fields)
+    if "TI hashes" in fields:  # A1111's order: TI hashes before Emphasis
+        fields = {"TI hashes": fields.pop("TI hashes"), **fields}
+    log.info("composable prompt (AND): %d sub-prompts, weights %s", len(parts),
+             ", ".join(f"{part.weight:g}" for part in parts))
+    negative_text = next(iter(conditioned.values())).negative_text
+    return Conditioning(prompt_text, negative_text, fields=fields,
+                        parts=[(conditioned[part.text], part.weight) for part in parts])
