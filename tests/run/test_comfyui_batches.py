@@ -106,3 +106,21 @@ def test_comfyui_names_refuse_nv_noise_and_a_place_outside_the_batch(capsys, tmp
     Image.new("RGB", (64, 64)).save(tmp_path / "edited.png", pnginfo=info)
     result = run_sdkit(capsys, "generate", "--from-image", str(tmp_path / "edited.png"), "--dry-run")
     assert result.exit_code == 2 and "comfyui_batch_index" in result.stderr
+
+
+def test_a_comfyui_hires_fix_comes_back_and_a_pass_named_otherwise_says_so(capsys, tmp_path):
+    hires = ("--hires-scale", "2", "--hires-steps", "2", "--hires-denoise", "0.5")
+    [(image, fields, path)] = generate(capsys, tmp_path / "made", "--sampler", "euler", *hires)
+    assert image.shape == (128, 128, 3) and fields["ComfyUI sampler"] == "euler"
+    assert "Hires sampler" not in fields and "Diffusers hires scheduler" not in fields  # as the first pass
+    again, _ = from_image(capsys, path, tmp_path / "again")
+    assert np.array_equal(again, image)
+    # A ComfyUI first pass and an A1111 hires pass with the same label: the PNG tells them apart. (Euler a:
+    # ComfyUI reseeds its step noise, A1111 continues the image's generator, so the pictures differ.)
+    [(comfyui, _, _)] = generate(capsys, tmp_path / "comfyui", "--sampler", "euler_ancestral", *hires)
+    [(mixed, mixed_fields, mixed_path)] = generate(capsys, tmp_path / "mixed", "--sampler", "euler_ancestral",
+                                                   *hires, "--hires-sampler", "Euler a")
+    assert mixed_fields["Hires sampler"] == "Euler a" and mixed_fields["ComfyUI sampler"] == "euler_ancestral"
+    assert not np.array_equal(mixed, comfyui)
+    mixed_again, _ = from_image(capsys, mixed_path, tmp_path / "mixed-again")
+    assert np.array_equal(mixed_again, mixed)
