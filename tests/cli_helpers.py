@@ -43,3 +43,25 @@ def run_sdkit_process(*args: str, env: dict[str, str] | None = None, cwd: str | 
         capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+def generate_images(capsys, out, *args: str, prompt: str = "a red circle on a blue background") -> list[tuple]:
+    """`sdkit generate` on the demo model at 64², CFG 3, 4 steps, seed 9 (ARGS override them), into `out`:
+    (RGB array, infotext fields, path) of each image made, in order."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from sdkit.outputs.infotext import parse_infotext
+
+    result = run_sdkit(capsys, "generate", "--prompt", prompt, "-W", "64", "-H", "64", "--cfg-scale", "3",
+                       "--steps", "4", "--seed", "9", "--output-dir", str(out), *args, "--json")
+    assert result.exit_code == 0, result.output
+    made = []
+    for image in json.loads(result.stdout)["images"]:
+        with Image.open(image["path"]) as png:
+            made.append((np.asarray(png.convert("RGB")), parse_infotext(png.text["parameters"]).fields,
+                         Path(image["path"])))
+    return made

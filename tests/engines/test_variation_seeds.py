@@ -12,24 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cli_helpers import run_sdkit
+from cli_helpers import generate_images, run_sdkit
 from PIL import Image
-
-from sdkit.outputs.infotext import parse_infotext
 
 PROMPT = "a red circle on a blue background"
 
 
 def generate(capsys, out: Path, *args: str) -> list[tuple[np.ndarray, dict, Path]]:
-    result = run_sdkit(capsys, "generate", "--prompt", PROMPT, "-W", "64", "-H", "64", "--cfg-scale", "3",
-                       "--steps", "4", "--seed", "9", "--output-dir", str(out), *args, "--json")
-    assert result.exit_code == 0, result.output
-    made = []
-    for image in json.loads(result.stdout)["images"]:
-        with Image.open(image["path"]) as png:
-            made.append((np.asarray(png.convert("RGB")), parse_infotext(png.text["parameters"]).fields,
-                         Path(image["path"])))
-    return made
+    return generate_images(capsys, out, *args, prompt=PROMPT)
 
 
 def close(a: np.ndarray, b: np.ndarray) -> bool:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from cli_helpers import run_sdkit
+from cli_helpers import generate_images, run_sdkit
 from PIL import Image
 
 from sdkit.outputs.infotext import parse_infotext
@@ -22,15 +22,7 @@ PROMPT = "a red circle on a blue background"
 
 
 def generate(capsys, out: Path, *args: str) -> list[tuple[np.ndarray, dict, Path]]:
-    result = run_sdkit(capsys, "generate", "--prompt", PROMPT, "-W", "64", "-H", "64", "--cfg-scale", "3",
-                       "--steps", "4", "--seed", "9", "--output-dir", str(out), *args, "--json")
-    assert result.exit_code == 0, result.output
-    made = []
-    for image in json.loads(result.stdout)["images"]:
-        with Image.open(image["path"]) as png:
-            made.append((np.asarray(png.convert("RGB")), parse_infotext(png.text["parameters"]).fields,
-                         Path(image["path"])))
-    return made
+    return generate_images(capsys, out, *args, prompt=PROMPT)
 
 
 def from_image(capsys, image: Path, out: Path, *args: str) -> tuple[np.ndarray, dict]:
