@@ -17,8 +17,8 @@ import pytest
 import torch
 from cli_helpers import run_sdkit
 from PIL import Image
+from test_a1111_sampling import demo_pipeline  # noqa: F401 (the module's demo pipeline fixture)
 
-from sdkit.demo import DEMO_MODEL_DIR
 from sdkit.sampling.denoiser import ComposedConditioning, Conditioning, UNetDenoiser
 from sdkit.sampling.sigmas import SigmaTable
 
@@ -96,16 +96,6 @@ def generate(capsys, tmp_path: Path, prompt: str, *args: str) -> tuple[list[np.n
     return [np.asarray(png.convert("RGB")) for png in pngs], [png.text["parameters"] for png in pngs], result.stderr
 
 
-@pytest.fixture(scope="module")
-def demo_pipeline():
-    from diffusers import StableDiffusionPipeline
-
-    pipeline = StableDiffusionPipeline.from_pretrained(DEMO_MODEL_DIR, local_files_only=True, safety_checker=None,
-                                                       requires_safety_checker=False)
-    pipeline.set_progress_bar_config(disable=True)
-    return pipeline
-
-
 def _reference_image(pipeline, seed: int, steps: int) -> np.ndarray:
     """A1111's formula over sdkit.sampling's pieces: each sub-prompt's x₀ from its own UNet call."""
     from sdkit.sampling.denoiser import decode_truncated
@@ -133,7 +123,7 @@ def _reference_image(pipeline, seed: int, steps: int) -> np.ndarray:
     return decode_truncated(pipeline.vae, latents)[0]
 
 
-def test_and_under_euler_a_draws_a1111s_composable_guidance(capsys, tmp_path, demo_pipeline):
+def test_and_under_euler_a_draws_a1111s_composable_guidance(capsys, tmp_path, demo_pipeline):  # noqa: F811
     [image], [infotext], stderr = generate(capsys, tmp_path, PROMPT, "--sampler", "Euler a", "--steps", "3",
                                            "--seed", "7")
     reference = _reference_image(demo_pipeline, 7, 3)
@@ -154,7 +144,7 @@ def test_batch_image_equals_its_seed_alone_with_and(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("prompt", ["a red circle", "(red circle:1.2) on [blue:green:2] BREAK square"])
-def test_a_prompt_without_and_is_conditioned_exactly_as_before(demo_pipeline, prompt):
+def test_a_prompt_without_and_is_conditioned_exactly_as_before(demo_pipeline, prompt):  # noqa: F811
     from sdkit.engines.sd.prompts import condition
 
     before = condition(demo_pipeline, False, prompt, "", 1, "original", 4, "cpu")
@@ -165,7 +155,7 @@ def test_a_prompt_without_and_is_conditioned_exactly_as_before(demo_pipeline, pr
         assert torch.equal(old.prompt, new.prompt) and torch.equal(old.negative, new.negative)
 
 
-def test_a_trailing_weight_of_one_is_dropped_from_the_text_as_a1111_does(demo_pipeline):
+def test_a_trailing_weight_of_one_is_dropped_from_the_text_as_a1111_does(demo_pipeline):  # noqa: F811
     from sdkit.engines.sd.prompts import condition
 
     assert condition(demo_pipeline, False, "a red circle :1", "", 1, "original", 4, "cpu",

@@ -6,7 +6,7 @@ every model call (k-diffusion samplers blend after the model; the timestep sampl
 `sample` blends the result once more; the UNet also gets mask and masked-image latents after its input
 (`c_concat`, for cond and uncond alike). The reference is assembled here from k-diffusion's
 `CompVisDenoiser` and `sample_euler` with those rules, on the engine's own prepared inputs
-(`a1111._inpaint_inputs`: init latents, latent mask, the 9-channel extras), and must match the PNG of
+(`a1111.inpaint_inputs`: init latents, latent mask, the 9-channel extras), and must match the PNG of
 `sdkit generate --task inpaint` on a tiny random-weight SD 1.x inpainting model.
 """
 
@@ -70,7 +70,7 @@ class ConcatUNet(CompVisUNet):
 
 def a1111_inpaint_reference(pipeline, init, mask_image):
     with torch.inference_mode():
-        init_latents, mask, extras = a1111._inpaint_inputs(pipeline, init, mask_image, 1, (SIZE, SIZE))
+        init_latents, mask, extras = a1111.inpaint_inputs(pipeline, init, mask_image, 1, (SIZE, SIZE))
         table = SigmaTable.from_scheduler_config(pipeline.scheduler.config)
         wrapped = KD_EXTERNAL.CompVisDenoiser(ConcatUNet(pipeline.unet, table.alphas_cumprod, extras))
         cond, uncond = pipeline.encode_prompt(PROMPT, "cpu", 1, True, "")

@@ -86,7 +86,7 @@ def test_ddim_inpaint_draws_the_run_layers_masked_image(capsys, tmp_path, demo_p
     denoiser, table = reference_denoiser(demo_pipeline)
     inpaint_pipeline = StableDiffusionInpaintPipeline(**demo_pipeline.components)
     with torch.inference_mode():
-        init_latents, mask, _ = a1111._inpaint_inputs(inpaint_pipeline, inputs["init"], inputs["mask_image"], 1,
+        init_latents, mask, _ = a1111.inpaint_inputs(inpaint_pipeline, inputs["init"], inputs["mask_image"], 1,
                                                       (64, 64))
         latents = img2img_latents(a1111.MaskedDenoiser(denoiser, init_latents, mask), "ddim", init_latents,
                                   table=table, steps=5, strength=1.0, seeds=[2])

@@ -127,7 +127,7 @@ class MaskedDenoiser:
         return self.inner.predict_eps(self.init_latents * (1 - self.mask) + x * self.mask, timestep)
 
 
-def _progress(events: StepEvents, before: int, after: int) -> Callable[[int, int], bool]:
+def step_progress(events: StepEvents, before: int, after: int) -> Callable[[int, int], bool]:
     def callback(step: int, total: int) -> bool:
         events.step_finished(before + step, before + total + after)
         return events.should_stop()
@@ -135,12 +135,12 @@ def _progress(events: StepEvents, before: int, after: int) -> Callable[[int, int
     return callback
 
 
-def _stopped() -> Interrupted:
+def stopped_by_user() -> Interrupted:
     return Interrupted("stopped by the user before the image was finished",
                        "finished images are kept; rerun with --seed to continue")
 
 
-def _inpaint_inputs(pipeline: Any, image: Any, mask_image: Any, images: int, size: tuple[int, int]
+def inpaint_inputs(pipeline: Any, image: Any, mask_image: Any, images: int, size: tuple[int, int]
                     ) -> tuple[Any, Any, Any]:
     """(init latents, latent mask, 9-channel extras or None) from the init image and the mask."""
     import torch
@@ -177,7 +177,7 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
     prediction = loaded.scheduler_config.get("prediction_type") or "epsilon"
     denoiser = UNetDenoiser(pipeline.unet, table, conditions, cfg_scale=cfg_scale, prediction_type=prediction)
     denoiser = sampler_denoiser(resolved.id, denoiser, table)  # LCM's own wrapper, before any inpaint mask
-    callback = _progress(events, before, after)
+    callback = step_progress(events, before, after)
     width, height = size
     factor = pipeline.vae_scale_factor
     noise_device = loaded.device if rng == "device" else "cpu"
@@ -186,7 +186,7 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
     mask = None
     with torch.inference_mode():
         if inpaint is not None:
-            init_latents, mask, extras = _inpaint_inputs(pipeline, *inpaint, len(seeds), size)
+            init_latents, mask, extras = inpaint_inputs(pipeline, *inpaint, len(seeds), size)
             denoiser.concat = extras
             # A1111 sets the latent mask whatever the UNet, so 9-channel inpainting models are blended too.
             model = MaskedDenoiser(denoiser, init_latents, mask)
@@ -199,7 +199,7 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
             shape = (int(pipeline.vae.config.latent_channels), height // factor, width // factor)
             latents = txt2img_latents(denoiser, resolved.id, latent_shape=shape, **arguments)
     if events.should_stop():
-        raise _stopped()
+        raise stopped_by_user()
     return latents
 
 

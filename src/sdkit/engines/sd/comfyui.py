@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sdkit.engines.sd.a1111 import _inpaint_inputs, _progress, _stopped
+from sdkit.engines.sd.a1111 import inpaint_inputs, step_progress, stopped_by_user
 from sdkit.plugin import StepEvents
 
 if TYPE_CHECKING:
@@ -76,16 +76,16 @@ def sample(loaded: LoadedModel, pipeline: Any, resolved: ResolvedSampler, condit
     factor = pipeline.vae_scale_factor
     shape = (int(pipeline.vae.config.latent_channels), height // factor, width // factor)
     arguments: dict[str, Any] = dict(table=table, steps=steps, batch=batch, latent_shape=shape,
-                                     schedule=resolved.schedule, callback=_progress(events, before, after),
+                                     schedule=resolved.schedule, callback=step_progress(events, before, after),
                                      denoise=1.0 if denoise is None else denoise)
     with torch.inference_mode():
         if inpaint is not None:
             image, mask_image = inpaint
-            init_latents, _, denoiser.concat = _inpaint_inputs(pipeline, image, mask_image, len(batch.positions), size)
+            init_latents, _, denoiser.concat = inpaint_inputs(pipeline, image, mask_image, len(batch.positions), size)
             arguments["latent_mask"] = latent_noise_mask(mask_image, size, factor)
         if init_latents is not None:
             arguments["init_latents"] = init_latents.to(torch.float32)
         latents = comfyui_latents(denoiser, resolved.id, **arguments)
     if events.should_stop():
-        raise _stopped()
+        raise stopped_by_user()
     return latents
