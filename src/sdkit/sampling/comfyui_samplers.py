@@ -17,7 +17,16 @@ used as they are. What it changed, written here:
 
 from __future__ import annotations
 
-from sdkit.sampling.steps import Denoise, Noise, StepCallback, Tensor, ancestral_step, steps, to_derivative
+from sdkit.sampling.steps import (
+    Denoise,
+    Noise,
+    StepCallback,
+    Tensor,
+    ancestral_step,
+    steps,
+    third_order_terms,
+    to_derivative,
+)
 
 
 def sample_euler_ancestral(denoise: Denoise, x: Tensor, sigmas: Tensor, *, noise: Noise, eta: float = 1.0,
@@ -136,13 +145,7 @@ def sample_dpmpp_3m_sde(denoise: Denoise, x: Tensor, sigmas: Tensor, *, noise: N
             alpha_t = sigmas[i + 1] * lambda_t.exp()
             x = sigmas[i + 1] / sigmas[i] * (-h * eta).exp() * x + alpha_t * (-h_eta).expm1().neg() * denoised
             if h_2 is not None:  # third order: two earlier estimates
-                r0, r1 = h_1 / h, h_2 / h
-                d1_0 = (denoised - denoised_1) / r0
-                d1_1 = (denoised_1 - denoised_2) / r1
-                d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
-                d2 = (d1_0 - d1_1) / (r0 + r1)
-                phi_2 = h_eta.neg().expm1() / h_eta + 1
-                phi_3 = phi_2 / h_eta - 0.5
+                d1, d2, phi_2, phi_3 = third_order_terms(denoised, denoised_1, denoised_2, h, h_1, h_2, h_eta)
                 x = x + (alpha_t * phi_2) * d1 - (alpha_t * phi_3) * d2
             elif h_1 is not None:  # second order: one earlier estimate
                 r = h_1 / h

@@ -20,6 +20,7 @@ from sdkit.sampling.steps import (
     ancestral_step,
     half_log_step,
     steps,
+    third_order_terms,
     to_derivative,
 )
 
@@ -151,13 +152,7 @@ def sample_dpmpp_3m_sde(denoise: Denoise, x: Tensor, sigmas: Tensor, *, noise: N
             h_eta = h * (eta + 1)
             x = (-h_eta).exp() * x + (-h_eta).expm1().neg() * denoised
             if h_2 is not None:
-                r0, r1 = h_1 / h, h_2 / h
-                d1_0 = (denoised - denoised_1) / r0
-                d1_1 = (denoised_1 - denoised_2) / r1
-                d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
-                d2 = (d1_0 - d1_1) / (r0 + r1)
-                phi_2 = h_eta.neg().expm1() / h_eta + 1
-                phi_3 = phi_2 / h_eta - 0.5
+                d1, d2, phi_2, phi_3 = third_order_terms(denoised, denoised_1, denoised_2, h, h_1, h_2, h_eta)
                 x = x + phi_2 * d1 - phi_3 * d2
             elif h_1 is not None:
                 phi_2 = h_eta.neg().expm1() / h_eta + 1

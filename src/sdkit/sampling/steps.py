@@ -68,3 +68,17 @@ def ancestral_step(sigma: Tensor, sigma_next: Tensor, eta: float = 1.0) -> tuple
 def half_log_step(sigma: Tensor, sigma_next: Tensor) -> Tensor:
     """The σ halfway between two sigmas in log σ (DPM2's midpoint)."""
     return sigma.log().lerp(sigma_next.log(), 0.5).exp()
+
+
+def third_order_terms(denoised: Tensor, denoised_1: Tensor, denoised_2: Tensor, h: Tensor, h_1: Tensor,
+                      h_2: Tensor, h_eta: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """DPM-Solver++(3M)'s correction from the last three denoised estimates and step sizes h, h₋₁, h₋₂:
+    the first and second divided differences d1, d2 and their weights φ₂, φ₃ at h·(η + 1)
+    (k-diffusion's and ComfyUI's 3M SDE share this part, in this float order)."""
+    r0, r1 = h_1 / h, h_2 / h
+    d1_0 = (denoised - denoised_1) / r0
+    d1_1 = (denoised_1 - denoised_2) / r1
+    d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
+    d2 = (d1_0 - d1_1) / (r0 + r1)
+    phi_2 = h_eta.neg().expm1() / h_eta + 1
+    return d1, d2, phi_2, phi_2 / h_eta - 0.5
